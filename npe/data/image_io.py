@@ -1,0 +1,275 @@
+"""Reading any photo safely as uint8 RGB, and writing PNGs atomically."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import secrets
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 80_000_000
+
+_SUPPORTED = "JPEG, PNG, BMP, WebP, TIFF or GIF"
+
+
+class ImageLoadError(ValueError):
+    """A photo that cannot be read; the message says why and what to do, fit for a dialog."""
+
+
+class ImageSaveError(OSError):
+    """A PNG that could not be written; the message says why and what to do. Any old file is intact."""
+
+
+ImageSource = str | os.PathLike | bytes | BinaryIO
+
+
+def load_image(
+    source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None
+) -> np.ndarray:
+    """Decode a photo fully into a new uint8 HxWx3 RGB array, upright as its EXIF orientation says.
+
+    Grayscale, palette, CMYK and 16-bit/float images become RGB (16-bit is scaled, not clipped);
+    transparent pixels are composited onto white; of a multi-frame GIF/TIFF the first frame is used.
+    ``max_pixels`` is checked from the header before anything is decoded, so a decompression bomb
+    costs nothing. Pillow's own hard limit (2 x ``PIL.Image.MAX_IMAGE_PIXELS``) still applies.
+    ``name`` is how messages refer to the image (defaults to the path, or the stream's name).
+
+    Raises ImageLoadError for anything that is not a complete, readable image.
+    """
+    label = name if name is not None else _label(source)
+    stream = _open_stream(source, label)
+    try:
+        return _decode(stream, label, max_pixels)
+    finally:
+        if stream is not source:
+            stream.close()
+
+
+def _label(source: ImageSource) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fsdecode(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "the image data"
+    return str(getattr(source, "name", "the image"))
+
+
+def _open_stream(source: ImageSource, label: str) -> BinaryIO:
+    """A binary stream for the source; path problems become ImageLoadError with a specific reason."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ImageLoadError(f"Could not read {label}: it is empty (0 bytes). Choose another photo.")
+        return io.BytesIO(bytes(source))
+    if not isinstance(source, (str, os.PathLike)):
+        return source  # an open stream: the caller owns it, we only read
+    path = Path(os.fspath(source))
+    if path.is_dir():
+        raise ImageLoadError(f"'{label}' is a folder, not an image file. Choose a photo file inside it.")
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed by load_image
+    except FileNotFoundError:
+        raise ImageLoadError(f"Could not read '{label}': the file does not exist. Check the path.") from None
+    except PermissionError:
+        raise ImageLoadError(
+            f"Could not read '{label}': permission denied. Check the file's permissions or copy it elsewhere."
+        ) from None
+    except OSError as exc:
+        raise ImageLoadError(f"Could not read '{label}': {exc.strerror or exc}. Check the file.") from exc
+    try:
+        empty = os.fstat(stream.fileno()).st_size == 0
+    except OSError:
+        empty = False
+    if empty:
+        stream.close()
+        raise ImageLoadError(f"Could not read '{label}': the file is empty (0 bytes). Choose another photo.")
+    return stream
+
+
+def _decode(stream: BinaryIO, label: str, max_pixels: int) -> np.ndarray:
+    # A truncated file must fail loudly, never come back half grey; this flag is Pillow-global, so
+    # refuse to run rather than silently accept damaged training data or photos.
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is set; npe needs it False to detect damaged files")
+    damaged = f"Could not read '{label}': the file is truncated or damaged. Re-export it or choose another photo."
+    with warnings.catch_warnings():
+        # Our own limit below is the one that counts; Pillow's softer warning would only be noise.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(stream)  # lazy: reads the header only
+        except Image.DecompressionBombError:
+            raise ImageLoadError(
+                f"Could not open '{label}': its declared size is far too large to be a photo "
+                "(possibly a decompression bomb). Choose another photo."
+            ) from None
+        except UnidentifiedImageError:
+            raise ImageLoadError(
+                f"Could not read '{label}': it is not an image npe can read (expected {_SUPPORTED}). "
+                "Choose another file."
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted bytes is 'damaged'
+            raise ImageLoadError(damaged) from exc
+    with image:
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise ImageLoadError(damaged)
+        if width * height > max_pixels:
+            raise ImageLoadError(
+                f"Could not open '{label}': it is {width} x {height} pixels ({width * height / 1e6:.0f} "
+                f"megapixels), more than the limit of {max_pixels / 1e6:.0f} megapixels. "
+                "Scale it down in an image editor and try again."
+            )
+        try:
+            image.load()  # full decode now, so truncation is found here and not later
+        except Exception as exc:  # noqa: BLE001 - OSError, SyntaxError, struct.error... all mean damaged
+            raise ImageLoadError(damaged) from exc
+        try:
+            upright = ImageOps.exif_transpose(image)
+        except Exception:  # noqa: BLE001 - broken EXIF must not make a good photo unreadable
+            upright = image
+        try:
+            return _to_rgb(upright)
+        except (ValueError, OSError) as exc:
+            raise ImageLoadError(
+                f"Could not read '{label}': its colour mode ({image.mode}) is not supported. "
+                "Re-export it as an 8-bit RGB JPEG or PNG."
+            ) from exc
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode as a new, writable uint8 HxWx3 RGB array."""
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        gray = _scale_to_uint8(np.asarray(image), mode)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode in ("P", "L", "RGB", "1") and "transparency" in image.info
+    )
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.uint16)
+        alpha = rgba[:, :, 3:4]
+        # Composite onto white: a transparent logo or cut-out portrait should not turn black.
+        blended = (rgba[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255
+        return blended.astype(np.uint8)
+    # RGB, L, 1, P, CMYK, YCbCr...; 16-bit RGB files arrive here already reduced by Pillow to their
+    # high byte (a scaling, within one level of exact rounding, never a clip).
+    return np.array(image.convert("RGB"), dtype=np.uint8)
+
+
+def _scale_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
+    """Single-channel 16-bit, 32-bit int or float pixels scaled (never clipped) to 0..255."""
+    data = values.astype(np.float64)
+    if mode.startswith("I;16"):
+        scaled = data / 257.0  # 65535 -> 255 exactly, 257 -> 1
+    elif mode == "I" and data.size and data.min() >= 0 and data.max() <= 65535:
+        scaled = data / 257.0  # 16-bit data that Pillow stores as 32-bit int
+    elif mode == "F" and data.size and np.nanmin(data) >= 0 and np.nanmax(data) <= 1:
+        scaled = data * 255.0  # the usual [0, 1] float convention
+    else:
+        # Any other range (signed or high dynamic range data): stretch what is there to 0..255.
+        finite = data[np.isfinite(data)]
+        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        scaled = (data - low) * (255.0 / (high - low)) if high > low else np.zeros_like(data)
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray, metadata: dict[str, str] | None = None) -> None:
+    """Write a uint8 HxWx3 image as a PNG, atomically: readers see the old file or the new one, never half.
+
+    ``metadata`` goes into text chunks (tEXt, or iTXt for non-Latin-1 text). The PNG is written to a
+    hidden temporary file in the same folder, flushed to disk, then renamed over ``path``; on any
+    failure the temporary file is removed, an existing file at ``path`` is left untouched, and an
+    OSError becomes ImageSaveError with a message for people.
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"save_png expects a uint8 HxWx3 image, got {image.dtype} with shape {image.shape}")
+    info = _png_text(metadata or {})
+    target = Path(os.fspath(path))
+    folder = target.parent
+    try:
+        temp_path, handle = _create_temp(folder, target.name)
+    except OSError as exc:
+        raise _save_error(target, exc) from exc
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            Image.fromarray(image, mode="RGB").save(stream, format="PNG", pnginfo=info)
+            stream.flush()
+            os.fsync(stream.fileno())  # the bytes must be on disk before the rename makes them visible
+        os.replace(temp_path, target)
+    except BaseException as exc:
+        try:
+            os.unlink(temp_path)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise _save_error(target, exc) from exc
+        raise
+    _fsync_folder(folder)
+
+
+def _png_text(metadata: dict[str, str]) -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    for key, value in metadata.items():
+        # PNG keywords are 1-79 Latin-1 characters; a bad key is a programming error, not a user one.
+        if not isinstance(key, str) or not 1 <= len(key) <= 79:
+            raise ValueError(f"PNG metadata keys must be 1 to 79 characters, got {key!r}")
+        try:
+            key.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(f"PNG metadata keys must be Latin-1 text, got {key!r}") from None
+        info.add_text(key, str(value))  # Pillow writes iTXt (UTF-8) when the value is not Latin-1
+    return info
+
+
+def _create_temp(folder: Path, name: str) -> tuple[Path, int]:
+    """A new hidden file beside the target; created with the usual umask-derived permissions."""
+    for _ in range(100):
+        candidate = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            handle = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        return candidate, handle
+    raise FileExistsError(errno.EEXIST, "could not create a temporary file", str(folder))
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable where the OS allows it (POSIX); best effort."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def _save_error(target: Path, exc: OSError) -> ImageSaveError:
+    code = exc.errno
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = f"the folder '{target.parent}' is read-only or you lack permission to write there"
+        advice = "Choose another folder."
+    elif code == errno.ENOSPC or code == getattr(errno, "EDQUOT", None):
+        reason = "the disk is full"
+        advice = "Free some space or choose another drive."
+    elif code == errno.ENOENT:
+        reason = f"the folder '{target.parent}' does not exist"
+        advice = "Choose an existing folder."
+    elif code == errno.EISDIR or target.is_dir():
+        reason = "a folder of that name is in the way"
+        advice = "Choose another file name."
+    else:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        advice = "Choose another location and try again."
+    error = ImageSaveError(f"Could not save '{target}': {reason}. {advice}")
+    error.errno = code  # kept for callers that branch on it; the message stays the readable one
+    return error
