@@ -1,0 +1,7 @@
+"""`python -m npe` is the `npe` command."""
+
+import sys
+
+from npe.cli import main
+
+sys.exit(main())

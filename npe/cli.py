@@ -1,0 +1,185 @@
+"""The `npe` command: argument parsing for the editor and its subcommands (train, eval, reconstruct, sample, edit).
+
+Handlers import their (heavy) modules lazily so `npe --help` and `npe --version` stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from npe import __version__
+
+SUBCOMMANDS = ("train", "eval", "reconstruct", "sample", "edit")
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2, never a traceback."""
+
+
+def _add_weights(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", metavar="W", help="model weights (NAME.safetensors with NAME.json beside it); default: the bundled model")
+
+
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where the model runs (default: auto)")
+
+
+def build_editor_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="npe",
+        description=(
+            "Neural Photo Editor: open a face photo and paint on it; a generative model makes the change plausible.\n\n"
+            "subcommands (see 'npe COMMAND --help'):\n"
+            "  train        train an IAN on face photos (zip archives or folders)\n"
+            "  eval         measure a model: PSNR, SSIM, sharpness, SWD, PCA baseline\n"
+            "  reconstruct  write face crops and their reconstructions as PNG pairs\n"
+            "  sample       write random faces\n"
+            "  edit         apply brush strokes and latent edits from the command line"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"npe {__version__}")
+    parser.add_argument("image", nargs="?", help="a photo to open (the face is found and cropped automatically)")
+    parser.add_argument("--index", type=int, metavar="N", help="start from bundled sample face N instead of a photo")
+    parser.add_argument("--dataset", metavar="ARCHIVE|FOLDER", help="browse sample faces from your own face collection")
+    _add_weights(parser)
+    _add_device(parser)
+    parser.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen to OUT.png and exit")
+    parser.add_argument("--paint", metavar="X1,Y1,X2,Y2,...", action="append", default=[], help="with --screenshot: a stroke to paint first (image pixels)")
+    parser.add_argument("--color", default="#ffffff", help="brush colour for --paint (default: #ffffff)")
+    parser.add_argument("--radius", type=float, default=None, help="brush radius for --paint, in image pixels")
+    parser.add_argument("--size", default="1280x800", help="window size for --screenshot (default: 1280x800)")
+    return parser
+
+
+def build_command_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="npe", description="Neural Photo Editor command-line tools.")
+    parser.add_argument("--version", action="version", version=f"npe {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train an IAN on face photos", description="Train an Introspective Adversarial Network on face photos.")
+    train.add_argument("data", nargs="+", metavar="DATA", help="zip archives or folders of CelebA-aligned face photos (several may be combined)")
+    train.add_argument("--out", default="runs/ian", metavar="DIR", help="output folder: checkpoint, metrics.jsonl, grids, exported weights (default: runs/ian)")
+    train.add_argument("--name", default="model", help="file name of the exported weights (default: model)")
+    train.add_argument("--resolution", type=int, default=64, help="image size the model works at (default: 64)")
+    train.add_argument("--latent-dim", type=int, default=100, help="number of latents (default: 100)")
+    train.add_argument("--width", type=int, default=None, help="trunk channels at the first stage")
+    train.add_argument("--generator-width", type=int, default=None, help="generator channels at full resolution")
+    train.add_argument("--batch-size", type=int, default=64)
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="total training steps")
+    length.add_argument("--epochs", type=float, help="total passes over the training images")
+    train.add_argument("--lr-g", type=float, default=None, help="learning rate of generator and encoder")
+    train.add_argument("--lr-d", type=float, default=None, help="learning rate of the discriminator trunk")
+    train.add_argument("--warmup-steps", type=int, default=None, help="VAE-only steps before the adversarial terms")
+    train.add_argument("--seed", type=int, default=0)
+    _add_device(train)
+    train.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
+    train.add_argument("--checkpoint-minutes", type=float, default=5.0, help="minutes between checkpoints (default: 5)")
+    train.add_argument("--validate-minutes", type=float, default=5.0, help="minutes between validation and grids (default: 5)")
+    train.add_argument("--time-limit", type=float, default=None, metavar="MINUTES", help="stop (with a checkpoint) after this many minutes")
+    train.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt exactly where it stopped")
+    train.add_argument("--val-size", type=int, default=500, help="validation images: the last N by name (default: 500)")
+    train.add_argument("--config", metavar="JSON", help="a JSON file with ModelConfig/TrainConfig fields to override")
+    for flag, help_text in (
+        ("--no-mdc", "plain 3x3 convs instead of MDC blocks"),
+        ("--binary", "binary real/fake discriminator instead of the ternary one"),
+        ("--no-feature-loss", "no feature-wise reconstruction loss"),
+        ("--no-ortho", "no orthogonal regularisation"),
+        ("--no-recon-grad-to-trunk", "reconstruction gradients do not train the shared trunk (the paper's setup)"),
+    ):
+        train.add_argument(flag, action="store_true", help=help_text)
+    train.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    evaluate = commands.add_parser("eval", help="measure a model on face photos", description="Reconstruction PSNR/SSIM, sharpness ratio, sample SWD, and a PCA-100 baseline.")
+    _add_weights(evaluate)
+    evaluate.add_argument("--data", required=True, nargs="+", metavar="D", help="zip archive(s) or folder(s) of face photos")
+    evaluate.add_argument("--split", choices=("val", "all"), default="val", help="images to measure on: the validation split (last 500 by name) or all (default: val)")
+    evaluate.add_argument("--val-size", type=int, default=500)
+    evaluate.add_argument("--samples", type=int, default=2000, help="random samples for the SWD (default: 2000)")
+    evaluate.add_argument("--no-pca", action="store_true", help="skip the PCA baseline")
+    evaluate.add_argument("--report", metavar="FILE.json", help="where to write the JSON report (default: beside the weights, NAME.eval.json)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    _add_device(evaluate)
+
+    reconstruct = commands.add_parser("reconstruct", help="write face crops and reconstructions", description="For each image: NAME.input.png (the face crop) and NAME.recon.png (its reconstruction).")
+    _add_weights(reconstruct)
+    reconstruct.add_argument("--data", required=True, nargs="+", metavar="D")
+    reconstruct.add_argument("--out", required=True, metavar="DIR")
+    reconstruct.add_argument("--split", choices=("val", "all"), default="all")
+    reconstruct.add_argument("--val-size", type=int, default=500)
+    reconstruct.add_argument("--limit", type=int, default=None, help="at most this many images")
+    _add_device(reconstruct)
+
+    sample = commands.add_parser("sample", help="write random faces", description="Decode random latents z ~ N(0, I) into face images.")
+    _add_weights(sample)
+    sample.add_argument("--n", type=int, default=16, help="how many faces (default: 16)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, metavar="DIR")
+    sample.add_argument("--grid", action="store_true", help="also write all samples as one grid.png")
+    _add_device(sample)
+
+    edit = commands.add_parser("edit", help="edit a face from the command line", description="Apply brush strokes and latent edits to a photo and write the full-resolution result.")
+    edit.add_argument("input", nargs="?", metavar="INPUT", help="the photo to edit")
+    edit.add_argument("--index", type=int, metavar="N", help="start from bundled sample face N instead of INPUT")
+    edit.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    edit.add_argument("--stroke", action="append", default=[], metavar="X1,Y1,X2,Y2,...", help="brush positions in input pixels; repeat for several strokes, applied in order")
+    edit.add_argument("--color", action="append", default=[], help="brush colour, e.g. '#ffffff' (one for all strokes, or one per stroke)")
+    edit.add_argument("--radius", type=float, default=None, help="brush radius in input pixels")
+    edit.add_argument("--strength", type=float, default=None, help="brush strength (default: 1.0)")
+    edit.add_argument("--steps", type=int, default=None, help="gradient steps per brush position")
+    edit.add_argument("--protect", action="append", default=[], metavar="X1,Y1,X2,Y2,...", help="paint the protect mask along these positions (same radius)")
+    edit.add_argument("--direction", action="append", default=[], metavar="K=VALUE", help="move along principal direction K by VALUE (standard deviations)")
+    edit.add_argument("--crop-only", action="store_true", help="write the model-resolution crop instead of the full photo")
+    edit.add_argument("--whole-image", action="store_true", help="use the whole image when no face is found")
+    edit.add_argument("--dataset", metavar="ARCHIVE|FOLDER", help="with --index: take face N from this collection instead of the bundled gallery")
+    _add_weights(edit)
+    _add_device(edit)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        from npe.train.commands import train_command
+
+        return train_command(args)
+    if args.command == "eval":
+        from npe.train.evaluate import eval_command
+
+        return eval_command(args)
+    if args.command == "reconstruct":
+        from npe.train.evaluate import reconstruct_command
+
+        return reconstruct_command(args)
+    if args.command == "sample":
+        from npe.train.evaluate import sample_command
+
+        return sample_command(args)
+    if args.command == "edit":
+        from npe.editing.cli import edit_command
+
+        return edit_command(args)
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return _dispatch(build_command_parser().parse_args(argv))
+        args = build_editor_parser().parse_args(argv)
+        from npe.ui.app import run_editor
+
+        return run_editor(args)
+    except UserError as exc:
+        print(f"npe: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("npe: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

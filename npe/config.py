@@ -1,0 +1,134 @@
+"""Configuration records (model, face framing, training) and their JSON form. No torch, no Qt."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot describe a valid model or run."""
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    """Where the face square sits in a CelebA-aligned photo, as fractions of its size.
+
+    The CelebA "aligned & cropped" photos are 178x218; the usual crop is a 108x108
+    square centred at (89, 121). Expressed as fractions, the same framing applies to
+    the half-scale copies and is what the face finder reproduces on arbitrary photos.
+    """
+
+    size: float = 108 / 178  # side of the square / photo width
+    center_x: float = 89 / 178  # / photo width
+    center_y: float = 121 / 218  # / photo height
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild an IAN; saved beside its weights as JSON."""
+
+    resolution: int = 64
+    latent_dim: int = 100
+    width: int = 32  # channels of the trunk's first stage; doubles per stage
+    max_channels: int = 256
+    encoder_hidden: int = 512  # MLP layer before the latent heads (0: linear heads)
+    generator_width: int = 32  # channels of the generator's last (full resolution) stage
+    mdc: bool = True  # Multiscale Dilated Convolution blocks in the generator
+    mdc_dilations: tuple[int, ...] = (1, 2, 3)
+    mdc_blocks: tuple[int, ...] = (0, 0, 1, 1, 1)  # MDC blocks after each generator stage (4x4 first)
+    ternary: bool = True  # 3-way real/generated/reconstructed discriminator (else binary)
+    feature_loss: bool = True  # L2 between trunk activations of X and its reconstruction
+    ortho_reg: bool = True  # orthogonal regularisation on conv weights
+    recon_grad_to_trunk: bool = True  # reconstruction gradients also train the shared trunk
+    # Batch norm in the shared trunk makes the encoder see other statistics at inference
+    # (running averages over real+fake batches) than in training; off by default.
+    trunk_norm: bool = False
+
+    def __post_init__(self) -> None:
+        res = self.resolution
+        if res < 16 or res & (res - 1):
+            raise ConfigError(f"resolution must be a power of two >= 16, got {res}")
+        if self.latent_dim < 1:
+            raise ConfigError(f"latent_dim must be positive, got {self.latent_dim}")
+        if self.width < 1 or self.generator_width < 1:
+            raise ConfigError("width and generator_width must be positive")
+        if len(self.mdc_blocks) != self.num_stages + 1:
+            # Allow a shorter/longer tuple by padding with the last value / truncating.
+            blocks = tuple(self.mdc_blocks[: self.num_stages + 1])
+            blocks += (blocks[-1] if blocks else 0,) * (self.num_stages + 1 - len(blocks))
+            object.__setattr__(self, "mdc_blocks", blocks)
+        if not self.mdc_dilations or min(self.mdc_dilations) < 1:
+            raise ConfigError("mdc_dilations must be positive integers")
+
+    @property
+    def num_stages(self) -> int:
+        """Number of 2x resolution changes between 4x4 and the output."""
+        return (self.resolution // 4).bit_length() - 1
+
+
+@dataclass
+class LossWeights:
+    adversarial: float = 0.1  # generator's adversarial terms (samples and reconstructions)
+    pixel: float = 1.0  # L1 reconstruction, per pixel
+    feature: float = 1.0  # L2 on trunk activations
+    kl: float = 0.005  # KL(q(z|x) || N(0, I)), per latent, relative to pixel terms
+    ortho: float = 1e-4  # orthogonal regularisation
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 64
+    steps: int = 10000
+    lr_generator: float = 2e-4
+    lr_discriminator: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    ema_decay: float = 0.999
+    warmup_steps: int = 0  # VAE-only steps before the adversarial terms switch on
+    prior_fraction: float = 0.5  # samples from p(z) per training image, for the adversarial terms
+    validate_minutes: float = 5.0
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # 0: torch default
+    channels_last: bool = True  # about 2x faster convolutions on CPU (oneDNN)
+    checkpoint_minutes: float = 5.0
+    log_every: int = 50
+    val_size: int = 500
+    losses: LossWeights = field(default_factory=LossWeights)
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """A config dataclass as plain JSON-ready data."""
+    return dataclasses.asdict(record)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a config dataclass; unknown keys are an error (a typo must not pass silently)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        fld = known[name]
+        factory = fld.default_factory
+        if factory is not dataclasses.MISSING and dataclasses.is_dataclass(factory):
+            value = from_dict(factory, value)  # type: ignore[arg-type]
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # wrong types surface here as a readable error
+        raise ConfigError(f"{cls.__name__}: {exc}") from exc
+
+
+def dumps(record: Any) -> str:
+    return json.dumps(to_dict(record), indent=2, sort_keys=True)

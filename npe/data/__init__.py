@@ -1,0 +1,1 @@
+"""Face data: loading any image safely, finding and cropping faces, training datasets."""

@@ -1,0 +1,80 @@
+"""Building blocks of the IAN: the Multiscale Dilated Convolution (MDC) block and small conv stacks."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MDConv(nn.Module):
+    """Multiscale Dilated Convolution (Brock et al. 2017, sec. 3.2).
+
+    One 3x3 filter bank W is applied at several dilations; each dilation's output is
+    scaled by a learned per-channel coefficient and the results are summed, together
+    with a 1x1 "mean filter" term (W averaged over its 3x3 taps). The receptive field
+    grows with the largest dilation while the parameter count stays that of one 3x3 conv.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, dilations: tuple[int, ...] = (1, 2, 3)) -> None:
+        super().__init__()
+        self.dilations = tuple(int(d) for d in dilations)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 3, 3))
+        nn.init.kaiming_uniform_(self.weight, a=5**0.5)
+        # Start as an even mix of the scales; the mean-filter term starts small.
+        scales = torch.full((len(self.dilations) + 1, out_channels), 1.0 / len(self.dilations))
+        scales[-1] = 0.1
+        self.scales = nn.Parameter(scales)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = None
+        for index, dilation in enumerate(self.dilations):
+            # Folding the per-channel scale into the kernel is cheaper than scaling the output.
+            kernel = self.weight * self.scales[index].view(-1, 1, 1, 1)
+            term = F.conv2d(x, kernel, dilation=dilation, padding=dilation)
+            out = term if out is None else out + term
+        mean_kernel = self.weight.mean(dim=(2, 3), keepdim=True) * self.scales[-1].view(-1, 1, 1, 1)
+        out = out + F.conv2d(x, mean_kernel, bias=self.bias)
+        return out
+
+
+class ResidualBlock(nn.Module):
+    """Pre-activation residual block: x + conv(relu(bn(x))), with an MDC or a plain 3x3 conv."""
+
+    def __init__(self, channels: int, mdc: bool, dilations: tuple[int, ...]) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels)
+        self.conv: nn.Module
+        if mdc:
+            self.conv = MDConv(channels, channels, dilations)
+        else:
+            self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(F.relu(self.norm(x)))
+
+
+class UpStage(nn.Module):
+    """Doubles the resolution: 4x4 stride-2 transposed conv, batch norm, ReLU, then residual blocks."""
+
+    def __init__(self, in_channels: int, out_channels: int, blocks: int, mdc: bool, dilations: tuple[int, ...]) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(out_channels)
+        self.blocks = nn.Sequential(*(ResidualBlock(out_channels, mdc, dilations) for _ in range(blocks)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(F.relu(self.norm(self.up(x))))
+
+
+class DownStage(nn.Module):
+    """Halves the resolution: 4x4 stride-2 conv, optional batch norm, leaky ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, norm: bool) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1, bias=not norm)
+        self.norm = nn.BatchNorm2d(out_channels) if norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(self.norm(self.conv(x)), 0.2)

@@ -1,0 +1,47 @@
+"""Paths to bundled files (weights, directions, icons, sample gallery), wherever npe is installed."""
+
+from __future__ import annotations
+
+from importlib import resources as _resources
+from pathlib import Path
+
+DEFAULT_MODEL_NAME = "npe-celeba64"
+
+
+def _package_data(kind: str) -> Path | None:
+    """A data folder installed inside the package (wheel installs put it at npe/_data/KIND)."""
+    try:
+        candidate = Path(str(_resources.files("npe") / "_data" / kind))
+    except (ModuleNotFoundError, TypeError):
+        return None
+    return candidate if candidate.is_dir() else None
+
+
+def _checkout_data(kind: str) -> Path | None:
+    """The same folder at the top of a source checkout (editable installs, running from the repo)."""
+    candidate = Path(__file__).resolve().parent.parent / kind
+    return candidate if candidate.is_dir() else None
+
+
+def data_dir(kind: str) -> Path:
+    """The folder holding bundled files of one kind: 'models' or 'resources'."""
+    for finder in (_package_data, _checkout_data):
+        found = finder(kind)
+        if found is not None:
+            return found
+    raise FileNotFoundError(
+        f"npe's bundled '{kind}' folder is missing; reinstall npe (pip install --force-reinstall npe)."
+    )
+
+
+def models_dir() -> Path:
+    return data_dir("models")
+
+
+def resources_dir() -> Path:
+    return data_dir("resources")
+
+
+def default_weights() -> Path:
+    """Path of the bundled model's .safetensors file (its .json config sits beside it)."""
+    return models_dir() / f"{DEFAULT_MODEL_NAME}.safetensors"

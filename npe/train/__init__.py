@@ -1,0 +1,1 @@
+"""Training the IAN (loop, EMA, checkpoints) and measuring it (PSNR, SSIM, sharpness, SWD)."""
