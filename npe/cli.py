@@ -10,12 +10,9 @@ import sys
 from collections.abc import Sequence
 
 from npe import __version__
+from npe.errors import UserError  # noqa: F401  (re-exported: npe.cli.UserError)
 
 SUBCOMMANDS = ("train", "eval", "reconstruct", "sample", "edit")
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2, never a traceback."""
 
 
 def _add_weights(parser: argparse.ArgumentParser) -> None:

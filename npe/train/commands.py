@@ -1,0 +1,135 @@
+"""`npe train`: load face crops, build the configs from the command line, train, checkpoint, export."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from npe.errors import UserError
+from npe.config import ConfigError, CropConfig, LossWeights, ModelConfig, TrainConfig, from_dict, to_dict
+
+
+def _user_error(message: str) -> Exception:
+    return UserError(message)
+
+
+def build_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
+    """ModelConfig and TrainConfig from defaults, an optional --config JSON file, then explicit flags."""
+    model_fields: dict[str, Any] = {}
+    train_fields: dict[str, Any] = {}
+    if args.config:
+        try:
+            document = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise _user_error(f"cannot read --config '{args.config}': {exc}") from exc
+        model_fields.update(document.get("model", {}))
+        train_fields.update(document.get("train", {}))
+    flag_to_model = {
+        "resolution": args.resolution,
+        "latent_dim": args.latent_dim,
+        "width": args.width,
+        "generator_width": args.generator_width,
+    }
+    model_fields.update({key: value for key, value in flag_to_model.items() if value is not None})
+    for flag, field_name in (("no_mdc", "mdc"), ("no_feature_loss", "feature_loss"), ("no_ortho", "ortho_reg"), ("no_recon_grad_to_trunk", "recon_grad_to_trunk")):
+        if getattr(args, flag):
+            model_fields[field_name] = False
+    if args.binary:
+        model_fields["ternary"] = False
+    flag_to_train = {
+        "batch_size": args.batch_size,
+        "lr_generator": args.lr_g,
+        "lr_discriminator": args.lr_d,
+        "warmup_steps": args.warmup_steps,
+        "seed": args.seed,
+        "device": args.device,
+        "threads": args.threads,
+        "checkpoint_minutes": args.checkpoint_minutes,
+        "validate_minutes": args.validate_minutes,
+        "val_size": args.val_size,
+    }
+    train_fields.update({key: value for key, value in flag_to_train.items() if value is not None})
+    try:
+        model_config = from_dict(ModelConfig, {**to_dict(ModelConfig()), **model_fields})
+        base = to_dict(TrainConfig())
+        losses = {**base.pop("losses"), **train_fields.pop("losses", {})}
+        train_config = from_dict(TrainConfig, {**base, **train_fields, "losses": losses})
+    except ConfigError as exc:
+        raise _user_error(f"invalid configuration: {exc}") from exc
+    if train_config.batch_size < 2:
+        raise _user_error("--batch-size must be at least 2")
+    return model_config, train_config
+
+
+def train_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from npe.data.datasets import load_face_crops, split_train_val
+    from npe.train.loop import CHECKPOINT_NAME, Trainer
+
+    out_dir = Path(args.out)
+    checkpoint = out_dir / CHECKPOINT_NAME
+    if args.resume:
+        if not checkpoint.is_file():
+            raise _user_error(f"--resume: no checkpoint at '{checkpoint}'. Start without --resume, or pass the --out folder of the earlier run.")
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model_config = from_dict(ModelConfig, json.loads(state["model_config"]))
+        saved_train = json.loads(state["train_config"])
+        saved_train["losses"] = from_dict(LossWeights, saved_train["losses"])
+        train_config = TrainConfig(**saved_train)
+        # Settings that only affect speed and logging may change on resume.
+        train_config = dataclasses.replace(
+            train_config, device=args.device, threads=args.threads,
+            checkpoint_minutes=args.checkpoint_minutes, validate_minutes=args.validate_minutes,
+        )
+        del state
+    else:
+        model_config, train_config = build_configs(args)
+        if checkpoint.exists():
+            raise _user_error(f"'{out_dir}' already holds a training run. Use --resume to continue it, or choose another --out.")
+
+    for source in args.data:
+        if not Path(source).exists():
+            raise _user_error(f"training data '{source}' does not exist (expected a zip archive or a folder of face photos)")
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    log(f"loading face crops from {', '.join(args.data)} at {model_config.resolution}x{model_config.resolution} ...")
+    crops = load_face_crops(args.data, model_config.resolution, CropConfig())
+    if len(crops.images) < 2:
+        raise _user_error(f"found {len(crops.images)} readable image(s) in {', '.join(args.data)}; training needs at least 2")
+    if crops.skipped:
+        log(f"skipped {len(crops.skipped)} unreadable file(s), e.g. {crops.skipped[0]}")
+    train_index, val_index = split_train_val(crops.names, train_config.val_size)
+    description = {
+        "sources": [Path(source).name for source in args.data],
+        "train_images": int(len(train_index)),
+        "validation_images": int(len(val_index)),
+        "validation_names": [crops.names[val_index[0]], crops.names[val_index[-1]]] if len(val_index) else [],
+        "skipped_files": len(crops.skipped),
+        "crop": to_dict(CropConfig()),
+    }
+    trainer = Trainer(model_config, train_config, crops.images[train_index], crops.images[val_index], out_dir, description, log=log)
+    if args.resume:
+        trainer.load_checkpoint(checkpoint)
+        log(f"resumed from step {trainer.step} ({trainer.images_seen} images seen)")
+    if args.steps is not None:
+        steps = args.steps
+    elif args.epochs is not None:
+        steps = math.ceil(args.epochs * len(train_index) / train_config.batch_size)
+    else:
+        steps = train_config.steps
+    (out_dir / "config.json").write_text(json.dumps({"model": to_dict(model_config), "train": to_dict(train_config), "data": description}, indent=2))
+    started = time.monotonic()
+    trainer.fit(steps, time_limit_minutes=args.time_limit)
+    if trainer.step >= steps:
+        final = trainer.validate()
+        trainer.recalibrate_ema_batchnorm()
+        tensors_path, _ = trainer.export(out_dir / args.name, metrics=final)
+        log(f"finished {trainer.step} steps in {time.monotonic() - started:.0f} s; validation PSNR {final['val_psnr']:.2f} dB")
+        log(f"exported {tensors_path}")
+    return 0
