@@ -37,7 +37,7 @@ class ModelConfig:
     width: int = 32  # channels of the trunk's first stage; doubles per stage
     max_channels: int = 256
     encoder_hidden: int = 512  # MLP layer before the latent heads (0: linear heads)
-    generator_width: int = 32  # channels of the generator's last (full resolution) stage
+    generator_width: int = 16  # channels of the generator's last (full resolution) stage
     mdc: bool = True  # Multiscale Dilated Convolution blocks in the generator
     mdc_dilations: tuple[int, ...] = (1, 2, 3)
     mdc_blocks: tuple[int, ...] = (0, 0, 1, 1, 1)  # MDC blocks after each generator stage (4x4 first)
@@ -84,12 +84,12 @@ class LossWeights:
 class TrainConfig:
     batch_size: int = 64
     steps: int = 10000
-    lr_generator: float = 2e-4
-    lr_discriminator: float = 2e-4
+    lr_generator: float = 5e-4
+    lr_discriminator: float = 5e-4
     beta1: float = 0.5
     beta2: float = 0.999
     ema_decay: float = 0.999
-    warmup_steps: int = 0  # VAE-only steps before the adversarial terms switch on
+    warmup_steps: int = 500  # VAE-only steps before the adversarial terms switch on
     prior_fraction: float = 0.5  # samples from p(z) per training image, for the adversarial terms
     validate_minutes: float = 5.0
     seed: int = 0
