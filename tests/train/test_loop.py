@@ -1,0 +1,77 @@
+"""The training loop: exact resume from a checkpoint, atomic checkpoints, EMA export."""
+
+from __future__ import annotations
+
+import torch
+
+from npe.config import TrainConfig
+from npe.model import load_weights
+from npe.train.loop import CHECKPOINT_NAME, Trainer
+
+
+def _trainer(tmp_path, tiny_config, faces32, **overrides):
+    config = TrainConfig(batch_size=8, warmup_steps=2, threads=1, log_every=10**9, checkpoint_minutes=1e9,
+                         validate_minutes=1e9, **overrides)
+    return Trainer(tiny_config, config, faces32[:40], faces32[40:], tmp_path, log=lambda message: None)
+
+
+def test_resume_continues_exactly(tmp_path, tiny_config, faces32):
+    torch.use_deterministic_algorithms(True)
+    try:
+        straight = _trainer(tmp_path / "a", tiny_config, faces32)
+        for _ in range(7):  # crosses the warm-up and an epoch boundary (40 images / batch 8)
+            straight.train_step()
+
+        first = _trainer(tmp_path / "b", tiny_config, faces32)
+        for _ in range(3):
+            first.train_step()
+        checkpoint = first.save_checkpoint()
+        torch.manual_seed(999)  # whatever happens in between must not matter
+        resumed = _trainer(tmp_path / "b", tiny_config, faces32)
+        resumed.load_checkpoint(checkpoint)
+        for _ in range(4):
+            resumed.train_step()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert resumed.step == straight.step == 7
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    for key, value in straight.ema.state_dict().items():
+        assert torch.equal(value, resumed.ema.state_dict()[key]), key
+
+
+def test_checkpoint_is_written_atomically(tmp_path, tiny_config, faces32, monkeypatch):
+    trainer = _trainer(tmp_path, tiny_config, faces32)
+    trainer.train_step()
+    path = trainer.save_checkpoint()
+    before = path.read_bytes()
+
+    def broken_save(obj, target):
+        with open(target, "wb") as stream:
+            stream.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    trainer.train_step()
+    try:
+        trainer.save_checkpoint()
+    except OSError:
+        pass
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_fit_writes_metrics_grids_and_checkpoint_and_export_loads(tmp_path, tiny_config, faces32):
+    trainer = _trainer(tmp_path, tiny_config, faces32)
+    trainer.fit(4)
+    assert (tmp_path / CHECKPOINT_NAME).is_file()
+    assert (tmp_path / "samples.png").is_file() and (tmp_path / "reconstructions.png").is_file()
+    records = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert any("val_psnr" in line for line in records)
+    trainer.recalibrate_ema_batchnorm(batches=2)
+    tensors_path, _ = trainer.export(tmp_path / "tiny", metrics={"val_psnr": 1.0})
+    model = load_weights(tensors_path)
+    assert model.metadata["steps"] == 4
+    assert model.metadata["metrics"] == {"val_psnr": 1.0}
+    for key, value in trainer.ema.inference_state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
