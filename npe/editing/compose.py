@@ -1,0 +1,235 @@
+"""The masking technique (Brock et al. 2017, eq. 5): Y = X + M·Δ with Δ = G(z) − G(z0) and
+M = min(gain · g(mean_c |Δ|), 1), and putting the change back into the full-resolution photo.
+
+Two ways to put it back: ``full_result`` (exact, for export: npe.data.faces.paste_back plus the
+protect mask) and ``PreviewCompositor`` (fast, for the canvas while painting: the same maths with
+torch's bicubic sampling on a cached grid, at any display scale, over the face box only).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from npe.data.faces import CropBox, paste_back
+
+PIXEL_UNITS = 127.5  # one unit of the model's [-1, 1] range in uint8 levels
+FEATHER = 0.08  # fraction of the box side over which a pasted change fades out (paste_back's default)
+
+
+@dataclass(frozen=True)
+class MaskSettings:
+    """``sigma``: Gaussian blur of the change, in pixels of a 64-pixel crop (scaled with the
+    resolution). ``gain``: the mask saturates (M = 1) where the blurred mean absolute change
+    reaches 1/gain in [-1, 1] units (0.1 ≈ 13 grey levels: a visible change)."""
+
+    sigma: float = 1.0
+    gain: float = 10.0
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """A normalised 1-D Gaussian of radius ceil(3 sigma)."""
+    radius = max(1, math.ceil(3 * sigma))
+    positions = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (positions / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+def change_mask(delta: torch.Tensor, settings: MaskSettings = MaskSettings()) -> torch.Tensor:
+    """M for a change Δ (1 x 3 x R x R, [-1, 1] units): float R x R in [0, 1]."""
+    resolution = delta.shape[-1]
+    magnitude = delta.detach().abs().mean(dim=1, keepdim=True)  # 1 x 1 x R x R
+    sigma = settings.sigma * resolution / 64
+    if sigma > 0:
+        kernel = gaussian_kernel(sigma).to(magnitude)
+        radius = kernel.numel() // 2
+        padded = F.pad(magnitude, (radius, radius, 0, 0), mode="replicate")
+        magnitude = F.conv2d(padded, kernel.view(1, 1, 1, -1))
+        padded = F.pad(magnitude, (0, 0, radius, radius), mode="replicate")
+        magnitude = F.conv2d(padded, kernel.view(1, 1, -1, 1))
+    return (magnitude[0, 0] * settings.gain).clamp_(max=1.0)
+
+
+def crop_composite(crop: np.ndarray, delta: torch.Tensor, mask: torch.Tensor, protect: np.ndarray | None) -> np.ndarray:
+    """Y = X + M·Δ at model resolution (uint8 R x R x 3); ``protect`` (float R x R, 1 = protected)
+    scales the mask down and fully protected pixels keep X exactly."""
+    weight = mask.detach().cpu().numpy()
+    if protect is not None:
+        weight = weight * (1.0 - protect)
+    change = delta.detach()[0].permute(1, 2, 0).cpu().numpy() * PIXEL_UNITS
+    out = np.clip(np.rint(crop.astype(np.float32) + weight[..., None] * change), 0, 255).astype(np.uint8)
+    if protect is not None:
+        keep = protect >= 1.0
+        out[keep] = crop[keep]
+    return out
+
+
+def full_result(
+    photo: np.ndarray,
+    box: CropBox,
+    delta: torch.Tensor,
+    mask: torch.Tensor,
+    protect: np.ndarray | None,
+    feather: float = FEATHER,
+) -> np.ndarray:
+    """The edited photo at full resolution: paste_back of M·Δ into the box, then every protected
+    pixel (``protect``: bool H x W) restored from ``photo`` bit for bit."""
+    change = delta.detach()[0].permute(1, 2, 0).cpu().numpy() * PIXEL_UNITS
+    result = paste_back(photo, box, change, mask.detach().cpu().numpy(), feather=feather)
+    if protect is not None:
+        result[protect] = photo[protect]
+    return result
+
+
+def feather_for(photo_size: tuple[int, int], box: CropBox) -> float:
+    """No feathering when the box covers the whole photo (a crop or a sample: there is no seam to
+    hide, and its border pixels should be editable); the usual fade otherwise."""
+    width, height = photo_size
+    corners = box.corners()
+    covers = corners[:, 0].min() <= 0 and corners[:, 1].min() <= 0 and corners[:, 0].max() >= width and corners[:, 1].max() >= height
+    return 0.0 if covers and abs(math.remainder(box.angle, 90.0)) < 1e-6 else FEATHER
+
+
+def box_rect(box: CropBox, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The box's bounding rectangle clipped to the photo: (x0, y0, x1, y1), or None if outside."""
+    corners = box.corners()
+    x0 = max(0, math.floor(corners[:, 0].min()))
+    y0 = max(0, math.floor(corners[:, 1].min()))
+    x1 = min(width, math.ceil(corners[:, 0].max()))
+    y1 = min(height, math.ceil(corners[:, 1].max()))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def photo_to_crop(box: CropBox, resolution: int, x: np.ndarray | float, y: np.ndarray | float) -> tuple:
+    """Photo positions (continuous pixels) -> model-crop positions (u, v in [0, R] inside the box)."""
+    (ux, uy), (vx, vy) = box.axes
+    per_pixel = resolution / box.size
+    dx, dy = x - box.center_x, y - box.center_y
+    return resolution / 2 + per_pixel * (dx * ux + dy * uy), resolution / 2 + per_pixel * (dx * vx + dy * vy)
+
+
+def crop_to_photo(box: CropBox, resolution: int, u: np.ndarray | float, v: np.ndarray | float) -> tuple:
+    """The inverse of ``photo_to_crop``."""
+    (ux, uy), (vx, vy) = box.axes
+    scale = box.size / resolution
+    du, dv = u - resolution / 2, v - resolution / 2
+    return box.center_x + scale * (du * ux + dv * vx), box.center_y + scale * (du * uy + dv * vy)
+
+
+def _smoothstep_ramp(u: torch.Tensor, v: torch.Tensor, resolution: int, feather: float) -> torch.Tensor:
+    """1 inside the box easing to 0 at its border (the same fade paste_back applies)."""
+    inset = torch.minimum(torch.minimum(u, resolution - u), torch.minimum(v, resolution - v))
+    if feather <= 0:
+        return (inset > 0).float()
+    ramp = (inset / (feather * resolution)).clamp(0.0, 1.0)
+    return ramp * ramp * (3.0 - 2.0 * ramp)
+
+
+class PreviewCompositor:
+    """The result at display resolution, fast enough for every brush step.
+
+    Everything that does not depend on z is cached per scale: the scaled photo, the box's rectangle,
+    the sampling grid from that rectangle into the crop, the border fade and the protect mask. Each
+    call then costs one bicubic ``grid_sample`` of the 4-channel (Δ, M) crop over the rectangle and
+    a few element-wise operations. Pixels outside the box and protected pixels keep the (scaled)
+    photo's values exactly; inside it may differ from ``full_result`` by a level or two of
+    interpolation (cubic spline there, bicubic here).
+    """
+
+    def __init__(self, photo: np.ndarray, box: CropBox, resolution: int, feather: float = FEATHER) -> None:
+        self.photo = photo
+        self.box = box
+        self.resolution = resolution
+        self.feather = feather
+        self._protect: np.ndarray | None = None
+        self._cache: dict[float, dict[str, object]] = {}
+
+    def set_protect(self, protect: np.ndarray | None) -> None:
+        """The photo-resolution protect mask (bool H x W) or None; drops what depended on it."""
+        self._protect = protect if protect is not None and protect.any() else None
+        for entry in self._cache.values():
+            entry.pop("protect", None)
+
+    def size(self, scale: float) -> tuple[int, int]:
+        height, width = self.photo.shape[:2]
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def _entry(self, scale: float) -> dict[str, object]:
+        entry = self._cache.get(scale)
+        if entry is not None:
+            return entry
+        if len(self._cache) > 4:  # zooming through many scales must not grow memory without bound
+            self._cache.pop(next(iter(self._cache)))
+        width, height = self.size(scale)
+        if scale == 1.0:
+            base = self.photo
+        else:
+            base = np.asarray(Image.fromarray(self.photo).resize((width, height), Image.Resampling.BOX))
+        sx, sy = width / self.photo.shape[1], height / self.photo.shape[0]
+        # The box in display pixels (an exact scale when sx == sy; photos keep their aspect ratio).
+        box = CropBox(self.box.center_x * sx, self.box.center_y * sy, self.box.size * (sx + sy) / 2, self.box.angle)
+        rect = box_rect(box, width, height)
+        entry = {"base": base, "rect": rect, "box": box, "sx": sx, "sy": sy}
+        if rect is not None:
+            x0, y0, x1, y1 = rect
+            xs = torch.arange(x0, x1, dtype=torch.float64) + 0.5
+            ys = torch.arange(y0, y1, dtype=torch.float64) + 0.5
+            grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+            u, v = photo_to_crop(box, self.resolution, grid_x, grid_y)
+            ramp = _smoothstep_ramp(u.float(), v.float(), self.resolution, self.feather)
+            rows = torch.nonzero(ramp.any(dim=1)).flatten()
+            cols = torch.nonzero(ramp.any(dim=0)).flatten()
+            if rows.numel() == 0:
+                entry["rect"] = None
+            else:
+                top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+                entry["rect"] = (x0 + left, y0 + top, x0 + right, y0 + bottom)
+                u, v = u[top:bottom, left:right], v[top:bottom, left:right]
+                # grid_sample with align_corners=False: -1 and 1 are the crop's outer pixel edges.
+                grid = torch.stack([u / self.resolution * 2 - 1, v / self.resolution * 2 - 1], dim=-1).float()
+                entry["grid"] = grid.unsqueeze(0)
+                entry["ramp"] = ramp[top:bottom, left:right].contiguous()
+                window = base[y0 + top : y0 + bottom, x0 + left : x0 + right]
+                entry["window"] = torch.from_numpy(np.ascontiguousarray(window)).float()
+        self._cache[scale] = entry
+        return entry
+
+    def _protect_window(self, entry: dict[str, object]) -> torch.Tensor | None:
+        """The protect mask over the cached rectangle at this scale (True = keep), or None."""
+        if self._protect is None or entry.get("rect") is None:
+            return None
+        if "protect" not in entry:
+            x0, y0, x1, y1 = entry["rect"]  # type: ignore[misc]
+            height, width = self.photo.shape[:2]
+            sx, sy = entry["sx"], entry["sy"]
+            # Nearest photo pixel of each display pixel's centre.
+            cols = np.clip(((np.arange(x0, x1) + 0.5) / sx).astype(np.int64), 0, width - 1)
+            rows = np.clip(((np.arange(y0, y1) + 0.5) / sy).astype(np.int64), 0, height - 1)
+            entry["protect"] = torch.from_numpy(self._protect[rows[:, None], cols[None, :]].copy())
+        return entry["protect"]  # type: ignore[return-value]
+
+    def render(self, delta: torch.Tensor, mask: torch.Tensor, scale: float = 1.0) -> np.ndarray:
+        """The composite at ``scale`` x photo size (uint8, a new array)."""
+        entry = self._entry(float(scale))
+        base: np.ndarray = entry["base"]  # type: ignore[assignment]
+        out = base.copy()
+        if entry["rect"] is None:
+            return out
+        x0, y0, x1, y1 = entry["rect"]  # type: ignore[misc]
+        source = torch.cat([delta.detach().float().cpu() * PIXEL_UNITS, mask.detach().float().cpu()[None, None]], dim=1)
+        sampled = F.grid_sample(source, entry["grid"], mode="bicubic", padding_mode="border", align_corners=False)[0]
+        weight = sampled[3].clamp_(0.0, 1.0).mul_(entry["ramp"])  # type: ignore[arg-type]
+        protect = self._protect_window(entry)
+        if protect is not None:
+            weight.masked_fill_(protect, 0.0)
+        change = sampled[:3].permute(1, 2, 0).mul_(weight.unsqueeze(-1))
+        window = (entry["window"] + change).round_().clamp_(0, 255).to(torch.uint8)  # type: ignore[operator]
+        out[y0:y1, x0:x1] = window.numpy()
+        return out
