@@ -100,7 +100,7 @@ def decode_latents(model: IAN, latents: np.ndarray, batch_size: int = 32) -> np.
     images = []
     with torch.no_grad():
         for start in range(0, len(latents), batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(latents[start : start + batch_size], dtype=np.float32)).to(device)
+            batch = torch.from_numpy(np.array(latents[start : start + batch_size], dtype=np.float32)).to(device)
             images.append(to_uint8(model.decode(batch)))
     return np.concatenate(images, axis=0)
 

@@ -1,0 +1,147 @@
+"""`npe edit` end to end on generated images with a tiny saved model (npe.editing.cli)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from npe.cli import main
+
+
+@pytest.fixture
+def weights(model, tmp_path):
+    from npe.model import save_weights
+
+    tensors, _ = save_weights(model, tmp_path / "tiny")
+    return tensors
+
+
+@pytest.fixture
+def photo_path(photo, tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+@pytest.fixture
+def needs_face_finder():
+    from npe.data import faces
+
+    if not hasattr(faces, "find_face"):
+        pytest.skip("npe.data.faces.find_face is not available yet")
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(["edit", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_edit_a_sample_face_full_and_crop_only(weights, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    code, stdout, stderr = _run(
+        capsys, "--index", 2, "-o", out, "--weights", weights, "--stroke", "4,4,28,28", "--color", "#000000", "--radius", 5
+    )
+    assert code == 0, stderr
+    assert "wrote" in stdout
+    with Image.open(out) as image:
+        edited = np.asarray(image)
+        assert image.text["Source"] == "sample 2" and image.text["npe-edits"] == "Paint"
+    assert edited.shape == (32, 32, 3)
+
+    crop = tmp_path / "crop.png"
+    code, _, stderr = _run(capsys, "--index", 2, "-o", crop, "--weights", weights, "--crop-only")
+    assert code == 0, stderr
+    with Image.open(crop) as image:
+        assert image.size == (32, 32)
+        untouched = np.asarray(image)
+    assert not np.array_equal(untouched, edited)  # the stroke did something
+
+
+def test_edit_a_photo_with_whole_image(weights, photo, photo_path, tmp_path, capsys, needs_face_finder):
+    out = tmp_path / "out.png"
+    code, _, stderr = _run(
+        capsys, photo_path, "-o", out, "--weights", weights, "--whole-image",
+        "--stroke", "60,75,140,75", "--stroke", "100,40,100,110", "--color", "black", "--color", "#fff",
+        "--radius", 15, "--steps", 2, "--protect", "100,75",
+    )
+    assert code == 0, stderr
+    with Image.open(out) as image:
+        assert image.size == (200, 150)
+        assert image.text["npe-edits"] == "Protect; Paint; Paint"
+
+
+def test_edit_astronaut_full_and_crop(weights, astronaut_path, tmp_path, capsys):
+    out, crop = tmp_path / "out.png", tmp_path / "crop.png"
+    code, _, stderr = _run(capsys, astronaut_path, "-o", out, "--weights", weights, "--stroke", "230,160,260,160", "--color", "#000")
+    assert code == 0, stderr
+    with Image.open(out) as image:
+        edited = np.asarray(image)
+    original = np.asarray(Image.open(astronaut_path))
+    assert edited.shape == original.shape
+    assert np.array_equal(edited[-50:], original[-50:])  # far from the face: untouched
+    code, _, stderr = _run(capsys, astronaut_path, "-o", crop, "--weights", weights, "--crop-only")
+    assert code == 0, stderr
+    assert Image.open(crop).size == (32, 32)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--color", "#12345"], "not a colour"),
+        (["--stroke", "1,2,3"], "even number"),
+        (["--stroke", "a,b"], "expected numbers"),
+        (["--stroke", "5,5,900,5"], "outside the image"),
+        (["--color", "red", "--color", "blue", "--stroke", "1,1", "--stroke", "2,2", "--stroke", "3,3"], "one per stroke"),
+        (["--direction", "x"], "K=VALUE"),
+        (["--direction", "0=1"], "no principal directions"),
+        (["--radius", "-3"], "--radius"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(weights, tmp_path, capsys, argv, message):
+    out = tmp_path / "out.png"
+    code, _, stderr = _run(capsys, "--index", 0, "-o", out, "--weights", weights, *argv)
+    assert code == 2
+    assert message in stderr and stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert not out.exists()
+
+
+def test_missing_or_unreadable_input(weights, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    code, _, stderr = _run(capsys, tmp_path / "missing.jpg", "-o", out, "--weights", weights)
+    assert code == 2 and "does not exist" in stderr
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really")
+    code, _, stderr = _run(capsys, broken, "-o", out, "--weights", weights)
+    assert code == 2 and "broken.jpg" in stderr
+    code, _, stderr = _run(capsys, "-o", out, "--weights", weights)
+    assert code == 2 and "nothing to edit" in stderr
+    code, _, stderr = _run(capsys, broken, "--index", 1, "-o", out, "--weights", weights)
+    assert code == 2 and "not both" in stderr
+
+
+def test_no_face_is_a_clear_error(weights, tmp_path, capsys, needs_face_finder):
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.full((100, 100, 3), 128, np.uint8)).save(flat)
+    code, _, stderr = _run(capsys, flat, "-o", tmp_path / "out.png", "--weights", weights)
+    assert code == 2 and "No face" in stderr and "--whole-image" in stderr
+
+
+def test_missing_weights_is_a_clear_error(tmp_path, capsys):
+    code, _, stderr = _run(capsys, "--index", 0, "-o", tmp_path / "out.png", "--weights", tmp_path / "none.safetensors")
+    assert code == 2 and "none" in stderr
+
+
+def test_direction_moves_with_a_directions_file(model, weights, tmp_path, capsys):
+    from npe.editing.directions import directions_path, principal_directions, save_directions
+
+    rng = np.random.default_rng(0)
+    save_directions(principal_directions(rng.normal(size=(100, 16)) * np.linspace(3, 0.5, 16), 4), directions_path(weights))
+    plain, moved = tmp_path / "plain.png", tmp_path / "moved.png"
+    assert _run(capsys, "--index", 1, "-o", plain, "--weights", weights)[0] == 0
+    code, _, stderr = _run(capsys, "--index", 1, "-o", moved, "--weights", weights, "--direction", "0=2.5")
+    assert code == 0, stderr
+    assert not np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(moved)))
+    code, _, stderr = _run(capsys, "--index", 1, "-o", moved, "--weights", weights, "--direction", "7=1")
+    assert code == 2 and "Direction 7 does not exist" in stderr
