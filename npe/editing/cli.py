@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,9 +15,24 @@ if TYPE_CHECKING:
 DEFAULT_STEPS = 2  # per brush position: a command-line stroke has far fewer positions than a mouse drag
 
 
+class UserError(Exception):
+    """A problem the user can fix: printed as one line, exit status 2 (as npe.cli does for its own).
+
+    npe.cli's UserError is not imported here: npe.cli reaches npe.ui and npe.train, which the
+    editing layer must not depend on, even indirectly (import-linter contracts in pyproject.toml).
+    """
+
+
 def edit_command(args: argparse.Namespace) -> int:
-    """Run `npe edit`; problems the user can fix raise npe.cli.UserError (one line, exit status 2)."""
-    from npe.cli import UserError
+    """Run `npe edit`: 0 on success, 2 (after one line on stderr) for problems the user can fix."""
+    try:
+        return _edit(args)
+    except UserError as exc:
+        print(f"npe: {exc}", file=sys.stderr)
+        return 2
+
+
+def _edit(args: argparse.Namespace) -> int:
     from npe.data.faces import NoFaceError
     from npe.data.image_io import ImageLoadError, ImageSaveError
     from npe.editing.errors import SessionError
@@ -81,7 +97,6 @@ def edit_command(args: argparse.Namespace) -> int:
 def _load_model(weights: str | None, device: str) -> IAN:
     import torch
 
-    from npe.cli import UserError
     from npe.model import WeightsError, load_default, load_weights
 
     if device == "auto":
@@ -95,7 +110,6 @@ def _load_model(weights: str | None, device: str) -> IAN:
 
 
 def _open(model: IAN, args: argparse.Namespace) -> EditSession:
-    from npe.cli import UserError
     from npe.editing.directions import find_directions
     from npe.editing.session import EditSession
 
@@ -110,14 +124,16 @@ def _open(model: IAN, args: argparse.Namespace) -> EditSession:
         return EditSession.from_gallery(model, args.index, find_gallery(model, args.weights), directions=directions)
     from npe.data.datasets import load_face_crops
 
-    crops = load_face_crops([args.dataset], model.config.resolution)
+    try:
+        crops = load_face_crops([args.dataset], model.config.resolution)
+    except (OSError, ValueError) as exc:  # the loader's errors say what is wrong with the collection
+        raise UserError(f"--dataset '{args.dataset}': {exc}") from None
     if not 0 <= args.index < len(crops.names):
         raise UserError(f"--index {args.index}: '{args.dataset}' has {len(crops.names)} usable face photos (0-{len(crops.names) - 1})")
     return EditSession.from_crop(model, crops.images[args.index], name=Path(str(crops.names[args.index])).name, directions=directions)
 
 
 def _points(text: str, option: str) -> list[tuple[float, float]]:
-    from npe.cli import UserError
 
     try:
         values = [float(part) for part in text.replace(" ", "").split(",") if part != ""]
@@ -129,7 +145,6 @@ def _points(text: str, option: str) -> list[tuple[float, float]]:
 
 
 def _color(text: str) -> tuple[int, int, int]:
-    from npe.cli import UserError
     from npe.editing.brush import ColorError, parse_color
 
     try:
@@ -139,7 +154,6 @@ def _color(text: str) -> tuple[int, int, int]:
 
 
 def _direction(text: str) -> tuple[int, float]:
-    from npe.cli import UserError
 
     key, sep, value = text.partition("=")
     try:
