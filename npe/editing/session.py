@@ -430,11 +430,18 @@ class EditSession:
         return float(x), float(y)
 
     # --- paintbrush ----------------------------------------------------------------------
-    def begin_stroke(self, brush: BrushSettings | None = None, **settings: object) -> None:
-        """Start a paint stroke with ``brush`` (fields may be overridden by keyword: color=, radius=,
-        strength=, steps=, prior_weight=). ``color`` may also be a string such as '#ff8800'.
+    def begin_stroke(
+        self,
+        brush: BrushSettings | Color | str | None = None,
+        radius: float | None = None,
+        strength: float | None = None,
+        **settings: object,
+    ) -> None:
+        """Start a paint stroke with ``brush``: a BrushSettings, or just a colour ((r, g, b) or a
+        string such as '#ff8800'), with ``radius`` (photo pixels) and ``strength``; any field may
+        be overridden by keyword (color=, radius=, strength=, steps=, prior_weight=, label=).
         A stroke still in progress is ended first."""
-        brush = _brush(brush, settings)
+        brush = _brush(brush, radius, strength, settings)
         with self._lock:
             if self._stroke is not None:
                 self.end_stroke()
@@ -489,13 +496,21 @@ class EditSession:
             self._set_latent_tensor(stroke.start)
         self.events.emit("latent", "image")
 
-    def paint(self, points: Sequence[Point], brush: BrushSettings | None = None, **settings: object) -> bool:
-        """A whole stroke in one call: begin_stroke, stroke_to each point, end_stroke. Every point
-        is checked before anything is painted."""
+    def paint(
+        self,
+        points: Sequence[Point],
+        brush: BrushSettings | Color | str | None = None,
+        radius: float | None = None,
+        strength: float | None = None,
+        **settings: object,
+    ) -> bool:
+        """A whole stroke in one call: begin_stroke, stroke_to each point, end_stroke (arguments as
+        for begin_stroke). Every point is checked before anything is painted. True if it changed z."""
         for x, y in points:
             self._check_position(x, y, "stroke point")
+        brush = _brush(brush, radius, strength, settings)
         with self._lock:
-            self.begin_stroke(brush, **settings)
+            self.begin_stroke(brush)
             try:
                 for x, y in points:
                     self.stroke_to(x, y)
@@ -769,16 +784,29 @@ class EditSession:
 
     @contextmanager
     def grouped(self, label: str) -> Iterator[None]:
-        """Everything done inside the block is one undo step called ``label``."""
+        """Everything done inside the block is one undo step called ``label`` (begin_group/end_group)."""
+        self.begin_group(label)
+        try:
+            yield
+        finally:
+            self.end_group()
+
+    def begin_group(self, label: str) -> None:
+        """Start merging steps into one called ``label`` until ``end_group`` (e.g. from a slider's
+        press to its release: a drag of a hundred moves is one step, stored as one latent pair).
+        Groups nest; undo/redo are refused while one is open."""
         with self._lock:
             self._history.begin_group(label)
-            try:
-                yield
-            finally:
-                if self._stroke is not None:
-                    self.end_stroke()
-                self._history.end_group()
-        if not self._history.grouping:
+
+    def end_group(self) -> None:
+        with self._lock:
+            if not self._history.grouping:
+                raise RuntimeError("end_group() without begin_group()")
+            if self._stroke is not None:
+                self.end_stroke()
+            self._history.end_group()
+            done = not self._history.grouping
+        if done:
             self.events.emit("history")
 
     @property
@@ -1021,7 +1049,16 @@ def _model_name(model: IAN) -> str:
     return name if isinstance(name, str) and name else "unnamed model"
 
 
-def _brush(brush: BrushSettings | None, settings: dict[str, object]) -> BrushSettings:
+def _brush(
+    brush: BrushSettings | Color | str | None, radius: float | None, strength: float | None, settings: dict[str, object]
+) -> BrushSettings:
+    if brush is not None and not isinstance(brush, BrushSettings):
+        settings = dict(settings, color=brush)
+        brush = None
+    if radius is not None:
+        settings = dict(settings, radius=radius)
+    if strength is not None:
+        settings = dict(settings, strength=strength)
     brush = brush or BrushSettings()
     unknown = set(settings) - {f.name for f in fields(BrushSettings)}
     if unknown:

@@ -567,3 +567,29 @@ def test_session_save_failure_leaves_the_old_file(session, tmp_path, monkeypatch
         session.save(target)
     assert target.read_bytes() == b"old session"
     assert sorted(os.listdir(tmp_path)) == ["edit.npe"]
+
+
+def test_brush_arguments_positional_or_settings(session):
+    session.begin_stroke("#000", 12, 1.0)
+    session.stroke_to(100, 70)
+    session.end_stroke()
+    session.begin_stroke(BrushSettings(color=(0, 0, 0), radius=12), steps=2, label="Dark")
+    session.stroke_to(100, 75)
+    session.end_stroke()
+    assert session.history_labels == ["Paint", "Dark"]
+    with pytest.raises(TypeError, match="unknown brush setting"):
+        session.begin_stroke("#000", 5, colour="red")
+
+
+def test_open_group_across_calls(session):
+    session.begin_group("Direction 1")
+    session.set_latent_value(1, 1.0)
+    with pytest.raises(RuntimeError):
+        session.undo()
+    session.set_latent_value(1, 2.0)
+    session.end_group()
+    assert session.history_labels == ["Direction 1"]
+    session.undo()
+    assert np.array_equal(session.latent, session.latent0)
+    with pytest.raises(RuntimeError):
+        session.end_group()
