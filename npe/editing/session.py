@@ -24,6 +24,7 @@ Conventions (every public method follows them):
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import secrets
@@ -71,6 +72,8 @@ if TYPE_CHECKING:
     from npe.editing.directions import Directions
     from npe.editing.gallery import Gallery
     from npe.model import IAN
+
+_log = logging.getLogger(__name__)
 
 EVENT_NAMES = ("image", "latent", "protect", "source", "history")
 
@@ -131,8 +134,9 @@ class SessionEvents:
         return callback
 
     def disconnect(self, callback: Callable[[str], object]) -> None:
-        """Stop calling ``callback``; unknown callbacks are ignored."""
-        self._callbacks = [(cb, names) for cb, names in self._callbacks if cb is not callback]
+        """Stop calling ``callback``; unknown callbacks are ignored. Compared with ==, so a bound
+        method (``self.on_event``, a new object at each access) disconnects as expected."""
+        self._callbacks = [(cb, names) for cb, names in self._callbacks if cb != callback]
 
     def emit(self, *names: str) -> None:
         """Call the listeners for each name, in order (no duplicates)."""
@@ -145,7 +149,10 @@ class SessionEvents:
         for name in seen:
             for callback, wanted in list(self._callbacks):
                 if wanted is None or name in wanted:
-                    callback(name)
+                    try:
+                        callback(name)
+                    except Exception:  # noqa: BLE001 - a broken view must not undo a finished edit
+                        _log.exception("event listener %r failed on %r", callback, name)
 
     @contextmanager
     def blocked(self) -> Iterator[None]:

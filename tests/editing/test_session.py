@@ -429,6 +429,9 @@ def test_events_tell_the_view_what_changed(session):
     assert seen[-1] == "history" and "protect" in seen
     assert set(only_history) == {"history"}
     session.events.disconnect(seen.append)
+    seen.clear()
+    session.set_latent_value(0, 1.0)
+    assert seen == []  # a bound method disconnects although each access makes a new object
     with pytest.raises(ValueError, match="unknown event"):
         session.events.connect(print, names=["bogus"])
 
@@ -593,3 +596,15 @@ def test_open_group_across_calls(session):
     assert np.array_equal(session.latent, session.latent0)
     with pytest.raises(RuntimeError):
         session.end_group()
+
+
+def test_a_failing_listener_does_not_break_the_edit(session, caplog):
+    def broken(name):
+        raise RuntimeError("view bug")
+
+    session.events.connect(broken)
+    seen: list[str] = []
+    session.events.connect(seen.append)
+    session.set_latent_value(0, 1.0)
+    assert session.history_labels == ["Latent 0"] and "history" in seen
+    assert "view bug" in caplog.text
