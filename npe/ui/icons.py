@@ -1,0 +1,102 @@
+"""The icon table: what an icon means -> which qtawesome glyph draws it (like Spyder's icon_manager).
+
+Widgets ask for ``icon("undo")``, never for a glyph name, so the look can change in one place.
+Icons take their colours from the application palette; ``bind(action, name)`` remembers the
+action so ``refresh()`` can recolour every icon when the theme changes.
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QGuiApplication, QIcon, QPalette
+from PySide6.QtWidgets import QAbstractButton
+
+# meaning -> Material Design Icons 6 glyph (qtawesome prefix "mdi6.")
+ICONS: dict[str, str] = {
+    "open-photo": "mdi6.image-outline",
+    "open-session": "mdi6.folder-open-outline",
+    "save-session": "mdi6.content-save-outline",
+    "export": "mdi6.export",
+    "recent": "mdi6.history",
+    "quit": "mdi6.exit-to-app",
+    "undo": "mdi6.undo",
+    "redo": "mdi6.redo",
+    "commit": "mdi6.check-circle-outline",
+    "reset": "mdi6.restore",
+    "brush": "mdi6.brush",
+    "protect": "mdi6.shield-half-full",
+    "unprotect": "mdi6.eraser",
+    "clear-protect": "mdi6.shield-outline",
+    "eyedropper": "mdi6.eyedropper",
+    "color": "mdi6.palette-outline",
+    "compare": "mdi6.compare",
+    "change-mask": "mdi6.circle-half-full",
+    "zoom-in": "mdi6.magnify-plus-outline",
+    "zoom-out": "mdi6.magnify-minus-outline",
+    "zoom-fit": "mdi6.fit-to-screen-outline",
+    "zoom-actual": "mdi6.numeric-1-box-outline",
+    "sample": "mdi6.face-woman-outline",
+    "random": "mdi6.dice-5-outline",
+    "latents": "mdi6.dots-grid",
+    "directions": "mdi6.tune-vertical",
+    "history": "mdi6.history",
+    "theme": "mdi6.theme-light-dark",
+    "about": "mdi6.information-outline",
+    "error": "mdi6.alert-circle-outline",
+}
+
+APP_ICON = "npe.svg"  # in resources/icons/
+
+_bound: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
+
+
+def icon(name: str) -> QIcon:
+    """The icon for ``name`` (a key of ICONS) in the current palette's colours."""
+    import qtawesome
+
+    try:
+        glyph = ICONS[name]
+    except KeyError:
+        raise KeyError(f"no icon called {name!r} in npe.ui.icons.ICONS") from None
+    palette = QGuiApplication.palette()
+    return qtawesome.icon(
+        glyph,
+        color=palette.color(QPalette.ColorRole.ButtonText),
+        color_disabled=palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText),
+        color_active=palette.color(QPalette.ColorRole.ButtonText),
+        color_on=palette.color(QPalette.ColorRole.Highlight),
+        color_on_active=palette.color(QPalette.ColorRole.Highlight),
+    )
+
+
+def bind(target: QAction | QAbstractButton, name: str) -> None:
+    """Give ``target`` the icon ``name`` now and again after each ``refresh()``."""
+    target.setIcon(icon(name))
+    _bound[target] = name
+
+
+def refresh() -> None:
+    """Recolour every bound icon (after a palette change)."""
+    for target, name in list(_bound.items()):
+        try:
+            target.setIcon(icon(name))
+        except RuntimeError:  # the C++ object is gone
+            pass
+
+
+def app_icon() -> QIcon:
+    """The application/window icon (an SVG in resources/icons), or an empty icon if it is missing."""
+    path = app_icon_path()
+    return QIcon(str(path)) if path is not None else QIcon()
+
+
+def app_icon_path() -> Path | None:
+    from npe.resources import resources_dir
+
+    try:
+        path = resources_dir() / "icons" / APP_ICON
+    except FileNotFoundError:
+        return None
+    return path if path.is_file() else None
