@@ -1,0 +1,497 @@
+"""The canvas: draws the current result (scaled smoothly, aspect kept), the overlays and the brush
+outline, and turns mouse/keyboard input into editing requests in photo pixel coordinates.
+
+It only renders and forwards: painting goes out as signals, the image comes in via setters.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QTransform,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+MARGIN = 20  # free space around the fitted image, in widget pixels
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.05, 64.0
+WHEEL_NOTCH = 120
+
+
+class Tool(enum.Enum):
+    PAINT = "paint"
+    PROTECT = "protect"
+    UNPROTECT = "unprotect"
+    PICK = "pick"
+
+
+class Canvas(QWidget):
+    """See the module doc. Coordinates in signals are photo pixels (continuous, as the session's)."""
+
+    strokeStarted = Signal(float, float)
+    strokeMoved = Signal(float, float)
+    strokeFinished = Signal()
+    protectStarted = Signal(bool)  # erase
+    protectMoved = Signal(object)  # list of (x, y): the segment since the last call
+    protectFinished = Signal()
+    lightenRequested = Signal(float, float, float)  # x, y, wheel notches (+ = lighter)
+    colorPicked = Signal(QColor)
+    compareChanged = Signal(bool)
+    zoomChanged = Signal(float)
+    hoverMoved = Signal(object)  # (x, y) in photo pixels, or None outside the photo
+    firstPainted = Signal()  # once, after the first paint (startup is measured to here)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("canvas")
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setMinimumSize(240, 200)
+        self._image: QImage | None = None
+        self._original: QImage | None = None
+        self._protect: QImage | None = None
+        self._change_mask: QImage | None = None
+        self._photo_size: tuple[int, int] | None = None
+        self._box: tuple[float, float, float, float] | None = None
+        self._resolution = 1
+        self._scaled_cache: tuple[tuple[int, QSize], QPixmap] | None = None
+        self._zoom: float | None = None  # None: fit to the view
+        self._center: QPointF | None = None  # photo point at the view centre when zoomed
+        self._hover: QPointF | None = None  # widget position of the mouse, while over the canvas
+        self._drag: str | None = None  # "paint", "protect", "pan"
+        self._last_photo_point: tuple[float, float] | None = None
+        self._pan_anchor: tuple[QPointF, QPointF] | None = None
+        self._compare_held = False
+        self._compare_toggled = False
+        self._show_change_mask = False
+        self._show_protect = True
+        self._tool = Tool.PAINT
+        self.brush_color = QColor("#e0ac8c")
+        self.brush_radius = 4.0  # photo pixels
+        self.background = QColor("#18191b")
+        self.placeholder = "Loading the model…"
+        self._painted_once = False
+
+    # --- content -------------------------------------------------------------------------
+    def set_source(self, original: QImage, photo_size: tuple[int, int], box: tuple[float, float, float, float], resolution: int) -> None:
+        new_size = photo_size != self._photo_size
+        self._original = original
+        self._photo_size = photo_size
+        self._box = box
+        self._resolution = max(1, resolution)
+        if new_size:
+            self.fit()
+        self.update()
+
+    def set_image(self, image: QImage | None, change_mask: QImage | None = None) -> None:
+        self._image = image
+        self._change_mask = change_mask
+        self.update()
+
+    def set_protect(self, overlay: QImage | None) -> None:
+        self._protect = overlay
+        self.update()
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder = text
+        self.update()
+
+    def displayed_image(self) -> QImage | None:
+        """What is drawn now (the original while comparing)."""
+        return self._original if self.comparing else self._image
+
+    @property
+    def photo_size(self) -> tuple[int, int] | None:
+        return self._photo_size
+
+    # --- modes ---------------------------------------------------------------------------
+    @property
+    def tool(self) -> Tool:
+        return self._tool
+
+    def set_tool(self, tool: Tool) -> None:
+        self._tool = tool
+        self._update_cursor()
+        self.update()
+
+    @property
+    def comparing(self) -> bool:
+        return self._compare_held or self._compare_toggled
+
+    def set_compare(self, on: bool) -> None:
+        """The Compare toggle (Space compares only while held)."""
+        before = self.comparing
+        self._compare_toggled = on
+        if self.comparing != before:
+            self.compareChanged.emit(self.comparing)
+        self.update()
+
+    def set_show_change_mask(self, on: bool) -> None:
+        self._show_change_mask = on
+        self.update()
+
+    def set_show_protect(self, on: bool) -> None:
+        self._show_protect = on
+        self.update()
+
+    def set_brush(self, color: QColor, radius: float) -> None:
+        self.brush_color = QColor(color)
+        self.brush_radius = max(0.5, float(radius))
+        self.update()
+
+    # --- view geometry ---------------------------------------------------------------------
+    def fit_scale(self) -> float:
+        if self._photo_size is None:
+            return 1.0
+        width, height = self._photo_size
+        available_w = max(1, self.width() - 2 * MARGIN)
+        available_h = max(1, self.height() - 2 * MARGIN)
+        return max(1e-3, min(available_w / width, available_h / height))
+
+    def scale(self) -> float:
+        return self._zoom if self._zoom is not None else self.fit_scale()
+
+    def image_rect(self) -> QRectF:
+        """Where the photo is drawn, in widget coordinates."""
+        if self._photo_size is None:
+            return QRectF()
+        width, height = self._photo_size
+        scale = self.scale()
+        if self._zoom is None or self._center is None:
+            left = (self.width() - width * scale) / 2
+            top = (self.height() - height * scale) / 2
+        else:
+            left = self.width() / 2 - self._center.x() * scale
+            top = self.height() / 2 - self._center.y() * scale
+        return QRectF(left, top, width * scale, height * scale)
+
+    def to_photo(self, position: QPointF) -> tuple[float, float]:
+        rect = self.image_rect()
+        scale = self.scale()
+        return (position.x() - rect.left()) / scale, (position.y() - rect.top()) / scale
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        rect = self.image_rect()
+        scale = self.scale()
+        return QPointF(rect.left() + x * scale, rect.top() + y * scale)
+
+    def inside_photo(self, x: float, y: float) -> bool:
+        if self._photo_size is None:
+            return False
+        width, height = self._photo_size
+        return 0 <= x <= width and 0 <= y <= height
+
+    def fit(self) -> None:
+        self._zoom = None
+        self._center = None
+        self._scaled_cache = None
+        self.update()
+        self.zoomChanged.emit(self.scale())
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom keeping the photo point under ``anchor`` (default: the view centre) in place."""
+        if self._photo_size is None:
+            return
+        anchor = anchor if anchor is not None else QPointF(self.width() / 2, self.height() / 2)
+        before = self.to_photo(anchor)
+        zoom = min(MAX_ZOOM, max(MIN_ZOOM, self.scale() * factor))
+        self._zoom = zoom
+        # Choose the centre so `before` stays under the anchor.
+        cx = before[0] - (anchor.x() - self.width() / 2) / zoom
+        cy = before[1] - (anchor.y() - self.height() / 2) / zoom
+        self._set_center(cx, cy)
+        self.zoomChanged.emit(zoom)
+
+    def set_zoom(self, zoom: float) -> None:
+        """Zoom to ``zoom`` (1 = one photo pixel per screen pixel) around the view centre."""
+        self.zoom_by(zoom / self.scale())
+
+    def _set_center(self, cx: float, cy: float) -> None:
+        width, height = self._photo_size or (1, 1)
+        self._center = QPointF(min(max(cx, 0.0), width), min(max(cy, 0.0), height))
+        self.update()
+
+    # --- painting --------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt naming
+        painter = QPainter(self)
+        painter.fillRect(event.rect(), self.background)
+        image = self.displayed_image()
+        if image is None or image.isNull() or self._photo_size is None:
+            self._paint_placeholder(painter)
+            painter.end()
+            self._first_paint()
+            return
+        rect = self.image_rect()
+        self._paint_shadow(painter, rect)
+        self._paint_image(painter, image, rect)
+        if not self.comparing:
+            if self._show_change_mask and self._change_mask is not None and self._box is not None:
+                self._paint_change_mask(painter)
+            if self._show_protect and self._protect is not None and not self._protect.isNull():
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 1)
+                painter.drawImage(rect, self._protect)
+        else:
+            self._paint_badge(painter, "Original")
+        if self._hover is not None and self._drag != "pan":
+            self._paint_brush(painter, self._hover)
+        painter.end()
+        self._first_paint()
+
+    def _first_paint(self) -> None:
+        if not self._painted_once:
+            self._painted_once = True
+            self.firstPainted.emit()
+
+    def _paint_placeholder(self, painter: QPainter) -> None:
+        color = QColor(self.palette().color(self.palette().ColorRole.PlaceholderText))
+        painter.setPen(color)
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        painter.setFont(font)
+        painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+
+    def _paint_shadow(self, painter: QPainter, rect: QRectF) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        for spread, alpha in ((10, 18), (6, 28), (3, 40)):
+            painter.setBrush(QColor(0, 0, 0, alpha))
+            painter.drawRoundedRect(rect.adjusted(-spread, -spread + 2, spread, spread + 2), spread, spread)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _paint_image(self, painter: QPainter, image: QImage, rect: QRectF) -> None:
+        target = QSize(max(1, round(rect.width())), max(1, round(rect.height())))
+        # Smoothly scaled copies are cached while they are not much larger than the view; a deep
+        # zoom is drawn directly (clipped), which costs less than a huge cached copy.
+        if target.width() * target.height() <= 4 * max(1, self.width() * self.height()):
+            key = (image.cacheKey(), target)
+            if self._scaled_cache is None or self._scaled_cache[0] != key:
+                scaled = image.scaled(target, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                self._scaled_cache = (key, QPixmap.fromImage(scaled))
+            painter.drawPixmap(QPointF(round(rect.left()), round(rect.top())), self._scaled_cache[1])
+        else:
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawImage(rect, image)
+
+    def _paint_change_mask(self, painter: QPainter) -> None:
+        cx, cy, size, angle = self._box  # type: ignore[misc]
+        rect = self.image_rect()
+        scale = self.scale()
+        crop_to_widget = QTransform()
+        crop_to_widget.translate(rect.left() + cx * scale, rect.top() + cy * scale)
+        crop_to_widget.rotate(-angle)  # the box's roll is counter-clockwise on screen
+        crop_to_widget.scale(size * scale / self._resolution, size * scale / self._resolution)
+        crop_to_widget.translate(-self._resolution / 2, -self._resolution / 2)
+        painter.save()
+        painter.setClipRect(rect)
+        painter.setTransform(crop_to_widget)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.drawImage(QRectF(0, 0, self._resolution, self._resolution), self._change_mask)
+        painter.restore()
+
+    def _paint_badge(self, painter: QPainter, text: str) -> None:
+        metrics = painter.fontMetrics()
+        box = QRect(0, 0, metrics.horizontalAdvance(text) + 20, metrics.height() + 10)
+        box.moveTopLeft(self.image_rect().topLeft().toPoint() + QPointF(12, 12).toPoint())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 160))
+        painter.drawRoundedRect(box, 6, 6)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_brush(self, painter: QPainter, position: QPointF) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if self._tool is Tool.PICK and self._drag is None:
+            self._paint_picker(painter, position)
+            return
+        radius = max(2.0, self.brush_radius * self.scale())
+        protecting = self._tool in (Tool.PROTECT, Tool.UNPROTECT) or self._drag == "protect"
+        # A dark halo under the coloured ring keeps the outline visible on any colour.
+        painter.setPen(QPen(QColor(0, 0, 0, 150), 3.5))
+        painter.drawEllipse(position, radius, radius)
+        if protecting:
+            pen = QPen(QColor(64, 200, 255), 1.6, Qt.PenStyle.DashLine)
+        else:
+            pen = QPen(self.brush_color, 1.8)
+        painter.setPen(pen)
+        painter.drawEllipse(position, radius, radius)
+        painter.setPen(QPen(QColor(255, 255, 255, 200), 1))
+        painter.drawLine(position + QPointF(-3, 0), position + QPointF(3, 0))
+        painter.drawLine(position + QPointF(0, -3), position + QPointF(0, 3))
+
+    def _paint_picker(self, painter: QPainter, position: QPointF) -> None:
+        color = self.color_at(*self.to_photo(position))
+        painter.setPen(QPen(QColor(0, 0, 0, 160), 3))
+        painter.drawEllipse(position, 9, 9)
+        painter.setPen(QPen(QColor("#ffffff"), 1.5))
+        painter.drawEllipse(position, 9, 9)
+        if color is not None:
+            swatch = QRectF(position.x() + 14, position.y() + 14, 26, 26)
+            painter.setPen(QPen(QColor("#ffffff"), 1.5))
+            painter.setBrush(color)
+            painter.drawRoundedRect(swatch, 5, 5)
+
+    def color_at(self, x: float, y: float) -> QColor | None:
+        """The displayed colour at photo point (x, y), or None outside the photo."""
+        image = self.displayed_image()
+        if image is None or self._photo_size is None or not self.inside_photo(x, y):
+            return None
+        width, height = self._photo_size
+        px = min(image.width() - 1, int(x * image.width() / width))
+        py = min(image.height() - 1, int(y * image.height() / height))
+        return image.pixelColor(px, py)
+
+    # --- input -----------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        position = event.position()
+        self._hover = position
+        if self._drag is not None or self._photo_size is None:
+            return
+        button, modifiers = event.button(), event.modifiers()
+        if button == Qt.MouseButton.MiddleButton:
+            self._drag = "pan"
+            self._pan_anchor = (position, QPointF(*self._current_center()))
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        x, y = self.to_photo(position)
+        if not self.inside_photo(x, y):
+            return
+        shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+        if button == Qt.MouseButton.LeftButton and (self._tool is Tool.PICK or modifiers & Qt.KeyboardModifier.ControlModifier):
+            color = self.color_at(x, y)
+            if color is not None:
+                self.colorPicked.emit(color)
+            return
+        if button == Qt.MouseButton.RightButton or (button == Qt.MouseButton.LeftButton and (shift or self._tool in (Tool.PROTECT, Tool.UNPROTECT))):
+            erase = self._tool is Tool.UNPROTECT or (button == Qt.MouseButton.RightButton and shift)
+            self._drag = "protect"
+            self._last_photo_point = (x, y)
+            self.protectStarted.emit(erase)
+            self.protectMoved.emit([(x, y)])
+        elif button == Qt.MouseButton.LeftButton:
+            self._drag = "paint"
+            self._last_photo_point = (x, y)
+            self.strokeStarted.emit(x, y)
+        self.update()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        position = event.position()
+        previous = self._hover
+        self._hover = position
+        if self._drag == "pan" and self._pan_anchor is not None:
+            start, center = self._pan_anchor
+            scale = self.scale()
+            if self._zoom is None:
+                self._zoom = scale
+            self._set_center(center.x() - (position.x() - start.x()) / scale, center.y() - (position.y() - start.y()) / scale)
+            return
+        x, y = self.to_photo(position)
+        inside = self.inside_photo(x, y)
+        self.hoverMoved.emit((x, y) if inside else None)
+        if self._drag == "paint" and inside:
+            self._last_photo_point = (x, y)
+            self.strokeMoved.emit(x, y)
+        elif self._drag == "protect" and inside:
+            # Segments, so a fast movement leaves no gaps between the discs.
+            self.protectMoved.emit([self._last_photo_point or (x, y), (x, y)])
+            self._last_photo_point = (x, y)
+        self._update_cursor()
+        self._update_brush_area(previous, position)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        button = event.button()
+        if self._drag == "paint" and button == Qt.MouseButton.LeftButton:
+            self._drag = None
+            self.strokeFinished.emit()
+        elif self._drag == "protect" and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._drag = None
+            self.protectFinished.emit()
+        elif self._drag == "pan" and button == Qt.MouseButton.MiddleButton:
+            self._drag = None
+            self._pan_anchor = None
+        self._update_cursor()
+        self.update()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        notches = event.angleDelta().y() / WHEEL_NOTCH
+        if notches == 0 or self._photo_size is None:
+            return
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_by(ZOOM_STEP**notches, event.position())
+            event.accept()
+            return
+        x, y = self.to_photo(event.position())
+        if self.inside_photo(x, y) and self._drag is None:
+            self.lightenRequested.emit(x, y, notches)
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            before = self.comparing
+            self._compare_held = True
+            if not before:
+                self.compareChanged.emit(True)
+            self.update()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._compare_held = False
+            if not self.comparing:
+                self.compareChanged.emit(False)
+            self.update()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event: object) -> None:  # noqa: N802
+        if self._compare_held:
+            self._compare_held = False
+            self.compareChanged.emit(self.comparing)
+            self.update()
+        super().focusOutEvent(event)  # type: ignore[arg-type]
+
+    def leaveEvent(self, event: object) -> None:  # noqa: N802
+        self._hover = None
+        self.hoverMoved.emit(None)
+        self.update()
+        super().leaveEvent(event)  # type: ignore[arg-type]
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        self._scaled_cache = None
+        super().resizeEvent(event)
+        if self._zoom is None:
+            self.zoomChanged.emit(self.scale())
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _current_center(self) -> tuple[float, float]:
+        return self.to_photo(QPointF(self.width() / 2, self.height() / 2))
+
+    def _update_cursor(self) -> None:
+        if self._drag == "pan":
+            return
+        over_photo = self._hover is not None and self.inside_photo(*self.to_photo(self._hover))
+        self.setCursor(QCursor(Qt.CursorShape.BlankCursor if over_photo else Qt.CursorShape.ArrowCursor))
+
+    def _update_brush_area(self, previous: QPointF | None, current: QPointF) -> None:
+        """Repaint only around the old and new brush outline (cheap hover on large photos)."""
+        radius = math.ceil(max(2.0, self.brush_radius * self.scale())) + 48
+        for point in (previous, current):
+            if point is not None:
+                self.update(QRect(int(point.x()) - radius, int(point.y()) - radius, 2 * radius, 2 * radius))

@@ -1,0 +1,606 @@
+"""The editor window: canvas in the middle, panels in docks on the right, actions in menus and a
+toolbar, status bar. It wires widgets to the controller and handles files, dialogs and settings."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QToolBar,
+    QWidget,
+)
+
+from npe.ui import icons
+from npe.ui.canvas import Canvas, Tool
+from npe.ui.controller import EditorController
+from npe.ui.dialogs import AboutDialog, ask_save_changes, ask_whole_image, show_failure
+from npe.ui.panels.brush import BrushPanel
+from npe.ui.panels.history import HistoryPanel
+from npe.ui.panels.latent import LatentPanel
+from npe.ui.panels.samples import SamplesPanel
+from npe.ui.settings import Settings
+from npe.ui.workers import Failure, ModelInfo
+
+APP_NAME = "Neural Photo Editor"
+PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.gif);;npe sessions (*.npe);;All files (*)"
+SESSION_FILTER = "npe sessions (*.npe)"
+PNG_FILTER = "PNG images (*.png)"
+LIGHTEN_PER_NOTCH = 0.1  # brightness units per wheel notch (the engine's suggestion)
+
+
+class MainWindow(QMainWindow):
+    """See the module doc."""
+
+    fatal = Signal(object)  # Failure: the model could not be loaded; the app decides how to exit
+
+    def __init__(self, controller: EditorController, settings: Settings, theme: object = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.settings = settings
+        self.theme = theme
+        self.radius_override: float | None = None  # --radius, until the size slider moves
+        self._protect_gesture: int | None = None
+        self._protect_erase = False
+        self._showing_dialog = False
+        self._closing = False
+        self._shut_down = False
+        self._current_sample: int | None = None
+        self.headless = False  # scripted (--screenshot): failures are recorded, never shown as dialogs
+        self.failures: list[Failure] = []
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(icons.app_icon())
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowNestedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+
+        self.canvas = Canvas()
+        self.setCentralWidget(self.canvas)
+        self.actions: dict[str, QAction] = {}
+        self._make_actions()
+        self._make_panels()
+        self._make_menus()
+        self._make_toolbar()
+        self._make_status_bar()
+        self._connect()
+        self._restore_settings()
+        self._update_history_actions()
+        self._update_document_actions()
+
+    # --- construction --------------------------------------------------------------------------
+    def _action(
+        self,
+        key: str,
+        text: str,
+        slot: Callable[..., object] | None = None,
+        icon: str | None = None,
+        shortcuts: Sequence[QKeySequence | QKeySequence.StandardKey | str] = (),
+        tip: str | None = None,
+        checkable: bool = False,
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(key)
+        if icon:
+            icons.bind(action, icon)
+        keys: list[QKeySequence] = []
+        for shortcut in shortcuts:
+            if isinstance(shortcut, QKeySequence.StandardKey):
+                keys.extend(QKeySequence.keyBindings(shortcut))
+            else:
+                keys.append(QKeySequence(shortcut))
+        unique: list[QKeySequence] = []
+        for sequence in keys:
+            if not sequence.isEmpty() and all(sequence != other for other in unique):
+                unique.append(sequence)
+        if unique:
+            action.setShortcuts(unique)
+        hint = tip or text.replace("&", "").rstrip("…")
+        if unique:
+            hint += f" ({unique[0].toString(QKeySequence.SequenceFormat.NativeText)})"
+        action.setToolTip(hint)
+        action.setStatusTip(tip or "")
+        action.setCheckable(checkable)
+        if slot is not None:
+            action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even when the toolbar/menu is hidden
+        self.actions[key] = action
+        return action
+
+    def _make_actions(self) -> None:
+        a = self._action
+        S = QKeySequence.StandardKey
+        a("open-photo", "&Open Photo…", self.open_photo_dialog, "open-photo", [S.Open], "Open a photo of a face")
+        a("open-session", "Open &Session…", self.open_session_dialog, "open-session", ["Ctrl+Shift+O"], "Open a saved npe session")
+        a("save-session", "Save Session &As…", self.save_session_dialog, "save-session", ["Ctrl+Shift+S"], "Save the photo, edits and history to an .npe file")
+        a("export", "&Export PNG…", self.export_dialog, "export", ["Ctrl+E", S.Save], "Write the edited photo as a PNG")
+        a("random", "&Random Face", self.open_random, "random", ["Ctrl+R"], "Start from a new random face")
+        a("quit", "&Quit", self.close, "quit", [S.Quit])
+        a("undo", "&Undo", self.controller.undo, "undo", [S.Undo])
+        a("redo", "&Redo", self.controller.redo, "redo", [S.Redo, "Ctrl+Shift+Z", "Ctrl+Y"])
+        a("commit", "&Update Original", self.controller.commit, "commit", ["Ctrl+Return"],
+          "Make the current result the new original (re-encode it), so further edits build on it")
+        a("reset", "Reset to &Original", self.controller.reset, "reset", ["Ctrl+Shift+R"], "Discard the edits since the last update")
+        a("clear-protect", "&Clear Protect Mask", self.controller.clear_protect, "clear-protect", [], "Remove all protection")
+        a("compare", "&Compare with Original", self.canvas.set_compare, "compare", ["\\"],
+          "Show the original instead of the result (or hold Space)", checkable=True)
+        a("change-mask", "Show Change &Mask", self.canvas.set_show_change_mask, "change-mask", ["M"],
+          "Overlay the mask M that decides where the edit reaches the photo", checkable=True)
+        show_protect = a("show-protect", "Show &Protected Areas", self.canvas.set_show_protect, None, [], None, checkable=True)
+        show_protect.setChecked(True)
+        a("zoom-in", "Zoom &In", lambda: self.canvas.zoom_by(1.25), "zoom-in", [S.ZoomIn, "Ctrl+="])
+        a("zoom-out", "Zoom &Out", lambda: self.canvas.zoom_by(0.8), "zoom-out", [S.ZoomOut])
+        a("zoom-fit", "&Fit to Window", self.canvas.fit, "zoom-fit", ["Ctrl+0"])
+        a("zoom-actual", "&Actual Pixels", lambda: self.canvas.set_zoom(1.0), "zoom-actual", ["Ctrl+1"])
+        tools = QActionGroup(self)
+        tools.setExclusive(True)
+        for key, text, icon, shortcut, tip, tool in (
+            ("tool-paint", "&Brush", "brush", "B", "Paint a colour: the model changes the face to match", Tool.PAINT),
+            ("tool-protect", "&Protect", "protect", "P", "Paint areas that must not change (or right-drag)", Tool.PROTECT),
+            ("tool-unprotect", "&Unprotect", "unprotect", "E", "Erase protection (or Shift + right-drag)", Tool.UNPROTECT),
+            ("tool-pick", "&Eyedropper", "eyedropper", "I", "Pick the brush colour from the image (or Ctrl-click)", Tool.PICK),
+        ):
+            action = a(key, text, None, icon, [shortcut], tip, checkable=True)
+            action.setData(tool.value)
+            action.triggered.connect(lambda _=False, t=tool: self.set_tool(t))
+            tools.addAction(action)
+        self.actions["tool-paint"].setChecked(True)
+        a("brush-smaller", "S&maller Brush", lambda: self._nudge_size(-1), None, ["["])
+        a("brush-larger", "&Larger Brush", lambda: self._nudge_size(+1), None, ["]"])
+        a("about", "&About npe", self.show_about, "about", [S.HelpContents], "Version, model card and licences")
+
+    def _make_panels(self) -> None:
+        tool_actions = [self.actions[k] for k in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick")]
+        self.brush_panel = BrushPanel(tool_actions)
+        self.latent_panel = LatentPanel(self.actions["reset"])
+        self.history_panel = HistoryPanel()
+        self.samples_panel = SamplesPanel(self.actions["random"], self.actions["open-photo"])
+        self.docks: dict[str, QDockWidget] = {}
+        for key, title, widget in (
+            ("brush", "Brush", self.brush_panel),
+            ("latent", "Latent", self.latent_panel),
+            ("samples", "Faces", self.samples_panel),
+            ("history", "History", self.history_panel),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"{key}Dock")
+            dock.setWidget(widget)
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+            self.docks[key] = dock
+        # Two columns on the right: documents and brush (faces, brush, history), then the latents.
+        area = Qt.DockWidgetArea.RightDockWidgetArea
+        self.addDockWidget(area, self.docks["samples"])
+        self.addDockWidget(area, self.docks["latent"])
+        self.splitDockWidget(self.docks["samples"], self.docks["latent"], Qt.Orientation.Horizontal)
+        self.splitDockWidget(self.docks["samples"], self.docks["brush"], Qt.Orientation.Vertical)
+        self.splitDockWidget(self.docks["brush"], self.docks["history"], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["samples"], self.docks["latent"]], [262, 262], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["samples"], self.docks["brush"], self.docks["history"]], [150, 300, 250], Qt.Orientation.Vertical)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for key in ("open-photo", "random"):
+            file_menu.addAction(self.actions[key])
+        self.recent_menu = QMenu("Open &Recent", self)
+        icons.bind(self.recent_menu.menuAction(), "recent")
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        for key in ("open-session", "save-session", "export"):
+            file_menu.addAction(self.actions[key])
+        file_menu.addSeparator()
+        file_menu.addAction(self.actions["quit"])
+
+        edit_menu = bar.addMenu("&Edit")
+        for key in ("undo", "redo", None, "commit", "reset", None, "clear-protect"):
+            edit_menu.addSeparator() if key is None else edit_menu.addAction(self.actions[key])
+
+        view_menu = bar.addMenu("&View")
+        for key in ("compare", "change-mask", "show-protect", None, "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
+            view_menu.addSeparator() if key is None else view_menu.addAction(self.actions[key])
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        icons.bind(theme_menu.menuAction(), "theme")
+        self.theme_actions = QActionGroup(self)
+        for mode, text in (("system", "Follow &System"), ("dark", "&Dark"), ("light", "&Light")):
+            action = QAction(text, self, checkable=True)
+            action.setData(mode)
+            action.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
+            self.theme_actions.addAction(action)
+            theme_menu.addAction(action)
+        panels_menu = view_menu.addMenu("&Panels")
+        for dock in self.docks.values():
+            panels_menu.addAction(dock.toggleViewAction())
+
+        tools_menu = bar.addMenu("&Tools")
+        for key in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick", None, "brush-smaller", "brush-larger"):
+            tools_menu.addSeparator() if key is None else tools_menu.addAction(self.actions[key])
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.actions["about"])
+
+    def _make_toolbar(self) -> None:
+        toolbar = QToolBar("Main toolbar", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(20, 20))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        groups = (
+            ("open-photo", "random", "export"),
+            ("undo", "redo"),
+            ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick"),
+            ("compare", "change-mask"),
+            ("zoom-out", "zoom-fit", "zoom-in"),
+        )
+        for index, group in enumerate(groups):
+            if index:
+                toolbar.addSeparator()
+            for key in group:
+                toolbar.addAction(self.actions[key])
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding, spacer.sizePolicy().Policy.Preferred)
+        toolbar.addWidget(spacer)
+        for key in ("reset", "commit"):
+            toolbar.addAction(self.actions[key])
+            button = toolbar.widgetForAction(self.actions[key])
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.widgetForAction(self.actions["commit"]).setObjectName("primaryButton")
+        self.toolbar = toolbar
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+
+    def _make_status_bar(self) -> None:
+        status = self.statusBar()
+        status.setSizeGripEnabled(False)
+        self.busy_label = QLabel("")
+        self.busy_label.setObjectName("statusBusy")
+        self.zoom_label = QLabel("")
+        self.timing_label = QLabel("— ms / update")
+        self.timing_label.setToolTip("Time of the last model update (brush step, latent change)")
+        self.model_label = QLabel("Loading model…")
+        self.device_label = QLabel("")
+        self.device_label.setObjectName("statusDevice")
+        for label in (self.busy_label, self.zoom_label, self.timing_label, self.model_label, self.device_label):
+            label.setObjectName(label.objectName() or "statusField")
+            status.addPermanentWidget(label)
+        status.showMessage("Loading the model…")
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.modelLoaded.connect(self._model_loaded)
+        c.modelFailed.connect(self._model_failed)
+        c.sourceChanged.connect(self._source_changed)
+        c.imageChanged.connect(lambda: self.canvas.set_image(c.image, c.change_mask))
+        c.protectChanged.connect(lambda: self.canvas.set_protect(c.protect))
+        c.latentChanged.connect(lambda: self.latent_panel.set_latent(c.latent, c.direction_values))
+        c.historyChanged.connect(self._history_changed)
+        c.failed.connect(self._failed)
+        c.busyChanged.connect(self._busy_changed)
+        c.updateTimed.connect(lambda ms: self.timing_label.setText(f"{ms:.0f} ms / update"))
+
+        canvas = self.canvas
+        canvas.strokeStarted.connect(self._stroke_started)
+        canvas.strokeMoved.connect(lambda x, y: c.stroke_to(x, y, canvas.scale()))
+        canvas.strokeFinished.connect(c.end_stroke)
+        canvas.protectStarted.connect(self._protect_started)
+        canvas.protectMoved.connect(self._protect_moved)
+        canvas.protectFinished.connect(self._protect_finished)
+        canvas.lightenRequested.connect(self._lighten)
+        canvas.colorPicked.connect(self._color_picked)
+        canvas.zoomChanged.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
+        canvas.compareChanged.connect(self._compare_changed)
+
+        self.brush_panel.colorChanged.connect(self._brush_changed)
+        self.brush_panel.sizeChanged.connect(self._size_changed)
+        self.brush_panel.strengthChanged.connect(self.settings.set_brush_strength)
+        self.latent_panel.latentEdited.connect(c.set_latent_value)
+        self.latent_panel.directionEdited.connect(c.set_direction)
+        self.latent_panel.editFinished.connect(c.end_gesture)
+        self.history_panel.jumpRequested.connect(c.jump_to)
+        self.samples_panel.sampleRequested.connect(self.open_sample)
+        self.samples_panel.recentRequested.connect(self.open_path)
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        self.brush_panel.set_color(QColor(s.brush_color()))
+        self.brush_panel.size.setValue(s.brush_size())
+        self.brush_panel.strength.setValue(s.brush_strength())
+        self._brush_changed()
+        geometry, state = s.geometry(), s.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        if state is not None:
+            self.restoreState(state)
+        self._refresh_recent()
+        mode = getattr(self.theme, "mode", "system")
+        for action in self.theme_actions.actions():
+            action.setChecked(action.data() == mode)
+
+    # --- opening documents ---------------------------------------------------------------------
+    def open_initial(self, image: str | None = None, index: int | None = None) -> None:
+        """What the window shows first: a photo, a sample face, or sample face 0."""
+        if image:
+            self.open_path(image)
+        else:
+            self.open_sample(index if index is not None else 0)
+
+    def open_sample(self, index: int) -> None:
+        self._current_sample = index
+        self.samples_panel.set_current_sample(index)
+        self.controller.open_sample(index)
+
+    def open_random(self) -> None:
+        self._current_sample = None
+        self.controller.open_random()
+
+    def open_photo_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open photo", self.settings.last_folder(), PHOTO_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", self.settings.last_folder(), f"{SESSION_FILTER};;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str, whole_image: bool = False) -> None:
+        """Open a photo, or an .npe session (asking first if the current edit is unsaved)."""
+        path = str(path)
+        self.settings.set_last_folder(path)
+        if path.lower().endswith(".npe"):
+            if not self._may_discard("opening another session"):
+                return
+            self.controller.open_session(path, on_done=lambda ok: self._opened(path, ok))
+        else:
+            self.controller.open_photo(path, whole_image, on_done=lambda ok: self._opened(path, ok))
+
+    def _opened(self, path: str, ok: bool) -> None:
+        if ok:
+            self._current_sample = None
+            self.settings.add_recent_file(path)
+            self._refresh_recent()
+            self.statusBar().showMessage(f"Opened {Path(path).name}", 4000)
+
+    def save_session_dialog(self) -> bool:
+        """Ask where, then save; True once the save is submitted."""
+        if not self.controller.has_document:
+            return False
+        suggested = str(Path(self.settings.last_folder()) / f"{self._document_stem()}.npe")
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", suggested, SESSION_FILTER)
+        if not path:
+            return False
+        if not path.lower().endswith(".npe"):
+            path += ".npe"
+        self.settings.set_last_folder(path)
+
+        def done(ok: bool) -> None:
+            if ok:
+                self.settings.add_recent_file(path)
+                self._refresh_recent()
+                self.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
+
+        self.controller.save_session(path, on_done=done)
+        return True
+
+    def export_dialog(self) -> None:
+        if not self.controller.has_document:
+            return
+        suggested = str(Path(self.settings.last_folder()) / f"{self._document_stem()}-edited.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", suggested, PNG_FILTER)
+        if not path:
+            return
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        self.settings.set_last_folder(path)
+        self.controller.export_png(path, on_done=lambda ok: ok and self.statusBar().showMessage(f"Exported {Path(path).name}", 4000))
+
+    def _document_stem(self) -> str:
+        source = self.controller.source
+        name = source.name if source is not None else "face"
+        stem = Path(name).stem if "." in name else name
+        return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem).strip("-") or "face"
+
+    def _may_discard(self, doing: str) -> bool:
+        """Before replacing the document: True if there is nothing unsaved or the user agrees."""
+        if not self.controller.modified:
+            return True
+        name = self.controller.source.name if self.controller.source else "this face"
+        answer = ask_save_changes(self, name)
+        if answer == QMessageBox.StandardButton.Cancel:
+            return False
+        if answer == QMessageBox.StandardButton.Save:
+            if not self.save_session_dialog():
+                return False
+            self.controller.wait_idle(60_000)
+            return not self.controller.modified
+        return True
+
+    def _refresh_recent(self) -> None:
+        files = self.settings.recent_files()
+        self.recent_menu.clear()
+        for path in files:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(files))
+        self.samples_panel.set_recent(files)
+
+    # --- editing input ---------------------------------------------------------------------------
+    def set_tool(self, tool: Tool) -> None:
+        self.canvas.set_tool(tool)
+        self.actions[f"tool-{tool.value}"].setChecked(True)
+
+    def brush_radius(self) -> float:
+        return self.radius_override if self.radius_override is not None else self.brush_panel.radius_pixels()
+
+    def _stroke_started(self, x: float, y: float) -> None:
+        color = self.brush_panel.color
+        self.controller.begin_stroke(
+            x, y, (color.red(), color.green(), color.blue()), self.brush_radius(),
+            self.brush_panel.strength_percent() / 100.0, self.canvas.scale(),
+        )
+
+    def _protect_started(self, erase: bool) -> None:
+        self._protect_gesture = self.controller.new_gesture()
+        self._protect_erase = erase
+
+    def _protect_moved(self, points: list[tuple[float, float]]) -> None:
+        if self._protect_gesture is not None:
+            self.controller.protect(points, self.brush_radius(), self._protect_erase, self._protect_gesture)
+
+    def _protect_finished(self) -> None:
+        self._protect_gesture = None
+        self.controller.finish_protect()
+
+    def _lighten(self, x: float, y: float, notches: float) -> None:
+        self.controller.lighten(x, y, LIGHTEN_PER_NOTCH * notches, self.brush_radius(), self.canvas.scale())
+
+    def _color_picked(self, color: QColor) -> None:
+        self.brush_panel.set_color(color)
+        if self.canvas.tool is Tool.PICK:
+            self.set_tool(Tool.PAINT)
+        self.statusBar().showMessage(f"Brush colour {color.name()}", 3000)
+
+    def _brush_changed(self, *_: object) -> None:
+        self.canvas.set_brush(self.brush_panel.color, self.brush_radius())
+        self.settings.set_brush_color(self.brush_panel.color.name())
+
+    def _size_changed(self, percent: int) -> None:
+        self.radius_override = None
+        self.settings.set_brush_size(percent)
+        self._brush_changed()
+
+    def _nudge_size(self, step: int) -> None:
+        self.brush_panel.size.setValue(self.brush_panel.size.value() + step)
+
+    def _compare_changed(self, on: bool) -> None:
+        if on:
+            self.statusBar().showMessage("Showing the original")
+        else:
+            self.statusBar().clearMessage()
+
+    # --- controller feedback ---------------------------------------------------------------------
+    def _model_loaded(self, info: ModelInfo) -> None:
+        self.model_label.setText(f"{info.name} · {info.resolution} px · {info.latent_dim} latents")
+        self.model_label.setToolTip("The generative model (Introspective Adversarial Network) in use")
+        self.device_label.setText(info.device)
+        self.samples_panel.set_sample_count(info.gallery_size, info.gallery_generated)
+        self.canvas.set_placeholder("Opening…")
+        self.statusBar().showMessage("Model ready", 3000)
+
+    def _model_failed(self, failure: Failure) -> None:
+        self.failures.append(failure)
+        self.canvas.set_placeholder("The model could not be loaded.")
+        self.model_label.setText("No model")
+        self.fatal.emit(failure)
+
+    def _source_changed(self) -> None:
+        source = self.controller.source
+        if source is None:
+            return
+        self.canvas.set_source(source.original, source.photo_size, source.box, source.resolution)
+        self.brush_panel.set_face_size(source.box[2])
+        self.latent_panel.set_direction_count(source.direction_count)
+        self._brush_changed()
+        self._update_title()
+        self._update_document_actions()
+
+    def _history_changed(self) -> None:
+        history = self.controller.history
+        source = self.controller.source
+        origin = f"Original: {source.name}" if source is not None else "Original"
+        self.history_panel.set_history(history, origin)
+        self._update_history_actions()
+        self._update_title()
+
+    def _update_history_actions(self) -> None:
+        history = self.controller.history
+        undo, redo = self.actions["undo"], self.actions["redo"]
+        undo.setEnabled(history.can_undo)
+        redo.setEnabled(history.can_redo)
+        undo.setText(f"&Undo {history.labels[history.index - 1]}" if history.can_undo and history.index > 0 else "&Undo")
+        redo.setText(f"&Redo {history.labels[history.index]}" if history.can_redo and history.index < len(history.labels) else "&Redo")
+
+    def _update_document_actions(self) -> None:
+        has = self.controller.has_document
+        for key in ("save-session", "export", "commit", "reset", "clear-protect", "compare", "change-mask", "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
+            self.actions[key].setEnabled(has)
+
+    def _update_title(self) -> None:
+        source = self.controller.source
+        name = source.name if source is not None else ""
+        self.setWindowTitle(f"{name}[*] — {APP_NAME}" if name else APP_NAME)
+        self.setWindowModified(self.controller.modified)
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.busy_label.setText("Working…" if busy else "")
+
+    def _failed(self, failure: Failure) -> None:
+        self.failures.append(failure)
+        if self.headless or self._showing_dialog or self._closing:
+            print(f"npe: {failure.message}", file=sys.stderr)
+            return
+        self._showing_dialog = True
+        try:
+            if failure.kind == "no-face" and failure.path:
+                if ask_whole_image(self, failure):
+                    self.open_path(failure.path, whole_image=True)
+            else:
+                show_failure(self, failure)
+        finally:
+            self._showing_dialog = False
+
+    # --- window ----------------------------------------------------------------------------------
+    def show_about(self) -> None:
+        AboutDialog(self.controller.model_info, self).exec()
+
+    def set_theme(self, mode: str) -> None:
+        if self.theme is not None:
+            self.theme.set_mode(mode)  # type: ignore[attr-defined]
+        self.settings.set_theme(mode)
+        for action in self.theme_actions.actions():
+            action.setChecked(action.data() == mode)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                event.acceptProposedAction()
+                # Open after the drop returns, so the drag source is not kept waiting by dialogs.
+                QTimer.singleShot(0, lambda p=url.toLocalFile(): self.open_path(p))
+                return
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self._shut_down:
+            self.controller.end_gesture()
+            self.controller.wait_idle(10_000)
+            if not self._may_discard("closing"):
+                event.ignore()
+                return
+            self._closing = True
+            self.settings.save_window(self.saveGeometry(), self.saveState())
+            self.settings.sync()
+            self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the model thread (idempotent)."""
+        if not self._shut_down:
+            self._shut_down = True
+            self.controller.shutdown()
+
+    def window_state_bytes(self) -> QByteArray:
+        return self.saveState()

@@ -1,0 +1,1 @@
+"""The dock panels beside the canvas: brush, latent, history, samples."""

@@ -1,0 +1,104 @@
+"""The samples panel: open bundled sample face N, a random face, a photo, or a recent file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class SamplesPanel(QWidget):
+    """See the module doc."""
+
+    sampleRequested = Signal(int)
+    recentRequested = Signal(str)
+
+    def __init__(self, random_action: QAction, open_action: QAction, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        title = QLabel("Sample")
+        title.setObjectName("fieldLabel")
+        self.spin = QSpinBox()
+        self.spin.setRange(0, 9999)
+        self.spin.setAccessibleName("Sample face number")
+        self.spin.setToolTip("Number of a sample face made by the model")
+        self.spin.setKeyboardTracking(False)
+        self.show_button = QPushButton("Show")
+        self.show_button.setToolTip("Open this sample face")
+        self.show_button.clicked.connect(lambda: self.sampleRequested.emit(self.spin.value()))
+        self.spin.editingFinished.connect(self._spin_committed)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(title)
+        row.addWidget(self.spin, 1)
+        row.addWidget(self.show_button)
+
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        for action in (random_action, open_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            buttons.addWidget(button, 1)
+
+        recent_title = QLabel("Recent")
+        recent_title.setObjectName("sectionLabel")
+        self.recent = QListWidget()
+        self.recent.setObjectName("recentList")
+        self.recent.setAccessibleName("Recent files")
+        self.recent.itemActivated.connect(self._recent_activated)
+        self.recent.itemClicked.connect(self._recent_activated)
+        self.recent.setMaximumHeight(96)
+        self.empty = QLabel("Drop a photo on the window, or open one.")
+        self.empty.setObjectName("hint")
+        self.empty.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(6)
+        layout.addLayout(row)
+        layout.addLayout(buttons)
+        layout.addWidget(recent_title)
+        layout.addWidget(self.recent)
+        layout.addWidget(self.empty)
+        layout.addStretch(1)
+
+    def set_sample_count(self, count: int, exact: bool) -> None:
+        """A generated gallery has ``count`` faces; a fallback one accepts any number."""
+        self.spin.setMaximum(max(0, count - 1) if exact else 99999)
+        self.spin.setToolTip(f"Sample faces 0-{count - 1}" if exact else "Any number picks a different random face")
+
+    def set_current_sample(self, index: int) -> None:
+        self.spin.blockSignals(True)
+        self.spin.setValue(index)
+        self.spin.blockSignals(False)
+
+    def set_recent(self, files: list[str]) -> None:
+        self.recent.clear()
+        for path in files:
+            item = QListWidgetItem(Path(path).name)
+            item.setToolTip(path)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.recent.addItem(item)
+        self.empty.setVisible(not files)
+        self.recent.setVisible(bool(files))
+
+    def _spin_committed(self) -> None:
+        if self.spin.hasFocus():
+            self.sampleRequested.emit(self.spin.value())
+
+    def _recent_activated(self, item: QListWidgetItem) -> None:
+        self.recentRequested.emit(str(item.data(Qt.ItemDataRole.UserRole)))
