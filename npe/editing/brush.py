@@ -141,9 +141,10 @@ class StrokeOptimizer:
         if self.strength <= 0.0 or float(weights.sum()) <= 0.0:
             return StepOutcome(False, 0.0, 0.0)
         leaf, output = self._graph()
-        loss = weighted_loss(output, weights, target)
-        # retain_graph: if this step is rejected the next one differentiates the same pass again.
-        (gradient,) = torch.autograd.grad(loss, leaf, retain_graph=True)
+        with torch.enable_grad():  # the caller may be inside torch.no_grad()
+            loss = weighted_loss(output, weights, target)
+            # retain_graph: if this step is rejected the next one differentiates the same pass again.
+            (gradient,) = torch.autograd.grad(loss, leaf, retain_graph=True)
         before = float(loss.detach())
         norm = float(gradient.norm())
         if not (norm > 0.0 and math.isfinite(norm)):

@@ -608,3 +608,12 @@ def test_a_failing_listener_does_not_break_the_edit(session, caplog):
     session.set_latent_value(0, 1.0)
     assert session.history_labels == ["Latent 0"] and "history" in seen
     assert "view bug" in caplog.text
+
+
+def test_painting_works_inside_no_grad(session):
+    import torch
+
+    with torch.no_grad():
+        _paint_dark(session)
+        assert session.lighten(100, 70, 0.2, 12)
+    assert session.history_labels == ["Paint", "Lighten"]
