@@ -1,7 +1,7 @@
 """Undo/redo of small records: latents before/after, protect-mask deltas, and for commits only the
 changed photo region. A bounded stack (napari keeps paint atoms in a bounded deque likewise).
 
-Records do not know the session; they call three restore hooks on their target (``Restorable``),
+Records do not know the session; they call restore hooks on their target (``Restorable``),
 so undo and redo put back exactly the stored values: an undo followed by a redo is bit-identical.
 """
 

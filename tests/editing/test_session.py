@@ -617,3 +617,31 @@ def test_painting_works_inside_no_grad(session):
         _paint_dark(session)
         assert session.lighten(100, 70, 0.2, 12)
     assert session.history_labels == ["Paint", "Lighten"]
+
+
+def test_replace_source_keeps_the_old_document_undoable(session, model, photo):
+    _paint_dark(session)
+    edited = session.result().copy()
+    other = EditSession.from_gallery(model, 5)
+    session.replace_source(other, "Open sample 5")
+    assert session.is_sample and np.array_equal(session.result(), other.result())
+    assert session.history_labels == ["Paint", "Open sample 5"]
+    session.undo()
+    assert np.array_equal(session.result(), edited) and np.array_equal(session.photo, photo)
+
+
+def test_history_limit_forgets_the_clean_state(model, photo, box):
+    from npe.editing.history import History
+
+    session = EditSession(model, EditSession.from_photo(model, photo, box=box)._snapshot(), history=History(limit=3))
+    session.set_latent_value(0, 1.0)
+    session.mark_clean()
+    for value in (2.0, 3.0, 4.0):
+        session.set_latent_value(0, value)
+    assert len(session.history) == 3 and session.is_modified
+    session.jump_to(0)  # the oldest reachable state is the saved one
+    assert not session.is_modified and session.latent[0] == 1.0
+    session.jump_to(3)
+    session.set_latent_value(0, 5.0)
+    session.jump_to(0)  # now the saved state fell off the stack: every reachable state is modified
+    assert session.is_modified and session.latent[0] == 2.0
