@@ -145,3 +145,32 @@ def test_direction_moves_with_a_directions_file(model, weights, tmp_path, capsys
     assert not np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(moved)))
     code, _, stderr = _run(capsys, "--index", 1, "-o", moved, "--weights", weights, "--direction", "7=1")
     assert code == 2 and "Direction 7 does not exist" in stderr
+
+
+@pytest.fixture
+def fake_collection(monkeypatch, faces32):
+    """Stands in for npe.data.datasets.load_face_crops (a user's own face collection)."""
+    import sys
+    import types
+
+    class FaceCrops:
+        images = faces32
+        names = [f"face{i:03d}.jpg" for i in range(len(faces32))]
+        skipped: list[str] = []
+
+    module = types.ModuleType("npe.data.datasets")
+    module.load_face_crops = lambda sources, resolution: FaceCrops()
+    monkeypatch.setitem(sys.modules, "npe.data.datasets", module)
+    return FaceCrops
+
+
+def test_edit_a_face_from_the_users_collection(weights, fake_collection, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    code, _, stderr = _run(capsys, "--index", 3, "--dataset", "faces.zip", "-o", out, "--weights", weights, "--crop-only")
+    assert code == 0, stderr
+    with Image.open(out) as image:
+        assert image.size == (32, 32) and image.text["Source"] == "face003.jpg"
+    code, _, stderr = _run(capsys, "--index", 99, "--dataset", "faces.zip", "-o", out, "--weights", weights)
+    assert code == 2 and "48 usable face photos" in stderr
+    code, _, stderr = _run(capsys, "--dataset", "faces.zip", "-o", out, "--weights", weights)
+    assert code == 2 and "nothing to edit" in stderr
