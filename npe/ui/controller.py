@@ -51,7 +51,7 @@ class EditorController(QObject):
         self.source: SourceInfo | None = None
         self.image: QImage | None = None
         self.change_mask: QImage | None = None
-        self.protect: QImage | None = None
+        self.protect_overlay: QImage | None = None
         self.protect_any = False
         self.latent: np.ndarray | None = None
         self.direction_values: np.ndarray = np.zeros(0, np.float32)
@@ -303,7 +303,7 @@ class EditorController(QObject):
             self.image = frame.image
             self.change_mask = frame.change_mask
         if frame.protect is not None:
-            self.protect = frame.protect if frame.protect_any else None
+            self.protect_overlay = frame.protect if frame.protect_any else None
             self.protect_any = frame.protect_any
         if frame.latent is not None:
             self.latent = frame.latent

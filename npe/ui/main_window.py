@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QToolBar,
     QWidget,
 )
@@ -36,6 +37,17 @@ PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.gif);;npe
 SESSION_FILTER = "npe sessions (*.npe)"
 PNG_FILTER = "PNG images (*.png)"
 LIGHTEN_PER_NOTCH = 0.1  # brightness units per wheel notch (the engine's suggestion)
+
+
+def _scrollable(panel: QWidget) -> QScrollArea:
+    """``panel`` in a frameless vertical scroll area, so a short window can still show all of it."""
+    area = QScrollArea()
+    area.setObjectName("panelScroll")
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -173,7 +185,7 @@ class MainWindow(QMainWindow):
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"{key}Dock")
-            dock.setWidget(widget)
+            dock.setWidget(widget if key == "history" else _scrollable(widget))
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
             self.docks[key] = dock
         # Two columns on the right: documents and brush (faces, brush, history), then the latents.
@@ -279,7 +291,7 @@ class MainWindow(QMainWindow):
         c.modelFailed.connect(self._model_failed)
         c.sourceChanged.connect(self._source_changed)
         c.imageChanged.connect(lambda: self.canvas.set_image(c.image, c.change_mask))
-        c.protectChanged.connect(lambda: self.canvas.set_protect(c.protect))
+        c.protectChanged.connect(lambda: self.canvas.set_protect(c.protect_overlay))
         c.latentChanged.connect(lambda: self.latent_panel.set_latent(c.latent, c.direction_values))
         c.historyChanged.connect(self._history_changed)
         c.failed.connect(self._failed)

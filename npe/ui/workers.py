@@ -21,7 +21,6 @@ import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -157,7 +156,6 @@ class EditorWorker(QThread):
         self.gallery: object = None
         self.session: EditSession | None = None
         self._changed: set[str] = set()
-        self._groups = ExitStack()
         self._group: tuple[str, int] | None = None
         _workers.add(self)
 
@@ -233,7 +231,7 @@ class EditorWorker(QThread):
             if job.group != self._group:
                 self._close_group()
                 if job.group is not None and self.session is not None:
-                    self._groups.enter_context(self.session.grouped(job.group[0]))
+                    self.session.begin_group(job.group[0])
                     self._group = job.group
             job.run(self)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
@@ -246,10 +244,10 @@ class EditorWorker(QThread):
         self.jobDone.emit(job.seq, ok)
 
     def _close_group(self) -> None:
-        if self._group is not None:
+        if self._group is not None and self.session is not None:
             self._group = None
             try:
-                self._groups.close()
+                self.session.end_group()
             except Exception as exc:  # noqa: BLE001
                 self.failed.emit(describe_failure(Job("finishing the edit", lambda _: None), exc))
 

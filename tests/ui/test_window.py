@@ -1,0 +1,360 @@
+"""The editor window end to end on a tiny random model: painting, undo, latents, samples, files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QColor, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from tests.ui.helpers import displayed, drag, wait, widget_point
+
+
+def record_dialogs(monkeypatch, answer=QMessageBox.StandardButton.Ok):
+    calls = []
+
+    def fake(kind):
+        def show(parent, title, text, *args, **kwargs):
+            calls.append((kind, title, text))
+            return answer
+
+        return show
+
+    for kind in ("warning", "critical", "information", "question"):
+        monkeypatch.setattr(QMessageBox, kind, fake(kind))
+    return calls
+
+
+def test_window_opens_with_a_face(editor):
+    window, controller = editor.window, editor.controller
+    assert window.isVisible()
+    assert controller.source is not None and controller.source.name == "sample 0"
+    assert "sample 0" in window.windowTitle()
+    image = displayed(editor)
+    assert image.shape == (32, 32, 3)
+    assert window.device_label.text() == "CPU"
+    assert "tiny" in window.model_label.text() and "16 latents" in window.model_label.text()
+    assert not window.actions["undo"].isEnabled()
+    assert window.latent_panel.grid.count() == 16
+    assert len(window.latent_panel.sliders) == 4
+
+
+def test_drag_paints_under_the_stroke_and_ctrl_z_restores_exactly(qtbot, editor):
+    before = displayed(editor)
+    stroke = [(8.0, 16.0), (12.0, 16.0), (16.0, 16.0), (20.0, 16.0), (24.0, 16.0)]
+    editor.window.brush_panel.set_color(QColor("#ff0000"))
+    drag(qtbot, editor, stroke)
+    after = displayed(editor)
+    under = (slice(13, 20), slice(6, 27))
+    assert np.abs(after[under].astype(int) - before[under].astype(int)).max() > 0
+    assert editor.controller.history.labels == ("Paint",)
+    assert editor.window.isWindowModified()
+    np.testing.assert_array_equal(after, editor.controller.session.result())
+
+    qtbot.keyClick(editor.window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait(editor)
+    np.testing.assert_array_equal(displayed(editor), before)
+    assert editor.controller.history.index == 0
+
+    # Redo: the standard key and both alternatives.
+    qtbot.keyClick(editor.window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait(editor)
+    np.testing.assert_array_equal(displayed(editor), after)
+    editor.window.actions["undo"].trigger()
+    wait(editor)
+    qtbot.keyClick(editor.window.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    wait(editor)
+    np.testing.assert_array_equal(displayed(editor), after)
+
+
+def test_undo_redo_shortcuts_are_standard(editor):
+    actions = editor.window.actions
+    undo_keys = [k.toString() for k in actions["undo"].shortcuts()]
+    redo_keys = [k.toString() for k in actions["redo"].shortcuts()]
+    assert QKeySequence(QKeySequence.StandardKey.Undo).toString() in undo_keys
+    for key in ("Ctrl+Shift+Z", "Ctrl+Y"):
+        assert key in redo_keys
+    assert "Ctrl+E" in [k.toString() for k in actions["export"].shortcuts()]
+    assert "Ctrl+S" in [k.toString() for k in actions["export"].shortcuts()]
+
+
+def test_history_panel_lists_steps_and_jumps(qtbot, editor):
+    original = displayed(editor)
+    drag(qtbot, editor, [(10.0, 10.0), (14.0, 12.0)])
+    first = displayed(editor)
+    drag(qtbot, editor, [(20.0, 20.0), (24.0, 22.0)])
+    panel = editor.window.history_panel
+    model = panel.model
+    assert [model.data(model.index(row)) for row in range(model.rowCount())] == ["Original: sample 0", "Paint", "Paint"]
+    assert editor.window.actions["undo"].text() == "&Undo Paint"
+    rect = panel.view.visualRect(model.index(1))
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    wait(editor)
+    assert editor.controller.history.index == 1
+    np.testing.assert_array_equal(displayed(editor), first)
+    rect = panel.view.visualRect(model.index(0))
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    wait(editor)
+    np.testing.assert_array_equal(displayed(editor), original)
+    assert editor.window.actions["redo"].isEnabled()
+
+
+def test_latent_tile_drag_and_click_change_the_image(qtbot, editor):
+    grid = editor.window.latent_panel.grid
+    before = displayed(editor)
+    latent_before = editor.controller.latent.copy()
+    centre = grid.tile_rect(5).center().toPoint()
+    qtbot.mousePress(grid, Qt.MouseButton.LeftButton, pos=centre)
+    for dy in (10, 20, 40, 60):
+        qtbot.mouseMove(grid, centre - QPoint(0, dy))
+    qtbot.mouseRelease(grid, Qt.MouseButton.LeftButton, pos=centre - QPoint(0, 60))
+    wait(editor)
+    latent = editor.controller.latent
+    assert latent[5] == pytest.approx(latent_before[5] + 60 * 0.025, abs=1e-3)
+    np.testing.assert_array_equal(np.delete(latent, 5), np.delete(latent_before, 5))
+    assert not np.array_equal(displayed(editor), before)
+    assert editor.controller.history.labels == ("Latent 5",)  # the whole drag is one step
+
+    qtbot.mouseClick(grid, Qt.MouseButton.RightButton, pos=grid.tile_rect(2).center().toPoint())
+    wait(editor)
+    assert editor.controller.latent[2] == pytest.approx(latent_before[2] - 0.5, abs=1e-5)
+    assert editor.controller.history.labels == ("Latent 5", "Latent 2")
+
+
+def test_direction_slider_changes_the_image(qtbot, editor):
+    slider = editor.window.latent_panel.sliders[0].slider
+    before = displayed(editor)
+    values_before = editor.controller.direction_values.copy()
+    slider.setSliderDown(True)
+    for value in (50, 100, 150):
+        slider.setValue(value)
+    slider.setSliderDown(False)
+    wait(editor)
+    assert editor.controller.direction_values[0] == pytest.approx(1.5, abs=1e-3)
+    assert editor.controller.direction_values[1] == pytest.approx(values_before[1], abs=1e-3)
+    assert not np.array_equal(displayed(editor), before)
+    assert editor.controller.history.labels == ("Direction 0",)
+
+    editor.window.actions["reset"].trigger()
+    wait(editor)
+    np.testing.assert_array_equal(displayed(editor), before)
+
+
+def test_loading_sample_n_shows_it(qtbot, editor, weights):
+    from npe.editing.session import EditSession
+    from npe.model import load_weights
+
+    expected = EditSession.from_gallery(load_weights(weights), 5).result()
+    panel = editor.window.samples_panel
+    panel.spin.setValue(5)
+    qtbot.mouseClick(panel.show_button, Qt.MouseButton.LeftButton)
+    wait(editor)
+    assert editor.controller.source.name == "sample 5"
+    np.testing.assert_array_equal(displayed(editor), expected)
+    assert not editor.controller.modified  # nothing was edited: a fresh document, no prompt on close
+
+
+def test_random_face_after_edits_is_an_undoable_step(qtbot, editor):
+    drag(qtbot, editor, [(10.0, 10.0), (14.0, 12.0)])
+    painted = displayed(editor)
+    editor.window.actions["random"].trigger()
+    wait(editor)
+    assert editor.controller.source.name.startswith("random face")
+    assert editor.controller.history.labels == ("Paint", "Random face")
+    editor.window.actions["undo"].trigger()
+    wait(editor)
+    np.testing.assert_array_equal(displayed(editor), painted)
+
+
+def test_export_writes_the_result_as_png(qtbot, editor, tmp_path, monkeypatch):
+    drag(qtbot, editor, [(10.0, 10.0), (20.0, 12.0)])
+    target = tmp_path / "out"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "PNG images (*.png)"))
+    qtbot.keyClick(editor.window.canvas, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    wait(editor)
+    written = np.asarray(Image.open(tmp_path / "out.png").convert("RGB"))
+    np.testing.assert_array_equal(written, editor.controller.session.result())
+    assert not editor.window.isWindowModified()  # exported = saved
+
+
+def test_save_and_reopen_session(qtbot, editor, tmp_path, monkeypatch):
+    drag(qtbot, editor, [(10.0, 10.0), (20.0, 12.0)])
+    painted = displayed(editor)
+    path = tmp_path / "edit.npe"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    editor.window.actions["save-session"].trigger()
+    wait(editor)
+    assert path.is_file() and not editor.controller.modified
+    editor.window.actions["random"].trigger()
+    wait(editor)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    editor.window.actions["open-session"].trigger()
+    wait(editor)
+    np.testing.assert_array_equal(displayed(editor), painted)
+    assert editor.controller.history.labels == ("Paint",)
+    assert str(path.resolve()) in editor.window.settings.recent_files()
+
+
+def test_broken_image_shows_an_error_dialog_not_a_crash(qtbot, editor, tmp_path, monkeypatch):
+    calls = record_dialogs(monkeypatch)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    before = displayed(editor)
+    editor.window.open_path(str(broken))
+    wait(editor)
+    QApplication.processEvents()
+    assert len(calls) == 1
+    kind, title, text = calls[0]
+    assert kind == "warning"
+    assert "broken.jpg" in text and "Traceback" not in text
+    np.testing.assert_array_equal(displayed(editor), before)  # the old face is still there
+    drag(qtbot, editor, [(10.0, 10.0), (20.0, 12.0)])  # and still editable
+    assert editor.controller.history.labels == ("Paint",)
+
+
+def test_photo_without_a_face_offers_the_whole_image(qtbot, editor, tmp_path, monkeypatch):
+    calls = record_dialogs(monkeypatch, answer=QMessageBox.StandardButton.Yes)
+    flat = tmp_path / "wall.png"
+    Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(flat)
+    editor.window.open_path(str(flat))
+    wait(editor)
+    QApplication.processEvents()
+    wait(editor)
+    assert [kind for kind, *_ in calls] == ["question"]
+    assert "whole image" in calls[0][2]
+    assert editor.controller.source.name == "wall.png"
+    assert editor.controller.source.photo_size == (80, 60)
+
+
+def test_closing_with_unsaved_changes_prompts(qtbot, editor, monkeypatch):
+    drag(qtbot, editor, [(10.0, 10.0), (20.0, 12.0)])
+    calls = record_dialogs(monkeypatch, answer=QMessageBox.StandardButton.Cancel)
+    editor.window.close()
+    assert [kind for kind, *_ in calls] == ["question"]
+    assert editor.window.isVisible() and editor.controller.worker.isRunning()
+    calls.clear()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: calls.append("question") or QMessageBox.StandardButton.Discard)
+    editor.window.close()
+    assert calls == ["question"]
+    assert not editor.window.isVisible()
+    assert not editor.controller.worker.isRunning()  # closeEvent stopped the model thread
+
+
+def test_closing_unmodified_does_not_prompt(editor, monkeypatch):
+    calls = record_dialogs(monkeypatch)
+    editor.window.close()
+    assert calls == []
+    assert not editor.controller.worker.isRunning()
+
+
+def test_protect_painting_shows_overlay_and_is_one_step(qtbot, editor):
+    drag(qtbot, editor, [(4.0, 4.0), (8.0, 6.0), (12.0, 8.0)], button=Qt.MouseButton.RightButton)
+    assert editor.controller.protect_any
+    assert editor.controller.history.labels == ("Protect",)
+    assert editor.controller.session.protect_mask[5, 6]
+    editor.window.actions["undo"].trigger()
+    wait(editor)
+    assert not editor.controller.protect_any
+
+
+def test_wheel_lightens_under_the_brush_as_one_step(qtbot, editor):
+    canvas = editor.window.canvas
+    before = displayed(editor)
+    position = QPointF(canvas.to_widget(16.0, 16.0))
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+
+    for _ in range(3):
+        event = QWheelEvent(position, QPointF(canvas.mapToGlobal(position)), P(0, 0), P(0, 120), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(canvas, event)
+    editor.controller.end_gesture()
+    wait(editor)
+    assert editor.controller.history.labels == ("Lighten",)
+    assert displayed(editor).astype(int).mean() > before.astype(int).mean()
+
+
+def test_space_compares_with_the_original(qtbot, editor):
+    original = displayed(editor)
+    drag(qtbot, editor, [(8.0, 16.0), (24.0, 16.0)])
+    painted = displayed(editor)
+    canvas = editor.window.canvas
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    np.testing.assert_array_equal(displayed(editor), original)
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    np.testing.assert_array_equal(displayed(editor), painted)
+    editor.window.actions["compare"].trigger()
+    assert canvas.comparing
+    editor.window.actions["compare"].trigger()
+    assert not canvas.comparing
+
+
+def test_eyedropper_picks_the_colour_under_the_cursor(qtbot, editor):
+    image = displayed(editor)
+    canvas = editor.window.canvas
+    editor.window.actions["tool-pick"].trigger()
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=widget_point(canvas, 7.5, 9.5))
+    expected = QColor(*map(int, image[9, 7]))
+    assert editor.window.brush_panel.color == expected
+    assert canvas.tool.value == "paint"  # back to the brush after picking
+    assert editor.controller.history.labels == ()
+
+
+def test_brush_settings_are_remembered(editor):
+    from npe.ui.settings import Settings
+
+    panel = editor.window.brush_panel
+    panel.set_color(QColor("#123456"))
+    panel.size.setValue(12)
+    panel.strength.setValue(150)
+    settings = Settings()
+    assert (settings.brush_color(), settings.brush_size(), settings.brush_strength()) == ("#123456", 12, 150)
+    assert editor.window.canvas.brush_radius == pytest.approx(32 * 0.12)
+
+
+def test_dropping_a_photo_opens_it(qtbot, editor, tmp_path, monkeypatch):
+    from tests.conftest import synthetic_faces
+
+    record_dialogs(monkeypatch, answer=QMessageBox.StandardButton.Yes)  # a tiny face may need the whole image
+
+    path = tmp_path / "face.png"
+    Image.fromarray(synthetic_faces(1, 96)[0]).save(path)
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    editor.window.dropEvent(event)
+    qtbot.waitUntil(lambda: editor.controller.source.name == "face.png", timeout=30_000)
+    wait(editor)
+    assert editor.controller.source.name == "face.png"
+    assert str(path.resolve()) in editor.window.settings.recent_files()
+
+
+def test_zoom_and_fit(editor):
+    canvas = editor.window.canvas
+    fit = canvas.scale()
+    editor.window.actions["zoom-in"].trigger()
+    assert canvas.scale() == pytest.approx(fit * 1.25)
+    editor.window.actions["zoom-fit"].trigger()
+    assert canvas.scale() == pytest.approx(fit)
+    rect = canvas.image_rect()
+    assert rect.width() == pytest.approx(32 * fit) and canvas.rect().toRectF().contains(rect)
+
+
+def test_about_shows_version_model_and_licence(editor, monkeypatch):
+    from npe import __version__
+    from npe.ui.dialogs import AboutDialog
+
+    shown = []
+    monkeypatch.setattr(AboutDialog, "exec", lambda self: shown.append(self) or 0)
+    editor.window.actions["about"].trigger()
+    text = shown[0].findChildren(type(editor.window.model_label))[0].text()
+    assert __version__ in text and "tiny" in text and "CelebA" in text and "non-commercial" in text
+
+
+def test_missing_weights_reports_a_model_failure(qtbot, make_editor, tmp_path):
+    editor = make_editor(weights=str(tmp_path / "nothing.safetensors"))
+    assert editor.controller.source is None
+    failures = [f for f in editor.window.failures if f.kind == "model"]
+    assert failures and "nothing" in failures[0].message
