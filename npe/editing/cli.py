@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from npe.errors import UserError
 
 if TYPE_CHECKING:
     from npe.editing.session import EditSession
@@ -15,24 +16,9 @@ if TYPE_CHECKING:
 DEFAULT_STEPS = 2  # per brush position: a command-line stroke has far fewer positions than a mouse drag
 
 
-class UserError(Exception):
-    """A problem the user can fix: printed as one line, exit status 2 (as npe.cli does for its own).
-
-    npe.cli's UserError is not imported here: npe.cli reaches npe.ui and npe.train, which the
-    editing layer must not depend on, even indirectly (import-linter contracts in pyproject.toml).
-    """
-
-
 def edit_command(args: argparse.Namespace) -> int:
-    """Run `npe edit`: 0 on success, 2 (after one line on stderr) for problems the user can fix."""
-    try:
-        return _edit(args)
-    except UserError as exc:
-        print(f"npe: {exc}", file=sys.stderr)
-        return 2
-
-
-def _edit(args: argparse.Namespace) -> int:
+    """Run `npe edit`; returns 0. Problems the user can fix raise npe.errors.UserError, which the
+    `npe` command prints as one line with exit status 2."""
     from npe.data.faces import NoFaceError
     from npe.data.image_io import ImageLoadError, ImageSaveError
     from npe.editing.errors import SessionError
