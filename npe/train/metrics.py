@@ -188,17 +188,19 @@ def _patch_descriptors(level: torch.Tensor, per_image: int, patch_size: int, rng
 
 
 def _channel_stats(*descriptor_sets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and standard deviation over all descriptors and positions of the given sets."""
-    counts, means, variances = [], [], []
+    """Per-channel mean and standard deviation of the equal-weight mixture of the given descriptor sets.
+
+    Each set weighs the same whatever its size, so comparing 2000 samples with 500 photos
+    normalises exactly as comparing 500 with 500 would.
+    """
+    means, variances = [], []
     for descriptors in descriptor_sets:
         variance, mean = torch.var_mean(descriptors.reshape(-1, 3), dim=0, correction=0)
-        counts.append(descriptors.shape[0] * descriptors.shape[1])
         means.append(mean.double())
         variances.append(variance.double())
-    total = sum(counts)
-    mean = sum(count * m for count, m in zip(counts, means)) / total
-    # Pooled variance: within-set variance plus the spread of the set means.
-    variance = sum(count * (v + (m - mean) ** 2) for count, v, m in zip(counts, variances, means)) / total
+    mean = torch.stack(means).mean(0)
+    # Mixture variance: the mean within-set variance plus the spread of the set means.
+    variance = torch.stack([v + (m - mean) ** 2 for v, m in zip(variances, means)]).mean(0)
     return mean.float(), variance.sqrt().float().clamp_min(1e-8)
 
 
@@ -264,8 +266,8 @@ def sliced_wasserstein(
     normalised per colour channel; then `repeats` x `directions` random unit directions, the
     projections of both sets sorted and compared (mean absolute difference), averaged.
 
-    normalization: "joint" (default) normalises both sets with the mean/std of their union, so a
-    colour or contrast shift of one set counts as a difference; "separate" normalises each set by
+    normalization: "joint" (default) normalises both sets with the mean/std of their equal-weight
+    mixture, so a colour or contrast shift of one set counts as a difference; "separate" normalises each set by
     its own statistics, exactly as the reference code does. The sets may differ in size (the
     larger one is compared at the smaller one's quantiles). Deterministic for a given `seed`.
     """
