@@ -1,0 +1,498 @@
+"""Measuring a trained IAN (`npe eval`) and writing what it makes as images (`npe reconstruct`, `npe sample`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import torch
+
+from npe.config import CropConfig, to_dict
+from npe.errors import UserError
+from npe.model import IAN
+from npe.train.metrics import (
+    fit_pca,
+    psnr,
+    sharpness_ratio,
+    sliced_wasserstein,
+    ssim,
+    swd_resolutions,
+)
+
+PCA_COMPONENTS = 100
+# What a model must reach to ship (the issue's acceptance targets).
+TARGETS: dict[str, float] = {"psnr": 21.0, "ssim": 0.62, "sharpness": 0.6, "swd_finest_ratio": 3.0}
+# Sample chunks compared with the reference half for the matched SWD (more: less variance, more time).
+MAX_SWD_CHUNKS = 4
+
+Progress = Callable[[str], None]
+
+
+# --- running the model --------------------------------------------------------------------
+
+
+def _device_of(model: IAN) -> torch.device:
+    return next(model.parameters()).device
+
+
+@contextlib.contextmanager
+def _inference(model: IAN) -> Iterator[None]:
+    """Eval mode (batch norm uses its running statistics) and no autograd; the caller's mode comes back."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def reconstruct_images(model: IAN, images: np.ndarray, batch: int = 128) -> np.ndarray:
+    """G(E(x)) for uint8 N x R x R x 3 images, as uint8 images of the same shape."""
+    from npe.data.convert import to_model, to_uint8
+
+    resolution = model.config.resolution
+    if images.ndim != 4 or images.shape[1:] != (resolution, resolution, 3):
+        raise ValueError(f"expected N x {resolution} x {resolution} x 3 images, got {images.shape}")
+    device = _device_of(model)
+    outputs = []
+    with _inference(model):
+        for start in range(0, len(images), batch):
+            inputs = to_model(images[start : start + batch]).to(device)
+            outputs.append(to_uint8(model.decode(model.encode(inputs))))
+    return np.concatenate(outputs) if outputs else images[:0].copy()
+
+
+def sample_images(model: IAN, count: int, seed: int = 0, batch: int = 128) -> np.ndarray:
+    """G(z) for `count` seeded latents z ~ N(0, I), as uint8 N x R x R x 3 images."""
+    from npe.data.convert import to_uint8
+
+    # Drawn on the CPU from a seeded generator: the same latents on every device.
+    latents = model.sample_latents(count, generator=torch.Generator().manual_seed(seed))
+    outputs = []
+    with _inference(model):
+        for start in range(0, count, batch):
+            outputs.append(to_uint8(model.decode(latents[start : start + batch])))
+    resolution = model.config.resolution
+    return np.concatenate(outputs) if outputs else np.zeros((0, resolution, resolution, 3), np.uint8)
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def _matched_swd(generated: np.ndarray, reference_half: np.ndarray, seed: int) -> list[float]:
+    """SWD of generated images against one half of the data, with as many generated images as the half holds.
+
+    SWD has a floor that grows as the sets shrink; comparing like-sized sets makes this directly
+    comparable to the real-vs-real SWD of the two halves. Several chunks are averaged.
+    """
+    size = len(reference_half)
+    chunks = min(MAX_SWD_CHUNKS, len(generated) // size)
+    if chunks == 0:  # fewer generated images than half the data: compare what there is
+        return sliced_wasserstein(generated, reference_half, seed=seed)
+    per_chunk = [sliced_wasserstein(generated[k * size : (k + 1) * size], reference_half, seed=seed) for k in range(chunks)]
+    return [float(np.mean(level)) for level in zip(*per_chunk)]
+
+
+def _ratio(numerator: Sequence[float] | None, denominator: Sequence[float] | None) -> float | None:
+    if not numerator or not denominator or denominator[0] <= 0:
+        return None
+    return float(numerator[0] / denominator[0])
+
+
+def _floats(values: Sequence[float]) -> list[float]:
+    return [float(value) for value in values]
+
+
+def evaluate(
+    model: IAN,
+    val_images: np.ndarray,
+    train_images: np.ndarray | None = None,
+    *,
+    samples: int = 2000,
+    seed: int = 0,
+    pca: bool = True,
+    batch: int = 128,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Measure `model` on uint8 N x R x R x 3 face crops; returns a JSON-ready report.
+
+    - reconstruction: PSNR, SSIM and sharpness ratio of G(E(x)) against x, and its SWD to the data;
+    - swd_samples_vs_data: SWD x1e3 per pyramid level (finest first, see swd_resolutions) between
+      `samples` decoded latents z ~ N(0, I) (seeded) and the images;
+    - swd_data_vs_data: the same between two random halves of the images: the noise floor;
+    - swd_samples_vs_half: samples against the second half, in chunks as large as a half, so that
+      swd_finest_ratio = swd_samples_vs_half / swd_data_vs_data at the finest level compares like
+      with like (1.0: samples as close to the data as other photos are);
+    - pca: the same measures for a PCA baseline (mean + top 100 components) fitted on
+      `train_images`, or in-sample on the images themselves when no training images are given;
+      its "samples" are draws from the Gaussian the components describe.
+    """
+    log = progress or (lambda message: None)
+    started = time.monotonic()
+    resolution = model.config.resolution
+    images = np.asarray(val_images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (resolution, resolution, 3):
+        raise ValueError(f"expected uint8 N x {resolution} x {resolution} x 3 images, got {images.dtype} {images.shape}")
+    if len(images) == 0:
+        raise ValueError("no images to evaluate")
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+
+    log(f"reconstructing {len(images)} images ...")
+    reconstructions = reconstruct_images(model, images, batch)
+    log(f"decoding {samples} random latents ...")
+    generated = sample_images(model, samples, seed, batch)
+
+    log("measuring ...")
+    order = np.random.default_rng(seed).permutation(len(images))
+    half = len(images) // 2
+    first_half, second_half = images[order[:half]], images[order[half : 2 * half]]
+    data_vs_data = _floats(sliced_wasserstein(first_half, second_half, seed=seed)) if half else None
+    samples_vs_half = _floats(_matched_swd(generated, second_half, seed)) if half else None
+
+    report: dict[str, Any] = {
+        "images": int(len(images)),
+        "samples": int(samples),
+        "seed": int(seed),
+        "model": {
+            "name": getattr(model, "name", None),
+            "config": to_dict(model.config),
+            "metadata": getattr(model, "metadata", {}),
+        },
+        "reconstruction": {
+            "psnr": psnr(images, reconstructions),
+            "ssim": ssim(images, reconstructions),
+            "sharpness": sharpness_ratio(images, reconstructions),
+            "swd_vs_data": _floats(sliced_wasserstein(reconstructions, images, seed=seed)),
+        },
+        "swd_resolutions": swd_resolutions(resolution),
+        "swd_samples_vs_data": _floats(sliced_wasserstein(generated, images, seed=seed)),
+        "swd_data_vs_data": data_vs_data,
+        "swd_samples_vs_half": samples_vs_half,
+        "swd_finest_ratio": _ratio(samples_vs_half, data_vs_data),
+        "sample_sharpness": sharpness_ratio(images, generated),
+        "pca": None,
+    }
+
+    if pca:
+        in_sample = train_images is None
+        fit_images = images if in_sample else np.asarray(train_images)
+        log(f"fitting the PCA baseline on {len(fit_images)} images ...")
+        basis = fit_pca(fit_images, PCA_COMPONENTS, seed=seed)
+        pca_reconstructions = basis.reconstruct(images)
+        pca_samples = basis.sample(samples, seed=seed)
+        pca_vs_half = _floats(_matched_swd(pca_samples, second_half, seed)) if half else None
+        report["pca"] = {
+            "components": int(len(basis.stddev)),
+            "fitted_on": "evaluation images (in-sample, optimistic)" if in_sample else "training images",
+            "train_images": int(len(fit_images)),
+            "psnr": psnr(images, pca_reconstructions),
+            "ssim": ssim(images, pca_reconstructions),
+            "sharpness": sharpness_ratio(images, pca_reconstructions),
+            "swd_vs_data": _floats(sliced_wasserstein(pca_reconstructions, images, seed=seed)),
+            "swd_samples_vs_data": _floats(sliced_wasserstein(pca_samples, images, seed=seed)),
+            "swd_samples_vs_half": pca_vs_half,
+            "swd_finest_ratio": _ratio(pca_vs_half, data_vs_data),
+        }
+
+    reconstruction = report["reconstruction"]
+    ratio = report["swd_finest_ratio"]
+    report["targets"] = dict(TARGETS)
+    report["passes"] = {
+        "psnr": reconstruction["psnr"] >= TARGETS["psnr"],
+        "ssim": reconstruction["ssim"] >= TARGETS["ssim"],
+        "sharpness": reconstruction["sharpness"] >= TARGETS["sharpness"],
+        "swd_finest_ratio": ratio is not None and ratio <= TARGETS["swd_finest_ratio"],
+    }
+    report["seconds"] = round(time.monotonic() - started, 2)
+    return report
+
+
+def _cell(value: float | None, digits: int, suffix: str = "") -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}{suffix}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as a table people can read: ours vs the PCA baseline vs the targets."""
+    baseline = report.get("pca") or {}
+    pca_name = f"PCA-{baseline['components']}" if baseline else "PCA"
+    recon = report["reconstruction"]
+    passes = report["passes"]
+    model = report["model"]
+    config = model["config"]
+    data = report.get("data") or {}
+    which = {"val": "validation ", "all": ""}.get(data.get("split", ""), "")
+    sources = f" of {', '.join(Path(source).name for source in data['sources'])}" if data.get("sources") else ""
+    header = (
+        f"model {model.get('name') or '(unnamed)'} ({config['resolution']} px, {config['latent_dim']} latents) "
+        f"on {report['images']} {which}images{sources}; {report['samples']} samples, seed {report['seed']}"
+    )
+    if baseline.get("fitted_on", "").startswith("evaluation"):
+        header += f"\n({pca_name} fitted on the evaluation images themselves: an optimistic baseline)"
+    rows = [("", "ours", pca_name, "real/real", "target", "")]
+
+    def verdict(key: str) -> str:
+        return "pass" if passes[key] else "FAIL"
+
+    rows.append(("reconstruction PSNR (dB)", _cell(recon["psnr"], 2), _cell(baseline.get("psnr"), 2), "", f">= {TARGETS['psnr']:g}", verdict("psnr")))
+    rows.append(("reconstruction SSIM", _cell(recon["ssim"], 3), _cell(baseline.get("ssim"), 3), "", f">= {TARGETS['ssim']:g}", verdict("ssim")))
+    rows.append(("sharpness (recon / photo)", _cell(recon["sharpness"], 3), _cell(baseline.get("sharpness"), 3), "", f">= {TARGETS['sharpness']:g}", verdict("sharpness")))
+    real = report.get("swd_data_vs_data") or [None] * len(report["swd_resolutions"])
+    pca_swd = baseline.get("swd_samples_vs_data") or [None] * len(report["swd_resolutions"])
+    for index, size in enumerate(report["swd_resolutions"]):
+        label = f"SWD x1e3 samples/data {size:>3} px"
+        rows.append((label, _cell(report["swd_samples_vs_data"][index], 2), _cell(pca_swd[index], 2), _cell(real[index], 2), "", ""))
+    rows.append((
+        "finest SWD / real-vs-real",
+        _cell(report["swd_finest_ratio"], 2, "x"),
+        _cell(baseline.get("swd_finest_ratio"), 2, "x"),
+        "1.00x" if report["swd_finest_ratio"] is not None else "-",
+        f"<= {TARGETS['swd_finest_ratio']:g}x",
+        verdict("swd_finest_ratio"),
+    ))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = [header, ""]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:5], widths[1:5])] + [row[5]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _json_ready(value: Any) -> Any:
+    """Plain JSON types; NaN and infinities (not valid JSON) become null."""
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def write_report(report: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write the report as JSON atomically (a temp file beside it, then a rename)."""
+    target = Path(path)
+    text = json.dumps(_json_ready(report), indent=2, allow_nan=False) + "\n"
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+# --- the commands -------------------------------------------------------------------------
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _load_model(weights: str | None, device_name: str) -> tuple[IAN, Path]:
+    """The model from --weights (or the bundled one) on --device, and the path of its .safetensors file."""
+    from npe.model import WeightsError, load_weights, weight_paths
+    from npe.resources import default_weights
+    from npe.train.loop import resolve_device
+
+    try:
+        device = resolve_device(device_name)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        path = weight_paths(weights)[0] if weights else default_weights()
+        model = load_weights(path, device=device)
+    except FileNotFoundError as exc:  # the bundled models folder itself is missing
+        raise UserError(str(exc)) from None
+    except WeightsError as exc:
+        raise UserError(str(exc)) from None
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)  # ~1.5x faster convolutions on CPU (oneDNN)
+    return model, path
+
+
+def _load_crops(sources: Sequence[str], resolution: int) -> Any:
+    """Face crops of every image in the sources, in exactly the training framing (the default CropConfig)."""
+    from npe.data.datasets import load_face_crops
+
+    for source in sources:
+        if not Path(source).exists():
+            raise UserError(f"data '{source}' does not exist (expected a zip archive or a folder of face photos)")
+    _log(f"loading face crops from {', '.join(sources)} at {resolution}x{resolution} ...")
+    try:
+        crops = load_face_crops(list(sources), resolution, CropConfig())
+    except UserError:
+        raise
+    except (OSError, ValueError) as exc:  # unreadable archive or folder; ImageLoadError is a ValueError
+        raise UserError(f"cannot read face photos from {', '.join(sources)}: {exc}") from None
+    if len(crops.images) == 0:
+        raise UserError(f"no readable images found in {', '.join(sources)} (expected JPEG or PNG face photos)")
+    if crops.skipped:
+        _log(f"skipped {len(crops.skipped)} unreadable file(s), e.g. {crops.skipped[0]}")
+    return crops
+
+
+def _split(names: Sequence[str], split: str, val_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(indices to measure on, indices of the training images or None) for --split val|all."""
+    if split == "all":
+        return np.arange(len(names)), None
+    if val_size < 1:
+        raise UserError(f"--val-size must be at least 1, got {val_size}")
+    from npe.data.datasets import split_train_val
+
+    train_index, val_index = split_train_val(names, val_size)
+    return np.asarray(val_index, dtype=np.int64), np.asarray(train_index, dtype=np.int64)
+
+
+def _default_report_path(weights: Path) -> Path:
+    """NAME.eval.json beside the weights, or in the current folder when that one is not writable."""
+    name = f"{weights.stem}.eval.json"
+    folder = weights.parent
+    if folder.is_dir() and os.access(folder, os.W_OK):
+        return folder / name
+    return Path.cwd() / name
+
+
+def _prepare_out_dir(out: str) -> Path:
+    folder = Path(out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(f"--out '{folder}' is a file, not a folder; choose a folder") from None
+    except OSError as exc:
+        raise UserError(f"cannot create the output folder '{folder}': {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"cannot write to the output folder '{folder}': permission denied; choose another --out")
+    return folder
+
+
+def _save(path: Path, image: np.ndarray, metadata: dict[str, str]) -> None:
+    from npe.data.image_io import ImageSaveError, save_png
+
+    try:
+        save_png(path, image, metadata)
+    except ImageSaveError as exc:
+        raise UserError(str(exc)) from None
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    """`npe eval`: measure a model on face photos, print a table and write the JSON report."""
+    if args.samples < 1:
+        raise UserError(f"--samples must be at least 1, got {args.samples}")
+    model, weights = _load_model(args.weights, args.device)
+    crops = _load_crops(args.data, model.config.resolution)
+    eval_index, train_index = _split(crops.names, args.split, args.val_size)
+    images = crops.images[eval_index]
+    train_images = crops.images[train_index] if train_index is not None and len(train_index) else None
+    report_path = Path(args.report) if args.report else _default_report_path(weights)
+    if not report_path.parent.is_dir():
+        raise UserError(f"cannot write the report to '{report_path}': the folder '{report_path.parent}' does not exist")
+    which = "validation images" if args.split == "val" else "images (all)"
+    _log(f"evaluating on {len(images)} {which} ...")
+    report = evaluate(
+        model, images, train_images, samples=args.samples, seed=args.seed, pca=not args.no_pca, progress=_log
+    )
+    report["model"]["weights"] = str(weights)
+    report["data"] = {
+        "sources": [str(source) for source in args.data],
+        "split": args.split,
+        "val_size": int(args.val_size),
+        "images": int(len(images)),
+        "train_images": int(len(train_images)) if train_images is not None else 0,
+        "first": crops.names[eval_index[0]],
+        "last": crops.names[eval_index[-1]],
+        "skipped_files": len(crops.skipped),
+        "crop": to_dict(CropConfig()),
+    }
+    try:
+        written = write_report(report, report_path)
+    except OSError as exc:
+        raise UserError(f"cannot write the report to '{report_path}': {exc.strerror or exc}") from None
+    print(format_table(report))
+    print(f"\nreport: {written}")
+    return 0
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def output_names(names: Sequence[str]) -> list[str]:
+    """A file-safe, unique stem per member name: 'celeba.zip:img/000001.jpg' -> '000001'; repeats get -2, -3."""
+    taken: set[str] = set()
+    stems = []
+    for name in names:
+        member = re.split(r"[:/\\]", str(name))[-1] or "image"
+        stem = _UNSAFE.sub("_", PurePosixPath(member).stem).strip("._") or "image"
+        unique, count = stem, 1
+        while unique.lower() in taken:  # case-insensitive: some file systems are
+            count += 1
+            unique = f"{stem}-{count}"
+        taken.add(unique.lower())
+        stems.append(unique)
+    return stems
+
+
+def reconstruct_command(args: argparse.Namespace) -> int:
+    """`npe reconstruct`: NAME.input.png (the face crop) and NAME.recon.png for each image."""
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    out = _prepare_out_dir(args.out)
+    model, _ = _load_model(args.weights, args.device)
+    crops = _load_crops(args.data, model.config.resolution)
+    index, _ = _split(crops.names, args.split, args.val_size)
+    if args.limit is not None:
+        index = index[: args.limit]
+    names = [crops.names[i] for i in index]
+    stems = output_names(names)
+    model_name = str(getattr(model, "name", "") or "")
+    batch = 128
+    for start in range(0, len(index), batch):
+        inputs = crops.images[index[start : start + batch]]
+        outputs = reconstruct_images(model, inputs, batch)
+        for offset, (crop, reconstruction) in enumerate(zip(inputs, outputs)):
+            stem, source = stems[start + offset], names[start + offset]
+            _save(out / f"{stem}.input.png", crop, {"source": source})
+            _save(out / f"{stem}.recon.png", reconstruction, {"source": source, "model": model_name})
+    print(f"wrote {len(index)} input/reconstruction pairs to {out}")
+    return 0
+
+
+def sample_command(args: argparse.Namespace) -> int:
+    """`npe sample`: --n faces decoded from z ~ N(0, I) drawn from --seed; the same seed gives the same files."""
+    from npe.train.loop import image_grid
+
+    if args.n < 1:
+        raise UserError(f"--n must be at least 1, got {args.n}")
+    out = _prepare_out_dir(args.out)
+    model, _ = _load_model(args.weights, args.device)
+    images = sample_images(model, args.n, args.seed)
+    model_name = str(getattr(model, "name", "") or "")
+    for index, image in enumerate(images):
+        _save(out / f"sample_{index:04d}.png", image, {"model": model_name, "seed": str(args.seed), "index": str(index)})
+    if args.grid:
+        columns = math.ceil(math.sqrt(args.n))
+        _save(out / "grid.png", image_grid(images, columns), {"model": model_name, "seed": str(args.seed)})
+    print(f"wrote {args.n} samples{' and grid.png' if args.grid else ''} to {out}")
+    return 0
