@@ -38,6 +38,8 @@ ICONS: dict[str, str] = {
     "zoom-fit": "mdi6.fit-to-screen-outline",
     "zoom-actual": "mdi6.numeric-1-box-outline",
     "sample": "mdi6.face-woman-outline",
+    "previous": "mdi6.chevron-left",
+    "next": "mdi6.chevron-right",
     "random": "mdi6.dice-5-outline",
     "latents": "mdi6.dots-grid",
     "directions": "mdi6.tune-vertical",

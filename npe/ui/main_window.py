@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self._make_toolbar()
         self._make_status_bar()
         self._connect()
+        self._arrange_docks()
         self._restore_settings()
         self._update_history_actions()
         self._update_document_actions()
@@ -195,8 +196,17 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.docks["samples"], self.docks["latent"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["samples"], self.docks["brush"], Qt.Orientation.Vertical)
         self.splitDockWidget(self.docks["brush"], self.docks["history"], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["samples"], self.docks["latent"]], [262, 262], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["samples"], self.docks["brush"], self.docks["history"]], [150, 300, 250], Qt.Orientation.Vertical)
+
+    def _arrange_docks(self) -> None:
+        """Default dock sizes: each panel as tall as it needs, the history takes the rest."""
+        self.resizeDocks([self.docks["samples"], self.docks["latent"]], [276, 276], Qt.Orientation.Horizontal)
+        title = self.fontMetrics().height() + 18
+        self.samples_panel.set_recent([])
+        self.resizeDocks(
+            [self.docks["samples"], self.docks["brush"], self.docks["history"]],
+            [self.samples_panel.sizeHint().height() + title, self.brush_panel.sizeHint().height() + title, 300],
+            Qt.Orientation.Vertical,
+        )
 
     def _make_menus(self) -> None:
         bar = self.menuBar()

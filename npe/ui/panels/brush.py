@@ -103,12 +103,12 @@ class BrushPanel(QWidget):
         self._face_size = 64.0
 
         self.tools = QHBoxLayout()
-        self.tools.setSpacing(4)
+        self.tools.setSpacing(3)
         for action in tool_actions:
             button = QToolButton()
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-            button.setIconSize(QSize(20, 20))
+            button.setIconSize(QSize(18, 18))
             button.setObjectName("toolChoice")
             self.tools.addWidget(button)
         self.tools.addStretch(1)
@@ -116,7 +116,7 @@ class BrushPanel(QWidget):
         self.color_button = QToolButton()
         self.color_button.setObjectName("colorButton")
         self.color_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.color_button.setIconSize(QSize(22, 22))
+        self.color_button.setIconSize(QSize(18, 18))
         self.color_button.setToolTip("Choose the brush colour")
         self.color_button.setAccessibleName("Brush colour")
         self.color_button.clicked.connect(self.choose_color)
@@ -127,8 +127,8 @@ class BrushPanel(QWidget):
         for index, (name, value) in enumerate(SWATCHES):
             button = QToolButton()
             button.setObjectName("swatch")
-            button.setIcon(color_icon(QColor(value), 20, 5))
-            button.setIconSize(QSize(20, 20))
+            button.setIcon(color_icon(QColor(value), 18, 5))
+            button.setIconSize(QSize(18, 18))
             button.setToolTip(f"{name} ({value})")
             button.setAccessibleName(name)
             button.clicked.connect(lambda _=False, v=value: self.set_color(QColor(v)))
@@ -151,8 +151,8 @@ class BrushPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.setSpacing(8)
+        self.tools.addWidget(self.color_button)
         layout.addLayout(self.tools)
-        layout.addWidget(self.color_button)
         layout.addLayout(swatches)
         layout.addWidget(self.size)
         layout.addWidget(self.strength)
@@ -201,5 +201,5 @@ class BrushPanel(QWidget):
         return f"{value} % · {self._face_size * value / 100:.3g} px"
 
     def _show_color(self) -> None:
-        self.color_button.setIcon(color_icon(self._color, 22, 6))
-        self.color_button.setText(f"  {self._color.name()}")
+        self.color_button.setIcon(color_icon(self._color, 18, 5))
+        self.color_button.setText(self._color.name())

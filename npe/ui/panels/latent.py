@@ -27,6 +27,7 @@ DRAG_PER_PIXEL = 0.025  # latent units per pixel dragged up
 CLICK_STEP = 0.5  # a click pushes the value by this much (right click: down)
 DIRECTION_RANGE = 3.0  # sliders span ±3 standard deviations
 SLIDER_STEPS = 100  # slider units per standard deviation
+MAX_TILE = 26  # px
 
 
 def grid_shape(count: int) -> tuple[int, int]:
@@ -48,13 +49,13 @@ class LatentGrid(QWidget):
     valueEdited = Signal(int, float)
     editFinished = Signal()
     hovered = Signal(int)  # tile index under the mouse, -1 when none
-    resized = Signal()  # the number of tiles changed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMouseTracking(True)
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.setFixedSize(230, 230)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(100)
+        self.setFixedHeight(200)
         self.setToolTip("Drag a tile up or down to change that latent; click to push it (right click: down)")
         self._values = np.zeros(0, np.float32)
         self._reference: np.ndarray | None = None
@@ -69,7 +70,7 @@ class LatentGrid(QWidget):
         resized = values.size != self._values.size
         self._values = values.copy()
         if resized:
-            self.resized.emit()
+            self.setFixedHeight(self.heightForWidth(self.width()))
         self.update()
 
     def values(self) -> np.ndarray:
@@ -78,17 +79,30 @@ class LatentGrid(QWidget):
     def count(self) -> int:
         return int(self._values.size)
 
-    def fit_width(self, width: int) -> None:
-        """Size the tiles to fill ``width`` (square tiles between 12 and 30 px)."""
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
         columns, rows = grid_shape(max(1, self.count()))
-        tile = max(12, min(30, width // columns))
-        self.setFixedSize(columns * tile, rows * tile)
+        return max(40, round(self.tile_size(width) * rows))
+
+    def tile_size(self, width: int | None = None) -> float:
+        columns, _ = grid_shape(max(1, self.count()))
+        return min(MAX_TILE, (self.width() if width is None else width) / columns)
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802
+        # Square tiles: the height follows the width (docks do not pass height-for-width on).
+        height = self.heightForWidth(self.width())
+        if height != self.height():
+            self.setFixedHeight(height)
+        super().resizeEvent(event)  # type: ignore[arg-type]
 
     def tile_rect(self, index: int) -> QRectF:
-        columns, rows = grid_shape(max(1, self.count()))
-        size = min(self.width() / columns, self.height() / rows)
+        columns, _ = grid_shape(max(1, self.count()))
+        size = self.tile_size()
+        left = (self.width() - size * columns) / 2
         row, column = divmod(index, columns)
-        return QRectF(column * size, row * size, size, size)
+        return QRectF(left + column * size, row * size, size, size)
 
     def tile_at(self, position: QPointF) -> int:
         for index in range(self.count()):
@@ -208,6 +222,8 @@ class LatentPanel(QWidget):
         self.grid.hovered.connect(self._show_tile)
         self.readout = QLabel()
         self.readout.setObjectName("hint")
+        # Long hints must not widen the dock: the label may be cut rather than push the panel out.
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._show_tile(-1)
 
         header = QHBoxLayout()
@@ -217,7 +233,6 @@ class LatentPanel(QWidget):
             reset.setDefaultAction(reset_action)
             reset.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
             header.addWidget(reset)
-        self.grid.resized.connect(lambda: self.grid.fit_width(self.width() - 24))
 
         self.directions_title = QLabel("Principal directions")
         self.directions_title.setObjectName("sectionLabel")
@@ -244,15 +259,11 @@ class LatentPanel(QWidget):
         layout.setContentsMargins(12, 8, 12, 12)
         layout.setSpacing(8)
         layout.addLayout(header)
-        layout.addWidget(self.grid, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.grid)
         layout.addWidget(self.directions_title)
         layout.addWidget(self.no_directions)
         layout.addWidget(scroll, 1)
         self.set_direction_count(0)
-
-    def resizeEvent(self, event: object) -> None:  # noqa: N802
-        self.grid.fit_width(self.width() - 24)
-        super().resizeEvent(event)  # type: ignore[arg-type]
 
     def set_latent(self, latent: np.ndarray | None, direction_values: np.ndarray | None) -> None:
         self.grid.set_values(latent)
@@ -280,4 +291,4 @@ class LatentPanel(QWidget):
         if 0 <= index < values.size:
             self.readout.setText(f"z[{index}] = {values[index]:+.3f}")
         else:
-            self.readout.setText("Drag a tile up/down, or click it (right: down)")
+            self.readout.setText("Drag a tile up or down, or click it")

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from npe.ui import icons
+
 
 class SamplesPanel(QWidget):
     """See the module doc."""
@@ -28,21 +30,33 @@ class SamplesPanel(QWidget):
 
     def __init__(self, random_action: QAction, open_action: QAction, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        title = QLabel("Sample")
-        title.setObjectName("fieldLabel")
         self.spin = QSpinBox()
+        self.spin.setPrefix("Sample ")
         self.spin.setRange(0, 9999)
         self.spin.setAccessibleName("Sample face number")
         self.spin.setToolTip("Number of a sample face made by the model")
+        self.spin.setToolTip(self.spin.toolTip() + "; drop a photo on the window to open it")
         self.spin.setKeyboardTracking(False)
+        # No arrows (the ‹ › buttons step and open); hidden in the stylesheet, because NoButtons
+        # makes a styled QSpinBox lose its text.
+        self.spin.setObjectName("sampleSpin")
+        self.previous_button = QToolButton()
+        self.next_button = QToolButton()
+        for button, name, step, tip in ((self.previous_button, "previous", -1, "Previous sample face"), (self.next_button, "next", 1, "Next sample face")):
+            icons.bind(button, name)
+            button.setToolTip(tip)
+            button.setAccessibleName(tip)
+            button.setObjectName("stepButton")
+            button.clicked.connect(lambda _=False, s=step: self._step(s))
         self.show_button = QPushButton("Show")
         self.show_button.setToolTip("Open this sample face")
         self.show_button.clicked.connect(lambda: self.sampleRequested.emit(self.spin.value()))
         self.spin.editingFinished.connect(self._spin_committed)
         row = QHBoxLayout()
         row.setSpacing(6)
-        row.addWidget(title)
+        row.addWidget(self.previous_button)
         row.addWidget(self.spin, 1)
+        row.addWidget(self.next_button)
         row.addWidget(self.show_button)
 
         buttons = QHBoxLayout()
@@ -61,10 +75,8 @@ class SamplesPanel(QWidget):
         self.recent.setAccessibleName("Recent files")
         self.recent.itemActivated.connect(self._recent_activated)
         self.recent.itemClicked.connect(self._recent_activated)
-        self.recent.setMaximumHeight(96)
-        self.empty = QLabel("Drop a photo on the window, or open one.")
-        self.empty.setObjectName("hint")
-        self.empty.setWordWrap(True)
+        self.recent.setMaximumHeight(84)
+        self.recent_title = recent_title
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
@@ -73,7 +85,6 @@ class SamplesPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(recent_title)
         layout.addWidget(self.recent)
-        layout.addWidget(self.empty)
         layout.addStretch(1)
 
     def set_sample_count(self, count: int, exact: bool) -> None:
@@ -93,8 +104,14 @@ class SamplesPanel(QWidget):
             item.setToolTip(path)
             item.setData(Qt.ItemDataRole.UserRole, path)
             self.recent.addItem(item)
-        self.empty.setVisible(not files)
+        self.recent_title.setVisible(bool(files))
         self.recent.setVisible(bool(files))
+
+    def _step(self, step: int) -> None:
+        value = self.spin.value() + step
+        if self.spin.minimum() <= value <= self.spin.maximum():
+            self.spin.setValue(value)
+            self.sampleRequested.emit(value)
 
     def _spin_committed(self) -> None:
         if self.spin.hasFocus():
