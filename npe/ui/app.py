@@ -51,8 +51,8 @@ def run_editor(args: argparse.Namespace) -> int:
 def _check_arguments(args: argparse.Namespace) -> None:
     from npe.errors import UserError
 
-    if getattr(args, "dataset", None):
-        raise UserError("--dataset is not available in the editor yet; open a face photo from your collection with File > Open Photo instead.")
+    if getattr(args, "dataset", None) and getattr(args, "image", None):
+        raise UserError("Give either a photo or --dataset with --index N, not both.")
     if getattr(args, "paint", None):
         raise UserError("--paint only works together with --screenshot.")
     image = getattr(args, "image", None)
@@ -94,6 +94,8 @@ def create_editor(args: argparse.Namespace, *, read_only_settings: bool = False)
     window = MainWindow(controller, settings, theme)
     if getattr(args, "radius", None) is not None:
         window.radius_override = float(args.radius)
+    if getattr(args, "dataset", None):
+        window.set_dataset(args.dataset)
     return Editor(app, window, controller)
 
 

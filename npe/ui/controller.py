@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
+from npe.errors import UserError
 from npe.ui.workers import EditorWorker, Failure, Frame, HistoryInfo, Job, ModelInfo, SilentFailure, SourceInfo
 
 if TYPE_CHECKING:
@@ -121,6 +122,22 @@ class EditorController(QObject):
             _adopt(worker, session, f"Sample {index}")
 
         return self._submit(Job(f"opening sample face {index}", run, needs_session=False), on_done)
+
+    def open_dataset_face(self, dataset: str, index: int, on_done: Callable[[bool], None] | None = None) -> int:
+        """Face ``index`` of the user's own collection (a zip archive or folder of face photos)."""
+
+        def run(worker: EditorWorker) -> None:
+            from npe.editing.session import EditSession
+
+            _require_model(worker)
+            crops = _dataset_crops(worker, dataset)
+            if not 0 <= index < len(crops.names):
+                raise UserError(f"'{dataset}' has {len(crops.names)} usable face photos; pick a number from 0 to {len(crops.names) - 1}.")
+            name = Path(str(crops.names[index])).name
+            session = EditSession.from_crop(worker.model, np.ascontiguousarray(crops.images[index]), name=name, directions=worker.directions)
+            _adopt(worker, session, f"Open {name}")
+
+        return self._submit(Job(f"opening face {index} of '{Path(dataset).name}'", run, needs_session=False), on_done)
 
     def open_random(self, seed: int | None = None, on_done: Callable[[bool], None] | None = None) -> int:
         def run(worker: EditorWorker) -> None:
@@ -367,10 +384,25 @@ def _adopt(worker: EditorWorker, session: EditSession, label: str) -> None:
         current.replace_source(session, label)
 
 
+def _dataset_crops(worker: EditorWorker, dataset: str) -> Any:
+    """The collection's face crops, loaded once per worker (they are reused for every face number)."""
+    cache = getattr(worker, "dataset_crops", None)
+    if cache is not None and cache[0] == dataset:
+        return cache[1]
+    try:
+        from npe.data.datasets import load_face_crops
+    except ImportError:
+        raise UserError("This installation of npe cannot read face collections (npe.data.datasets is missing); open a photo instead.") from None
+    try:
+        crops = load_face_crops([dataset], worker.model.config.resolution)  # type: ignore[union-attr]
+    except (OSError, ValueError) as exc:  # the loader's errors say what is wrong with the collection
+        raise UserError(f"Cannot read the face collection '{dataset}': {exc}") from None
+    worker.dataset_crops = (dataset, crops)  # type: ignore[attr-defined]
+    return crops
+
+
 def resolve_device(device: str) -> str:
     import torch
-
-    from npe.errors import UserError
 
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"

@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._shut_down = False
         self._current_sample: int | None = None
+        self.dataset: str | None = None  # --dataset: sample numbers pick faces of this collection
         self.headless = False  # scripted (--screenshot): failures are recorded, never shown as dialogs
         self.failures: list[Failure] = []
         self.setObjectName("mainWindow")
@@ -356,10 +357,18 @@ class MainWindow(QMainWindow):
         else:
             self.open_sample(index if index is not None else 0)
 
+    def set_dataset(self, dataset: str) -> None:
+        """Browse the user's own face collection instead of the model's sample faces."""
+        self.dataset = dataset
+        self.samples_panel.set_dataset(Path(dataset).name)
+
     def open_sample(self, index: int) -> None:
         self._current_sample = index
         self.samples_panel.set_current_sample(index)
-        self.controller.open_sample(index)
+        if self.dataset:
+            self.controller.open_dataset_face(self.dataset, index)
+        else:
+            self.controller.open_sample(index)
 
     def open_random(self) -> None:
         self._current_sample = None
@@ -516,7 +525,8 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"{info.name} · {info.resolution} px · {info.latent_dim} latents")
         self.model_label.setToolTip("The generative model (Introspective Adversarial Network) in use")
         self.device_label.setText(info.device)
-        self.samples_panel.set_sample_count(info.gallery_size, info.gallery_generated)
+        if not self.dataset:
+            self.samples_panel.set_sample_count(info.gallery_size, info.gallery_generated)
         self.canvas.set_placeholder("Opening…")
         self.statusBar().showMessage("Model ready", 3000)
 

@@ -73,7 +73,8 @@ def _take_screenshot(args: argparse.Namespace) -> int:
         if window.failures:
             raise UserError(window.failures[-1].message)
 
-        window.brush_panel.set_color(color)
+        if strokes:
+            window.brush_panel.set_color(color)
         canvas = window.canvas
         width, height = canvas.photo_size or (0, 0)
         for points in strokes:

@@ -358,3 +358,78 @@ def test_missing_weights_reports_a_model_failure(qtbot, make_editor, tmp_path):
     assert editor.controller.source is None
     failures = [f for f in editor.window.failures if f.kind == "model"]
     assert failures and "nothing" in failures[0].message
+
+
+def test_commit_makes_the_result_the_new_original(qtbot, editor):
+    drag(qtbot, editor, [(8.0, 16.0), (24.0, 16.0)])
+    painted = displayed(editor)
+    editor.window.actions["commit"].trigger()
+    wait(editor)
+    assert editor.controller.history.labels == ("Paint", "Commit")
+    np.testing.assert_array_equal(displayed(editor), painted)
+    canvas = editor.window.canvas
+    canvas.set_compare(True)
+    np.testing.assert_array_equal(displayed(editor), painted)  # the original is now the painted face
+    canvas.set_compare(False)
+
+
+def test_change_mask_overlay_is_drawn_over_the_face(qtbot, editor):
+    canvas = editor.window.canvas
+    drag(qtbot, editor, [(8.0, 16.0), (24.0, 16.0)])
+    plain = canvas.grab().toImage()
+    editor.window.actions["change-mask"].trigger()
+    with_mask = canvas.grab().toImage()
+    assert editor.controller.change_mask is not None and plain != with_mask
+    editor.window.actions["change-mask"].trigger()
+
+
+def test_theme_follows_the_menu_and_is_remembered(editor):
+    from PySide6.QtGui import QPalette
+
+    from npe.ui.settings import Settings
+    from npe.ui.theme import DARK, LIGHT
+
+    window = editor.window
+    window.set_theme("light")
+    assert QApplication.palette().color(QPalette.ColorRole.Window).name() == LIGHT["window"]
+    assert Settings().theme() == "light"
+    window.set_theme("dark")
+    assert QApplication.palette().color(QPalette.ColorRole.Window).name() == DARK["window"]
+    window.set_theme("system")
+    assert Settings().theme() == "system"
+
+
+def test_dataset_faces_are_opened_by_number(qtbot, make_editor, weights, monkeypatch):
+    import sys
+    import types
+
+    from tests.conftest import synthetic_faces
+
+    crops = types.SimpleNamespace(names=[f"celeb/{i:06d}.jpg" for i in range(3)], images=synthetic_faces(3, 32))
+    module = types.ModuleType("npe.data.datasets")
+    module.load_face_crops = lambda sources, resolution: crops
+    monkeypatch.setitem(sys.modules, "npe.data.datasets", module)
+    editor = make_editor(weights=weights, dataset="/data/celeb.zip", index=2)
+    assert editor.controller.source.name == "000002.jpg"
+    assert editor.window.samples_panel.spin.prefix() == "Face "
+    calls = record_dialogs(monkeypatch)
+    editor.window.open_sample(7)
+    wait(editor)
+    QApplication.processEvents()
+    assert len(calls) == 1 and "0 to 2" in calls[0][2]
+
+
+def test_run_editor_shows_a_clear_error_and_exits_nonzero_without_a_model(qtbot, tmp_path, monkeypatch, capsys):
+    from npe.ui.app import run_editor
+    from tests.ui.conftest import editor_args
+
+    calls = record_dialogs(monkeypatch)
+    status = run_editor(editor_args(weights=str(tmp_path / "missing.safetensors")))
+    assert status == 2
+    assert [kind for kind, *_ in calls] == ["critical"]
+    assert "--weights" in calls[0][2] and "Traceback" not in calls[0][2]
+    assert "missing" in capsys.readouterr().err
+    for widget in QApplication.topLevelWidgets():
+        if widget.objectName() == "mainWindow":
+            widget.close()
+            widget.deleteLater()

@@ -92,6 +92,12 @@ class SamplesPanel(QWidget):
         self.spin.setMaximum(max(0, count - 1) if exact else 99999)
         self.spin.setToolTip(f"Sample faces 0-{count - 1}" if exact else "Any number picks a different random face")
 
+    def set_dataset(self, name: str) -> None:
+        """Numbers pick faces of the collection ``name`` (its size is known once it is read)."""
+        self.spin.setPrefix("Face ")
+        self.spin.setMaximum(999_999)
+        self.spin.setToolTip(f"Number of a face photo in {name}")
+
     def set_current_sample(self, index: int) -> None:
         self.spin.blockSignals(True)
         self.spin.setValue(index)
