@@ -86,6 +86,9 @@ class MainWindow(QMainWindow):
         self._make_toolbar()
         self._make_status_bar()
         self._connect()
+        if theme is not None:
+            theme.changed.connect(self._theme_changed)  # type: ignore[attr-defined]
+            self._theme_changed()
         self._arrange_docks()
         self._restore_settings()
         self._update_history_actions()
@@ -595,6 +598,12 @@ class MainWindow(QMainWindow):
     # --- window ----------------------------------------------------------------------------------
     def show_about(self) -> None:
         AboutDialog(self.controller.model_info, self).exec()
+
+    def _theme_changed(self) -> None:
+        colors = getattr(self.theme, "colors", None)
+        if colors:
+            self.canvas.background = QColor(colors["canvas"])
+            self.canvas.update()
 
     def set_theme(self, mode: str) -> None:
         if self.theme is not None:
