@@ -44,6 +44,7 @@ def run_editor(args: argparse.Namespace) -> int:
     editor = create_editor(args)
     editor.window.fatal.connect(lambda failure: _fatal(editor, failure))
     editor.window.show()
+    editor.window.canvas.setFocus()
     start_editor(editor, args)
     return editor.app.exec()
 

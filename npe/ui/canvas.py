@@ -24,7 +24,7 @@ from PySide6.QtGui import (
     QTransform,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QSizePolicy, QWidget
 
 MARGIN = 20  # free space around the fitted image, in widget pixels
 ZOOM_STEP = 1.25
@@ -466,6 +466,13 @@ class Canvas(QWidget):
             self.compareChanged.emit(self.comparing)
             self.update()
         super().focusOutEvent(event)  # type: ignore[arg-type]
+
+    def enterEvent(self, event: object) -> None:  # noqa: N802
+        # Take the keyboard (Space compares) unless the user is typing somewhere.
+        focused = QApplication.focusWidget()
+        if not isinstance(focused, (QLineEdit, QAbstractSpinBox)):
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
+        super().enterEvent(event)  # type: ignore[arg-type]
 
     def leaveEvent(self, event: object) -> None:  # noqa: N802
         self._hover = None

@@ -74,6 +74,13 @@ def test_strokes_in_the_screenshot_match_the_same_strokes_by_hand(weights, tmp_p
     assert session.history_labels == ["Paint"]
     assert not np.array_equal(session.latent, session.latent0)
 
+    from npe.editing.session import EditSession
+    from npe.model import load_weights
+
+    by_hand = EditSession.from_gallery(load_weights(weights), 2)
+    by_hand.paint([(8, 8), (16, 12), (24, 16)], "#00ff00", radius=3.0, strength=1.0)
+    np.testing.assert_allclose(session.latent, by_hand.latent, atol=1e-5)
+
 
 @pytest.mark.slow
 def test_npe_screenshot_command_end_to_end(weights, tmp_path):
