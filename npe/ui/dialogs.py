@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
 
 from npe import __version__
 from npe.ui.workers import Failure, ModelInfo
@@ -66,6 +66,15 @@ class AboutDialog(QDialog):
         )
         header.setWordWrap(True)
         header.setTextFormat(Qt.TextFormat.RichText)
+        from npe.ui.icons import app_icon
+
+        logo = QLabel()
+        logo.setPixmap(app_icon().pixmap(72, 72))
+        logo.setAlignment(Qt.AlignmentFlag.AlignTop)
+        top = QHBoxLayout()
+        top.setSpacing(14)
+        top.addWidget(logo)
+        top.addWidget(header, 1)
         self.card = QTextBrowser()
         self.card.setOpenExternalLinks(True)
         card = model_card()
@@ -78,7 +87,7 @@ class AboutDialog(QDialog):
         buttons.accepted.connect(self.accept)
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
-        layout.addWidget(header)
+        layout.addLayout(top)
         layout.addWidget(self.card, 1)
         layout.addWidget(buttons)
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -642,6 +642,3 @@ class MainWindow(QMainWindow):
         if not self._shut_down:
             self._shut_down = True
             self.controller.shutdown()
-
-    def window_state_bytes(self) -> QByteArray:
-        return self.saveState()
