@@ -39,12 +39,33 @@ class MDConv(nn.Module):
         return out
 
 
-class ResidualBlock(nn.Module):
-    """Pre-activation residual block: x + conv(relu(bn(x))), with an MDC or a plain 3x3 conv."""
+class PixelNorm(nn.Module):
+    """Normalises each pixel's feature vector to unit RMS (Karras et al. 2018).
 
-    def __init__(self, channels: int, mdc: bool, dilations: tuple[int, ...]) -> None:
+    Unlike batch norm it does not depend on the batch: training batches that mix encoded and
+    prior latents, and the editor's batch-of-one brush steps, all see the same function.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "pixel":
+        return PixelNorm()
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown normalisation '{kind}' (expected batch, pixel or none)")
+
+
+class ResidualBlock(nn.Module):
+    """Pre-activation residual block: x + conv(relu(norm(x))), with an MDC or a plain 3x3 conv."""
+
+    def __init__(self, channels: int, mdc: bool, dilations: tuple[int, ...], norm: str = "batch") -> None:
         super().__init__()
-        self.norm = nn.BatchNorm2d(channels)
+        self.norm = make_norm(norm, channels)
         self.conv: nn.Module
         if mdc:
             self.conv = MDConv(channels, channels, dilations)
@@ -56,13 +77,15 @@ class ResidualBlock(nn.Module):
 
 
 class UpStage(nn.Module):
-    """Doubles the resolution: 4x4 stride-2 transposed conv, batch norm, ReLU, then residual blocks."""
+    """Doubles the resolution: 4x4 stride-2 transposed conv, normalisation, ReLU, then residual blocks."""
 
-    def __init__(self, in_channels: int, out_channels: int, blocks: int, mdc: bool, dilations: tuple[int, ...]) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, blocks: int, mdc: bool, dilations: tuple[int, ...], norm: str = "batch"
+    ) -> None:
         super().__init__()
-        self.up = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(out_channels)
-        self.blocks = nn.Sequential(*(ResidualBlock(out_channels, mdc, dilations) for _ in range(blocks)))
+        self.up = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=norm != "batch")
+        self.norm = make_norm(norm, out_channels)
+        self.blocks = nn.Sequential(*(ResidualBlock(out_channels, mdc, dilations, norm) for _ in range(blocks)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(F.relu(self.norm(self.up(x))))

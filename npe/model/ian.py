@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from npe.config import ModelConfig
-from npe.model.blocks import DownStage, ResidualBlock, UpStage
+from npe.model.blocks import DownStage, ResidualBlock, UpStage, make_norm
 
 
 def _stage_channels(base: int, stages: int, cap: int) -> list[int]:
@@ -66,13 +66,14 @@ class Generator(nn.Module):
         # Channels shrink toward the output: generator_width at full resolution, doubling per stage up.
         channels = [min(config.generator_width * 2 ** (stages - index), config.max_channels) for index in range(stages + 1)]
         self.base_channels = channels[0]
-        self.project = nn.Linear(config.latent_dim, channels[0] * 16, bias=False)
-        self.project_norm = nn.BatchNorm2d(channels[0])
+        norm = config.generator_norm
+        self.project = nn.Linear(config.latent_dim, channels[0] * 16, bias=norm != "batch")
+        self.project_norm = make_norm(norm, channels[0])
         self.base_blocks = nn.Sequential(
-            *(ResidualBlock(channels[0], config.mdc, config.mdc_dilations) for _ in range(config.mdc_blocks[0]))
+            *(ResidualBlock(channels[0], config.mdc, config.mdc_dilations, norm) for _ in range(config.mdc_blocks[0]))
         )
         self.stages = nn.ModuleList(
-            UpStage(channels[index], channels[index + 1], config.mdc_blocks[index + 1], config.mdc, config.mdc_dilations)
+            UpStage(channels[index], channels[index + 1], config.mdc_blocks[index + 1], config.mdc, config.mdc_dilations, norm)
             for index in range(stages)
         )
         self.to_rgb = nn.Conv2d(channels[-1], 3, 3, padding=1)
@@ -83,6 +84,19 @@ class Generator(nn.Module):
         for stage in self.stages:
             hidden = stage(hidden)
         return torch.tanh(self.to_rgb(hidden))
+
+
+class _ScaleGradient(torch.autograd.Function):
+    """Identity forward; multiplies the gradient by a constant on the way back."""
+
+    @staticmethod
+    def forward(ctx, tensor, scale):  # type: ignore[override]
+        ctx.scale = scale
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        return grad * ctx.scale, None
 
 
 class IAN(nn.Module):
@@ -99,9 +113,17 @@ class IAN(nn.Module):
         self.trunk = Trunk(config)
         self.encoder = EncoderHead(self.trunk.out_features, config.encoder_hidden, config.latent_dim)
         self.generator = Generator(config)
-        self.classifier: nn.Module | None = (
-            nn.Linear(self.trunk.out_features, 3 if config.ternary else 1) if with_classifier else None
-        )
+        self.classifier: nn.Module | None = None
+        if with_classifier:
+            outputs = 3 if config.ternary else 1
+            if config.classifier_hidden > 0:
+                self.classifier = nn.Sequential(
+                    nn.Linear(self.trunk.out_features, config.classifier_hidden),
+                    nn.LeakyReLU(0.2),
+                    nn.Linear(config.classifier_hidden, outputs),
+                )
+            else:
+                self.classifier = nn.Linear(self.trunk.out_features, outputs)
 
     # --- inference API -------------------------------------------------------------------
     def encode_distribution(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
@@ -123,12 +145,19 @@ class IAN(nn.Module):
             raise ValueError(f"expected latents of shape N x {self.config.latent_dim}, got {tuple(latent.shape)}")
         return self.generator(latent)
 
-    def discriminate(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Classifier logits (N x 3, or N x 1 for the binary ablation) and trunk activations."""
+    def discriminate(self, images: torch.Tensor, trunk_grad_scale: float = 1.0) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Classifier logits (N x 3, or N x 1 for the binary ablation) and trunk activations.
+
+        `trunk_grad_scale` scales the gradient the logits send back into the shared trunk
+        (the classifier head itself gets the full gradient).
+        """
         if self.classifier is None:
             raise RuntimeError("this model was loaded for inference only; it has no discriminator head")
         features = self.trunk(images)
-        return self.classifier(features[-1].flatten(1)), features
+        last = features[-1]
+        if trunk_grad_scale != 1.0:
+            last = _ScaleGradient.apply(last, trunk_grad_scale)
+        return self.classifier(last.flatten(1)), features
 
     def sample_latents(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
         device = next(self.parameters()).device

@@ -158,6 +158,11 @@ class Trainer:
     def adversarial_active(self) -> bool:
         return self.step >= self.config.warmup_steps and self.config.losses.adversarial > 0
 
+    def adversarial_ramp(self) -> float:
+        """0 -> 1 over `adversarial_ramp_steps` after the warm-up: scales both adversarial losses."""
+        ramp_steps = max(self.config.adversarial_ramp_steps, 1)
+        return min(max((self.step - self.config.warmup_steps + 1) / ramp_steps, 0.0), 1.0)
+
     def train_step(self) -> dict[str, float]:
         cfg, weights, model = self.model_config, self.config.losses, self.model
         assert model.classifier is not None
@@ -184,7 +189,7 @@ class Trainer:
         loss_pixel = losses.pixel_loss(images, reconstructions)
         loss_kl = losses.kl_loss(mean, log_var)
         total = weights.pixel * loss_pixel + weights.kl * loss_kl
-        values = {"pixel": float(loss_pixel), "kl": float(loss_kl)}
+        values = {"pixel": loss_pixel.item(), "kl": loss_kl.item()}
         if adversarial or cfg.feature_loss:
             # Real images go through the same pass so the features and logits share one batch.
             logits, features = model.discriminate(torch.cat([images, reconstructions, samples]))
@@ -193,15 +198,15 @@ class Trainer:
                     [f[:batch] for f in features], [f[batch : 2 * batch] for f in features]
                 )
                 total = total + weights.feature * loss_feature
-                values["feature"] = float(loss_feature)
+                values["feature"] = loss_feature.item()
             if adversarial:
                 loss_adv = losses.generator_adversarial_loss(logits[2 * batch :], logits[batch : 2 * batch])
-                total = total + weights.adversarial * loss_adv
-                values["g_adv"] = float(loss_adv)
+                total = total + weights.adversarial * self.adversarial_ramp() * loss_adv
+                values["g_adv"] = loss_adv.item()
         if cfg.ortho_reg and weights.ortho > 0:
             loss_ortho = losses.orthogonal_regularisation(losses.conv_weights(model.generator))
             total = total + weights.ortho * loss_ortho
-            values["ortho_g"] = float(loss_ortho)
+            values["ortho_g"] = loss_ortho.item()
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
@@ -211,15 +216,17 @@ class Trainer:
 
         # (2) discriminator (its trunk grads add to the reconstruction grads from (1))
         if adversarial:
-            logits, _ = model.discriminate(torch.cat([images, samples.detach(), reconstructions.detach()]))
+            logits, _ = model.discriminate(
+                torch.cat([images, samples.detach(), reconstructions.detach()]), self.config.trunk_adversarial_scale
+            )
             loss_d = losses.discriminator_loss(
                 logits[:batch], logits[batch : batch + prior_count], logits[batch + prior_count :]
             )
-            total_d = loss_d
+            total_d = self.adversarial_ramp() * loss_d
             if cfg.ortho_reg and weights.ortho > 0:
                 total_d = total_d + weights.ortho * losses.orthogonal_regularisation(losses.conv_weights(model.trunk))
             total_d.backward()
-            values["d"] = float(loss_d)
+            values["d"] = loss_d.item()
             with torch.no_grad():
                 values["d_acc"] = float((logits.argmax(1)[:batch] == losses.REAL).float().mean()) if logits.shape[1] > 1 else float((logits[:batch] > 0).float().mean())
         if adversarial or cfg.recon_grad_to_trunk:
@@ -363,7 +370,7 @@ class Trainer:
                 eta = (steps - self.step) * cfg.batch_size / max(rate, 1e-6)
                 losses_text = " ".join(f"{key} {value:.3f}" for key, value in running.items())
                 self.log(
-                    f"step {self.step}/{steps} | {rate:.1f} img/s | ETA {_hms(eta)} | {losses_text}"
+                    f"{_bar(self.step / steps)} step {self.step}/{steps} | {rate:.1f} img/s | ETA {_hms(eta)} | {losses_text}"
                 )
                 self.log_metrics({"step": self.step, "images_seen": self.images_seen, "images_per_s": round(rate, 2),
                                   "train_seconds": round(self.train_seconds, 1), **{k: round(v, 5) for k, v in running.items()}})
@@ -381,6 +388,11 @@ class Trainer:
                 self.save_checkpoint()
                 self.log(f"time limit reached at step {self.step}; checkpoint saved, continue with --resume")
                 break
+
+
+def _bar(fraction: float, width: int = 20) -> str:
+    filled = int(round(min(max(fraction, 0.0), 1.0) * width))
+    return f"[{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}%"
 
 
 def _hms(seconds: float) -> str:
