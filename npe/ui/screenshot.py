@@ -31,6 +31,18 @@ def parse_points(text: str) -> list[tuple[float, float]]:
     return list(zip(values[0::2], values[1::2]))
 
 
+def _quiet_offscreen_warnings() -> object:
+    """The offscreen platform warns about window hints it cannot honour; that is not news to a user.
+    Returns the previous message handler (to put back)."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(kind: object, context: object, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    return qInstallMessageHandler(handler)
+
+
 def take_screenshot(args: argparse.Namespace) -> int:
     """See the module doc. Returns 0, or 2 after printing what went wrong to stderr."""
     try:
@@ -55,6 +67,7 @@ def _take_screenshot(args: argparse.Namespace) -> int:
     args_without_paint = argparse.Namespace(**{**vars(args), "paint": []})
     _check_arguments(args_without_paint)
 
+    previous_handler = _quiet_offscreen_warnings()
     editor = create_editor(args, read_only_settings=True)
     window, controller = editor.window, editor.controller
     window.headless = True
@@ -105,3 +118,6 @@ def _take_screenshot(args: argparse.Namespace) -> int:
     finally:
         window.shutdown()
         window.close()
+        from PySide6.QtCore import qInstallMessageHandler
+
+        qInstallMessageHandler(previous_handler)  # type: ignore[arg-type]
