@@ -333,22 +333,37 @@ def _load_model(weights: str | None, device_name: str) -> tuple[IAN, Path]:
     return model, path
 
 
+def _progress_printer(what: str) -> Callable[[int, int], None]:
+    """A progress(done, total) callback that prints a line at most every tenth of the way."""
+    shown = [-1]
+
+    def report(done: int, total: int) -> None:
+        tenth = 10 * done // max(total, 1)
+        if total >= 1000 and tenth > shown[0]:
+            shown[0] = tenth
+            _log(f"  {what}: {done}/{total}")
+
+    return report
+
+
 def _load_crops(sources: Sequence[str], resolution: int) -> Any:
     """Face crops of every image in the sources, in exactly the training framing (the default CropConfig)."""
-    from npe.data.datasets import load_face_crops
+    from npe.data.datasets import DatasetError, load_face_crops
 
     for source in sources:
         if not Path(source).exists():
             raise UserError(f"data '{source}' does not exist (expected a zip archive or a folder of face photos)")
     _log(f"loading face crops from {', '.join(sources)} at {resolution}x{resolution} ...")
     try:
-        crops = load_face_crops(list(sources), resolution, CropConfig())
-    except UserError:
-        raise
-    except (OSError, ValueError) as exc:  # unreadable archive or folder; ImageLoadError is a ValueError
-        raise UserError(f"cannot read face photos from {', '.join(sources)}: {exc}") from None
+        crops = load_face_crops(list(sources), resolution, CropConfig(), progress=_progress_printer("decoded"))
+    except (DatasetError, FileNotFoundError) as exc:  # their messages are written for people
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot read face photos from {', '.join(sources)}: {exc.strerror or exc}") from None
     if len(crops.images) == 0:
-        raise UserError(f"no readable images found in {', '.join(sources)} (expected JPEG or PNG face photos)")
+        raise UserError(
+            f"no readable images found in {', '.join(sources)}; pass folders or zip archives of JPEG or PNG face photos"
+        )
     if crops.skipped:
         _log(f"skipped {len(crops.skipped)} unreadable file(s), e.g. {crops.skipped[0]}")
     return crops
@@ -363,6 +378,8 @@ def _split(names: Sequence[str], split: str, val_size: int) -> tuple[np.ndarray,
     from npe.data.datasets import split_train_val
 
     train_index, val_index = split_train_val(names, val_size)
+    if len(val_index) == 0:
+        raise UserError(f"{len(names)} image(s) are too few for a validation split; use --split all")
     return np.asarray(val_index, dtype=np.int64), np.asarray(train_index, dtype=np.int64)
 
 
