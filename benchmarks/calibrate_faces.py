@@ -209,7 +209,8 @@ def main() -> None:
     print(f"turned by up to +-{args.max_roll:g} deg: detection rate {rolled_found / total:.1%}, mean IoU "
           f"{np.mean(rolled_overlaps):.3f}, roll error median {np.median(errors):.2f} deg, "
           f"90th percentile {np.percentile(errors, 90):.2f} deg, over 10 deg: {np.mean(errors > 10):.1%}")
-    print(f"time per upright photo ({padded.shape[1]}x{padded.shape[0]}-ish): median {np.median(seconds) * 1000:.0f} ms")
+    size = f"{padded.shape[1]}x{padded.shape[0]}"
+    print(f"time per upright photo (last one {size}): median {np.median(seconds) * 1000:.0f} ms")
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

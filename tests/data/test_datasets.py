@@ -58,7 +58,9 @@ def _write_zip(path: Path, files: dict[str, bytes]) -> Path:
     return path
 
 
-EXPECTED_NAMES = sorted([f"img_align_celeba/{i:06d}.jpg" for i in range(1, COUNT + 1)] + ["img_align_celeba/extra/UPPER.PNG"])
+EXPECTED_NAMES = sorted(
+    [f"img_align_celeba/{i:06d}.jpg" for i in range(1, COUNT + 1)] + ["img_align_celeba/extra/UPPER.PNG"]
+)
 
 
 def test_zip_and_folder_give_identical_crops_and_tensors(tmp_path: Path, collection: dict[str, bytes]) -> None:
@@ -199,7 +201,8 @@ def test_split_puts_the_last_names_in_validation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("count", "val_size", "expected"), [(100, 500, 10), (5, 500, 1), (1, 500, 0), (0, 500, 0), (1000, 20, 20), (50, 0, 0)]
+    ("count", "val_size", "expected"),
+    [(100, 500, 10), (5, 500, 1), (1, 500, 0), (0, 500, 0), (1000, 20, 20), (50, 0, 0)],
 )
 def test_split_sizes(count: int, val_size: int, expected: int) -> None:
     train, validation = split_train_val([f"{i:04d}" for i in range(count)], val_size)
