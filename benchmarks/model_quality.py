@@ -59,6 +59,7 @@ def main() -> int:
     else:
         torch.manual_seed(0)
         model = IAN(ModelConfig()).eval()
+    model = model.to(memory_format=torch.channels_last)  # as npe eval runs it on a CPU
     resolution = model.config.resolution
     if args.data:
         crops = _load_crops(args.data, resolution)

@@ -31,8 +31,9 @@ from npe.train.metrics import (
 )
 
 PCA_COMPONENTS = 100
-# What a model must reach to ship (the acceptance targets).
-TARGETS: dict[str, float] = {"psnr": 21.0, "ssim": 0.62, "sharpness": 0.6, "swd_finest_ratio": 3.0}
+# What a model must reach to ship (the acceptance targets). Sharpness is a band: far more
+# Laplacian energy than the photos is noise or artefacts, not detail (a random network scores > 10).
+TARGETS: dict[str, float] = {"psnr": 21.0, "ssim": 0.62, "sharpness": 0.6, "sharpness_max": 1.5, "swd_finest_ratio": 3.0}
 # Sample chunks compared with the reference half for the matched SWD (more: less variance, more time).
 MAX_SWD_CHUNKS = 4
 
@@ -213,7 +214,7 @@ def evaluate(
     report["passes"] = {
         "psnr": reconstruction["psnr"] >= TARGETS["psnr"],
         "ssim": reconstruction["ssim"] >= TARGETS["ssim"],
-        "sharpness": reconstruction["sharpness"] >= TARGETS["sharpness"],
+        "sharpness": TARGETS["sharpness"] <= reconstruction["sharpness"] <= TARGETS["sharpness_max"],
         "swd_finest_ratio": ratio is not None and ratio <= TARGETS["swd_finest_ratio"],
     }
     report["seconds"] = round(time.monotonic() - started, 2)
@@ -248,7 +249,7 @@ def format_table(report: dict[str, Any]) -> str:
 
     rows.append(("reconstruction PSNR (dB)", _cell(recon["psnr"], 2), _cell(baseline.get("psnr"), 2), "", f">= {TARGETS['psnr']:g}", verdict("psnr")))
     rows.append(("reconstruction SSIM", _cell(recon["ssim"], 3), _cell(baseline.get("ssim"), 3), "", f">= {TARGETS['ssim']:g}", verdict("ssim")))
-    rows.append(("sharpness (recon / photo)", _cell(recon["sharpness"], 3), _cell(baseline.get("sharpness"), 3), "", f">= {TARGETS['sharpness']:g}", verdict("sharpness")))
+    rows.append(("sharpness (recon / photo)", _cell(recon["sharpness"], 3), _cell(baseline.get("sharpness"), 3), "", f"{TARGETS['sharpness']:g} to {TARGETS['sharpness_max']:g}", verdict("sharpness")))
     real = report.get("swd_data_vs_data") or [None] * len(report["swd_resolutions"])
     pca_swd = baseline.get("swd_samples_vs_data") or [None] * len(report["swd_resolutions"])
     for index, size in enumerate(report["swd_resolutions"]):

@@ -99,7 +99,8 @@ def test_evaluate_reports_every_measure():
     assert {"psnr", "ssim", "sharpness", "swd_vs_data", "swd_samples_vs_data", "swd_finest_ratio"} <= set(baseline)
     # A random model reconstructs nothing; a PCA of similar faces does far better.
     assert baseline["psnr"] > report["reconstruction"]["psnr"]
-    assert set(report["passes"]) == set(report["targets"]) == {"psnr", "ssim", "sharpness", "swd_finest_ratio"}
+    assert set(report["passes"]) == {"psnr", "ssim", "sharpness", "swd_finest_ratio"}
+    assert set(report["targets"]) == {"psnr", "ssim", "sharpness", "sharpness_max", "swd_finest_ratio"}
     assert not report["passes"]["psnr"] and not report["passes"]["ssim"]
     json.dumps(evaluation._json_ready(report), allow_nan=False)
 
@@ -138,6 +139,14 @@ def test_samples_depend_only_on_the_seed():
     first = evaluation.sample_images(model, 5, seed=1, batch=2)
     np.testing.assert_array_equal(first, evaluation.sample_images(model, 5, seed=1, batch=5))
     assert not np.array_equal(first, evaluation.sample_images(model, 5, seed=2))
+
+
+def test_sharpness_passes_only_inside_its_band(monkeypatch):
+    images = _faces(6)
+    for value, expected in ((0.3, False), (0.9, True), (8.0, False)):
+        monkeypatch.setattr(evaluation, "sharpness_ratio", lambda originals, others, value=value: value)
+        report = evaluation.evaluate(_tiny_model(), images, samples=4, pca=False)
+        assert report["passes"]["sharpness"] is expected
 
 
 def test_table_shows_ours_pca_and_targets():
