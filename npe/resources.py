@@ -18,9 +18,12 @@ def _package_data(kind: str) -> Path | None:
 
 
 def _checkout_data(kind: str) -> Path | None:
-    """The same folder at the top of a source checkout (editable installs, running from the repo)."""
-    candidate = Path(__file__).resolve().parent.parent / kind
-    return candidate if candidate.is_dir() else None
+    """The same folder at the top of a source checkout (editable installs, running from the repo).
+    Only a checkout counts (pyproject.toml beside npe/): in an installed npe the parent folder is
+    site-packages, where another distribution's top-level 'models' or 'resources' may sit."""
+    root = Path(__file__).resolve().parent.parent
+    candidate = root / kind
+    return candidate if candidate.is_dir() and (root / "pyproject.toml").is_file() else None
 
 
 def data_dir(kind: str) -> Path:
