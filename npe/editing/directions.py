@@ -179,9 +179,11 @@ def find_directions(model: IAN, weights: str | os.PathLike | None = None) -> Dir
 
 
 def training_split(names: Sequence[str], val_size: int) -> np.ndarray:
-    """Indices of the training images: all but the last ``val_size`` by name (the validation split)."""
-    order = np.argsort(np.asarray(list(names), dtype=object), kind="stable")
-    return np.sort(order[: max(0, len(order) - val_size)])
+    """Indices of the training images: the same split `npe train` uses (npe.data.datasets.split_train_val)."""
+    from npe.data.datasets import split_train_val
+
+    train, _ = split_train_val(names, val_size)
+    return train
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,9 +72,14 @@ def test_find_directions_beside_the_weights(model, tmp_path):
     assert found is not None and len(found) == 3
 
 
-def test_training_split_holds_out_the_last_names():
-    names = [f"{i:06d}.jpg" for i in (5, 1, 4, 2, 3)]
-    assert [names[i] for i in training_split(names, 2)] == ["000001.jpg", "000002.jpg", "000003.jpg"]
+def test_training_split_is_the_training_commands_split():
+    from npe.data.datasets import split_train_val
+
+    names = [f"{i:06d}.jpg" for i in (5, 1, 4, 2, 3, 9, 8, 7, 6, 10, 11, 12)]
+    train, _ = split_train_val(names, 2)
+    assert list(training_split(names, 2)) == list(train)
+    # The last names by sorted order are held out.
+    assert "000012.jpg" not in [names[i] for i in training_split(names, 2)]
 
 
 def test_directions_entry_point(model, tmp_path, monkeypatch, faces32, capsys):
