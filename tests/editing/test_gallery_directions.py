@@ -88,19 +88,16 @@ def test_directions_entry_point(model, tmp_path, monkeypatch, faces32, capsys):
 
     weights, _ = save_weights(model, tmp_path / "tiny")
 
-    class FakeCrops:  # stands in for npe.data.datasets.load_face_crops
-        images = faces32
-        names = [f"{i:06d}.jpg" for i in range(len(faces32))]
-        skipped = []
+    from PIL import Image
 
-    import types
-    import sys
-
-    fake = types.ModuleType("npe.data.datasets")
-    fake.load_face_crops = lambda sources, resolution: FakeCrops()
-    monkeypatch.setitem(sys.modules, "npe.data.datasets", fake)
-    assert module.main(["--weights", str(weights), "--data", "faces.zip", "--count", "5", "--val-size", "8"]) == 0
-    assert "from 40 faces" in capsys.readouterr().out
+    monkeypatch.setenv("NPE_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for index, face in enumerate(faces32):
+        Image.fromarray(face).save(folder / f"{index:06d}.png")
+    assert module.main(["--weights", str(weights), "--data", str(folder), "--count", "5", "--val-size", "8"]) == 0
+    # 48 faces, validation = min(8, 48 // 10) = the last 4 by name: 44 training faces.
+    assert "from 44 faces" in capsys.readouterr().out
     assert len(load_directions(tmp_path / "tiny.directions.safetensors")) == 5
 
 
