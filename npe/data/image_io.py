@@ -5,13 +5,14 @@ from __future__ import annotations
 import errno
 import io
 import os
-import secrets
 import warnings
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from npe.fileio import atomic_write
 
 DEFAULT_MAX_PIXELS = 80_000_000
 
@@ -193,23 +194,9 @@ def save_png(path: str | os.PathLike, image: np.ndarray, metadata: dict[str, str
     target = Path(os.fspath(path))
     folder = target.parent
     try:
-        temp_path, handle = _create_temp(folder, target.name)
+        atomic_write(target, lambda stream: Image.fromarray(image, mode="RGB").save(stream, format="PNG", pnginfo=info))
     except OSError as exc:
         raise _save_error(target, exc) from exc
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            Image.fromarray(image, mode="RGB").save(stream, format="PNG", pnginfo=info)
-            stream.flush()
-            os.fsync(stream.fileno())  # the bytes must be on disk before the rename makes them visible
-        os.replace(temp_path, target)
-    except BaseException as exc:
-        try:
-            os.unlink(temp_path)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise _save_error(target, exc) from exc
-        raise
     _fsync_folder(folder)
 
 
@@ -225,18 +212,6 @@ def _png_text(metadata: dict[str, str]) -> PngImagePlugin.PngInfo:
             raise ValueError(f"PNG metadata keys must be Latin-1 text, got {key!r}") from None
         info.add_text(key, str(value))  # Pillow writes iTXt (UTF-8) when the value is not Latin-1
     return info
-
-
-def _create_temp(folder: Path, name: str) -> tuple[Path, int]:
-    """A new hidden file beside the target; created with the usual umask-derived permissions."""
-    for _ in range(100):
-        candidate = folder / f".{name}.{secrets.token_hex(4)}.tmp"
-        try:
-            handle = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:
-            continue
-        return candidate, handle
-    raise FileExistsError(errno.EEXIST, "could not create a temporary file", str(folder))
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from npe.editing.fileio import atomic_write_bytes
+from npe.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:
     from npe.model import IAN

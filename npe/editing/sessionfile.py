@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from npe.editing.errors import SessionError
-from npe.editing.fileio import atomic_write_bytes
+from npe.fileio import atomic_write_bytes
 
 FORMAT = "npe-session"
 VERSION = 1

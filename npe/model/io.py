@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
+from npe.fileio import atomic_write_bytes
 from npe.config import ConfigError, ModelConfig, from_dict, to_dict
 from npe.model.ian import IAN
 
@@ -30,21 +30,6 @@ def weight_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
 
 
-def _atomic_write(target: Path, write: Any) -> None:
-    """Write through a temp file in the same folder, then rename: a crash never leaves a half file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    try:
-        write(temp_name)
-        with open(temp_name, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def save_weights(
     model: IAN, path: str | os.PathLike, metadata: dict[str, Any] | None = None, *, inference_only: bool = True
 ) -> tuple[Path, Path]:
@@ -58,8 +43,9 @@ def save_weights(
         "inference_only": inference_only,
         "metadata": metadata or {},
     }
-    _atomic_write(tensors_path, lambda name: save_file(tensors, name, metadata={"format": "pt", "npe": "1"}))
-    _atomic_write(config_path, lambda name: Path(name).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n"))
+    tensors_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(tensors_path, save(tensors, metadata={"format": "pt", "npe": "1"}))
+    atomic_write_bytes(config_path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return tensors_path, config_path
 
 

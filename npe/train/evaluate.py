@@ -9,7 +9,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -20,6 +19,7 @@ import torch
 
 from npe.config import CropConfig, to_dict
 from npe.errors import UserError
+from npe.fileio import atomic_write_bytes
 from npe.model import IAN
 from npe.train.metrics import (
     fit_pca,
@@ -292,16 +292,7 @@ def write_report(report: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write the report as JSON atomically (a temp file beside it, then a rename)."""
     target = Path(path)
     text = json.dumps(_json_ready(report), indent=2, allow_nan=False) + "\n"
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(target, text.encode("utf-8"))
     return target
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import torch
 from torch import nn
 
 from npe.config import ModelConfig, TrainConfig, from_dict, to_dict
+from npe.fileio import atomic_write
 from npe.data.convert import to_model, to_uint8
 from npe.model import losses
 from npe.model.ian import IAN
@@ -57,24 +55,6 @@ def _save_grid(path: Path, images: np.ndarray, columns: int) -> None:
     from npe.data.image_io import save_png
 
     save_png(path, image_grid(images, columns))
-
-
-def _atomic_torch_save(obj: Any, target: Path) -> None:
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    try:
-        torch.save(obj, temp_name)
-        with open(temp_name, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-@dataclass
-class StepLosses:
-    values: dict[str, float] = field(default_factory=dict)
 
 
 class Trainer:
@@ -284,7 +264,7 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         path = self.out_dir / CHECKPOINT_NAME
-        _atomic_torch_save(self.checkpoint_state(), path)
+        atomic_write(path, lambda stream: torch.save(self.checkpoint_state(), stream))
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:

@@ -46,9 +46,8 @@ def test_checkpoint_is_written_atomically(tmp_path, tiny_config, faces32, monkey
     path = trainer.save_checkpoint()
     before = path.read_bytes()
 
-    def broken_save(obj, target):
-        with open(target, "wb") as stream:
-            stream.write(b"partial")
+    def broken_save(obj, stream):
+        stream.write(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)

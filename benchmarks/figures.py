@@ -1,0 +1,102 @@
+"""Figures of the shipped model for the model card and README: sample grid, reconstructions of the
+validation faces, and before/after brush edits (white over a closed mouth, dark over a forehead).
+
+    python benchmarks/figures.py --data ../shared/data/celeba-9k.zip [--weights W] [--out resources/docs]
+
+The dataset's rules forbid redistributing its photos, so the committed reconstruction grid shows the
+model's reconstructions only; `--pairs DIR` also writes originals beside them, for looking at locally.
+Prints what it wrote and which sample faces it chose for the edits.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from npe.data.convert import to_model, to_uint8
+from npe.data.image_io import save_png
+from npe.train.loop import image_grid
+
+# Positions in a 64 x 64 CelebA-framed crop (scaled for other resolutions).
+MOUTH = [(24.5, 46.5), (32.0, 47.5), (39.5, 46.5)]
+FOREHEAD = [(14.0, 8.0), (24.0, 6.0), (32.0, 5.5), (40.0, 6.0), (50.0, 8.0)]
+
+
+def _upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    return np.asarray(Image.fromarray(image).resize((width * factor, height * factor), Image.LANCZOS))
+
+
+def _before_after(before: np.ndarray, after: np.ndarray, factor: int = 4) -> np.ndarray:
+    return image_grid(np.stack([_upscale(before, factor), _upscale(after, factor)]), 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", help="default: the bundled model")
+    parser.add_argument("--data", help="face photos whose validation split is reconstructed")
+    parser.add_argument("--out", default="resources/docs")
+    parser.add_argument("--pairs", help="also write original|reconstruction pairs here (not for committing)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from npe.editing.gallery import find_gallery
+    from npe.editing.session import EditSession
+    from npe.model import load_default, load_weights
+
+    model = load_weights(args.weights) if args.weights else load_default()
+    resolution = model.config.resolution
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    with torch.no_grad():
+        latents = torch.randn(64, model.config.latent_dim, generator=torch.Generator().manual_seed(0))
+        samples = to_uint8(model.decode(latents))
+    save_png(out / "samples.png", image_grid(samples, 8))
+    print(f"wrote {out / 'samples.png'} (64 random faces, seed 0)")
+
+    if args.data:
+        from npe.data.datasets import load_face_crops, split_train_val
+
+        crops = load_face_crops([args.data], resolution)
+        _, val_index = split_train_val(crops.names, 500)
+        originals = crops.images[val_index[:32]]
+        with torch.no_grad():
+            reconstructions = to_uint8(model.decode(model.encode(to_model(originals))))
+        save_png(out / "reconstructions.png", image_grid(reconstructions, 8))
+        print(f"wrote {out / 'reconstructions.png'} (reconstructions of the first 32 validation faces)")
+        if args.pairs:
+            pairs = np.stack([originals, reconstructions], axis=1).reshape(-1, *originals.shape[1:])
+            Path(args.pairs).mkdir(parents=True, exist_ok=True)
+            save_png(Path(args.pairs) / "pairs.png", image_grid(pairs, 8))
+            print(f"wrote {Path(args.pairs) / 'pairs.png'} (original | reconstruction; do not commit)")
+
+    # Edits on gallery faces: pick the face with the darkest mouth (closed) and the brightest forehead.
+    scale = resolution / 64
+    gallery = find_gallery(model)
+    faces = to_uint8(model.decode(torch.from_numpy(np.asarray(gallery.latents))).detach())
+    mouth_rows = slice(int(44 * scale), int(50 * scale))
+    mouth_cols = slice(int(25 * scale), int(39 * scale))
+    mouth_brightness = faces[:, mouth_rows, mouth_cols].astype(float).mean(axis=(1, 2, 3))
+    forehead_brightness = faces[:, : int(10 * scale), int(16 * scale) : int(48 * scale)].astype(float).mean(axis=(1, 2, 3))
+    demos = (
+        ("edit_smile.png", int(np.argmin(mouth_brightness)), MOUTH, "#ffffff", 3.5),
+        ("edit_hair.png", int(np.argmax(forehead_brightness)), FOREHEAD, "#2b1d16", 5.0),
+    )
+    for name, index, points, color, radius in demos:
+        session = EditSession.from_gallery(model, index, gallery)
+        before = session.result().copy()
+        stroke = [(x * scale, y * scale) for x, y in points]
+        for _ in range(3):  # three passes, as a user scrubs back and forth
+            session.paint(stroke, color, radius * scale)
+        save_png(out / name, _before_after(before, session.result()))
+        print(f"wrote {out / name} (sample {index}, {color} at {stroke})")
+
+
+if __name__ == "__main__":
+    main()
