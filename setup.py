@@ -47,11 +47,14 @@ if __name__ == "__main__":  # setuptools runs this file as __main__; tests and t
         """build_py that also copies models/ and resources/ into npe/_data in the build tree."""
 
         def run(self) -> None:
+            if not self.editable_mode:
+                # pip builds in place and setuptools never empties build/lib: a module or weights file
+                # deleted since the last build would otherwise still ship.
+                shutil.rmtree(Path(self.build_lib, PACKAGE_DATA_DIR[0]), ignore_errors=True)
             super().run()
             if self.editable_mode:  # editable installs read the checkout's folders (npe.resources)
                 return
             target = Path(self.build_lib, *PACKAGE_DATA_DIR)
-            shutil.rmtree(target, ignore_errors=True)  # no stale copies of removed files from an earlier build
             for source, relative in shipped_data_files(Path(__file__).resolve().parent):
                 destination = target / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
 ICON_SIZES = (16, 32, 48, 64, 128, 256, 512)
 SUBPROCESS_TIMEOUT = 300
+STALE_BUILD_FILES = ("npe/_deleted_module.py", "npe/_data/models/deleted.safetensors")
 
 
 def _setup_module():
@@ -83,6 +84,9 @@ def wheel(tmp_path_factory) -> Path:
     """npe's wheel, built offline (no build isolation) from a copy of the checkout."""
     base = tmp_path_factory.mktemp("wheel")
     source = _copy_source_tree(base / "src")
+    for stale in STALE_BUILD_FILES:  # left by an earlier in-place build; the next wheel must not carry them
+        (source / "build" / "lib" / stale).parent.mkdir(parents=True, exist_ok=True)
+        (source / "build" / "lib" / stale).write_text("stale\n")
     out = base / "dist"
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out), str(source)],
@@ -141,11 +145,15 @@ def test_wheel_ships_every_data_file(wheel):
 
 
 @pytest.mark.slow
-def test_wheel_has_the_version_and_the_command(wheel):
+def test_wheel_has_the_version_the_command_and_no_stale_files(wheel):
     assert wheel.name.startswith(f"npe-{npe.__version__}-")
     with zipfile.ZipFile(wheel) as archive:
         entry_points = archive.read(f"npe-{npe.__version__}.dist-info/entry_points.txt").decode()
+        names = set(archive.namelist())
     assert "npe = npe.cli:main" in entry_points
+    assert not names & set(STALE_BUILD_FILES)
+    sources = {path.relative_to(ROOT).as_posix() for path in (ROOT / "npe").rglob("*.py")}
+    assert {name for name in names if name.endswith(".py")} <= sources
 
 
 @pytest.mark.slow
