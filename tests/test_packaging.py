@@ -26,9 +26,9 @@ SUBPROCESS_TIMEOUT = 300
 STALE_BUILD_FILES = ("npe/_deleted_module.py", "npe/_data/models/deleted.safetensors")
 
 
-def _setup_module():
-    """setup.py's file rules (its setup() call only runs when setuptools executes it as __main__)."""
-    spec = importlib.util.spec_from_file_location("npe_setup", ROOT / "setup.py")
+def _build_module():
+    """The build backend, packaging/npe_build.py, for its file rules (importing it builds nothing)."""
+    spec = importlib.util.spec_from_file_location("npe_build", PACKAGING / "npe_build.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -121,7 +121,7 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_wheel_ships_every_data_file(wheel):
     with zipfile.ZipFile(wheel) as archive:
         contents = {name: archive.read(name) for name in archive.namelist() if name.startswith("npe/_data/")}
-    expected = {f"npe/_data/{relative.as_posix()}": source for source, relative in _setup_module().shipped_data_files(ROOT)}
+    expected = {f"npe/_data/{relative.as_posix()}": source for source, relative in _build_module().shipped_data_files(ROOT)}
     assert sorted(set(expected) - set(contents)) == [], "data files missing from the wheel"
     assert sorted(set(contents) - set(expected)) == [], "unexpected files under npe/_data"
     for name, source in expected.items():
@@ -130,7 +130,7 @@ def test_wheel_ships_every_data_file(wheel):
     assert "npe/_data/resources/style.qss" in contents
 
     tracked = _tracked_files("models", "resources")
-    if tracked is not None:  # a committed file the ship rules in setup.py skip would silently not ship
+    if tracked is not None:  # a committed file the ship rules in npe_build.py skip would silently not ship
         visible = [name for name in tracked if not any(part.startswith(".") for part in name.split("/"))]
         assert sorted(f"npe/_data/{name}" for name in visible if f"npe/_data/{name}" not in contents) == []
 
@@ -248,14 +248,14 @@ def test_app_icons_at_every_size():
     )
 
 
-def test_setup_ships_by_pattern_and_skips_checkpoints(tmp_path):
+def test_build_ships_by_pattern_and_skips_checkpoints(tmp_path):
     root = tmp_path / "checkout"
     for name in ("models/a.safetensors", "models/a.json", "models/a.directions.safetensors", "models/MODEL_CARD.md",
                  "models/checkpoint.pt", "models/.a.safetensors.x1.tmp", "models/grid.png",
                  "resources/style.qss", "resources/icons/npe.svg", "resources/icons/__pycache__/x.pyc"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(b"x")
-    shipped = sorted(relative.as_posix() for _, relative in _setup_module().shipped_data_files(root))
+    shipped = sorted(relative.as_posix() for _, relative in _build_module().shipped_data_files(root))
     assert shipped == [
         "models/MODEL_CARD.md", "models/a.directions.safetensors", "models/a.json", "models/a.safetensors",
         "resources/icons/npe.svg", "resources/style.qss",
