@@ -72,6 +72,7 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
     app.setApplicationName("npe")
     app.setApplicationDisplayName("Neural Photo Editor")
+    app.setDesktopFileName("npe")  # Wayland matches the window to npe.desktop (packaging/linux/) by this
     app.setOrganizationName("npe")
     from npe import __version__
 
