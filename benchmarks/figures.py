@@ -79,7 +79,8 @@ def main() -> None:
     # Edits on gallery faces: pick the face with the darkest mouth (closed) and the brightest forehead.
     scale = resolution / 64
     gallery = find_gallery(model)
-    faces = to_uint8(model.decode(torch.from_numpy(np.asarray(gallery.latents))).detach())
+    with torch.no_grad():
+        faces = to_uint8(model.decode(torch.tensor(np.asarray(gallery.latents))))
     mouth_rows = slice(int(44 * scale), int(50 * scale))
     mouth_cols = slice(int(25 * scale), int(39 * scale))
     mouth_brightness = faces[:, mouth_rows, mouth_cols].astype(float).mean(axis=(1, 2, 3))

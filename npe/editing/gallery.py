@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,8 @@ class Gallery:
     latents: np.ndarray
     seeds: np.ndarray
     generated: bool = True
+    # Fallback galleries: maps seeded N(0, I) noise to a latent of the model's sampling distribution.
+    to_latent: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         latents = np.array(self.latents, dtype=np.float32)
@@ -68,7 +70,8 @@ class Gallery:
         if index < len(self):
             return self.latents[index].copy()
         if not self.generated:
-            return seeded_latent(self.latent_dim, index)
+            noise = seeded_latent(self.latent_dim, index)
+            return self.to_latent(noise) if self.to_latent is not None else noise
         raise IndexError(f"there is no sample {index}: the gallery has {len(self)} faces (0-{len(self) - 1})")
 
     def images(self, model: IAN, batch_size: int = 32) -> np.ndarray:
@@ -76,9 +79,14 @@ class Gallery:
         return decode_latents(model, self.latents, batch_size)
 
     @classmethod
-    def fallback(cls, latent_dim: int, count: int = FALLBACK_SIZE) -> Gallery:
+    def fallback(
+        cls, latent_dim: int, count: int = FALLBACK_SIZE, to_latent: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> Gallery:
+        """Seeded random faces (sample N = seed N); `to_latent` maps the seeded noise to a latent."""
         seeds = np.arange(count, dtype=np.int64)
-        return cls(np.stack([seeded_latent(latent_dim, int(s)) for s in seeds]), seeds, generated=False)
+        noise = [seeded_latent(latent_dim, int(s)) for s in seeds]
+        latents = np.stack([to_latent(n) for n in noise] if to_latent is not None else noise)
+        return cls(latents, seeds, generated=False, to_latent=to_latent)
 
 
 def seeded_latent(latent_dim: int, seed: int) -> np.ndarray:
@@ -87,6 +95,20 @@ def seeded_latent(latent_dim: int, seed: int) -> np.ndarray:
 
     generator = torch.Generator().manual_seed(int(seed))
     return torch.randn(latent_dim, generator=generator).numpy().astype(np.float32)
+
+
+def sample_latent(model: IAN, seed: int) -> np.ndarray:
+    """The random face of ``seed``: seeded noise mapped to the model's sampling distribution
+    (a Gaussian fitted to its encoded training faces; N(0, I) for models without one)."""
+    return noise_to_latent(model, seeded_latent(model.config.latent_dim, seed))
+
+
+def noise_to_latent(model: IAN, noise: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        latent = model.latents_from_noise(torch.as_tensor(np.asarray(noise, dtype=np.float32))[None])
+    return latent[0].cpu().numpy().astype(np.float32)
 
 
 def decode_latents(model: IAN, latents: np.ndarray, batch_size: int = 32) -> np.ndarray:
@@ -129,7 +151,7 @@ def build_gallery(model: IAN, count: int = DEFAULT_COUNT, candidates: int = DEFA
     if count < 1 or candidates < count:
         raise ValueError(f"need 1 <= count <= candidates, got count={count}, candidates={candidates}")
     seeds = np.arange(first_seed, first_seed + candidates, dtype=np.int64)
-    latents = np.stack([seeded_latent(model.config.latent_dim, int(s)) for s in seeds])
+    latents = np.stack([sample_latent(model, int(s)) for s in seeds])
     images = decode_latents(model, latents)
     thumbnails = F.adaptive_avg_pool2d(torch.from_numpy(images).permute(0, 3, 1, 2).float(), 16)
     picked = farthest_points(thumbnails.flatten(1).numpy(), count)
@@ -190,7 +212,7 @@ def find_gallery(model: IAN, weights: str | os.PathLike | None = None) -> Galler
                 return load_gallery(candidate, model.config.latent_dim)
             except GalleryError:
                 continue
-    return Gallery.fallback(model.config.latent_dim)
+    return Gallery.fallback(model.config.latent_dim, to_latent=lambda noise: noise_to_latent(model, noise))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,7 +53,7 @@ from npe.editing.compose import (
     photo_to_crop,
 )
 from npe.editing.errors import SessionError
-from npe.editing.gallery import seeded_latent
+from npe.editing.gallery import sample_latent
 from npe.editing.history import (
     ArrayStore,
     CommitRecord,
@@ -262,7 +262,7 @@ class EditSession:
     def random(cls, model: IAN, seed: int | None = None, *, directions: Directions | None = None) -> EditSession:
         """A random face z ~ N(0, I) (seeded when ``seed`` is given)."""
         seed = _fresh_seed() if seed is None else int(seed)
-        return cls.from_latent(model, seeded_latent(model.config.latent_dim, seed), name=f"random face (seed {seed})", directions=directions)
+        return cls.from_latent(model, sample_latent(model, seed), name=f"random face (seed {seed})", directions=directions)
 
     @classmethod
     def from_gallery(
@@ -695,7 +695,7 @@ class EditSession:
         """Replace the document with a random face (or the face of ``latent``). One undo step."""
         if latent is None:
             seed = _fresh_seed() if seed is None else int(seed)
-            latent = seeded_latent(self.latent_dim, seed)
+            latent = sample_latent(self.model, seed)
             name = f"random face (seed {seed})"
         else:
             latent = _check_latent(latent, self.latent_dim)

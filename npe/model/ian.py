@@ -113,6 +113,12 @@ class IAN(nn.Module):
         self.trunk = Trunk(config)
         self.encoder = EncoderHead(self.trunk.out_features, config.encoder_hidden, config.latent_dim)
         self.generator = Generator(config)
+        # The distribution random faces are drawn from: z = latent_mean + latent_basis @ noise,
+        # noise ~ N(0, I). N(0, I) until `fit_latent_distribution` fits a Gaussian to the encoded
+        # training faces (ex-post density estimation, Ghosh et al. 2020): with a light KL term the
+        # encoder's codes fill only part of N(0, I), and samples from there look like faces.
+        self.register_buffer("latent_mean", torch.zeros(config.latent_dim))
+        self.register_buffer("latent_basis", torch.eye(config.latent_dim))
         self.classifier: nn.Module | None = None
         if with_classifier:
             outputs = 3 if config.ternary else 1
@@ -159,9 +165,27 @@ class IAN(nn.Module):
             last = _ScaleGradient.apply(last, trunk_grad_scale)
         return self.classifier(last.flatten(1)), features
 
+    def latents_from_noise(self, noise: torch.Tensor) -> torch.Tensor:
+        """Map N(0, I) noise (N x latent_dim) to latents of the model's sampling distribution."""
+        return self.latent_mean + noise.to(self.latent_basis) @ self.latent_basis.t()
+
     def sample_latents(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        device = next(self.parameters()).device
-        return torch.randn(count, self.config.latent_dim, generator=generator, device="cpu").to(device)
+        """Random latents from the model's sampling distribution (seeded by `generator`, on the CPU)."""
+        noise = torch.randn(count, self.config.latent_dim, generator=generator, device="cpu")
+        return self.latents_from_noise(noise.to(self.latent_basis.device))
+
+    @torch.no_grad()
+    def fit_latent_distribution(self, latents: torch.Tensor) -> None:
+        """Fit the sampling distribution to encoded faces (N x latent_dim posterior means)."""
+        latents = latents.double()
+        if latents.ndim != 2 or latents.shape[1] != self.config.latent_dim or latents.shape[0] < 2:
+            raise ValueError(f"need at least 2 latents of size {self.config.latent_dim}, got {tuple(latents.shape)}")
+        mean = latents.mean(0)
+        covariance = torch.cov((latents - mean).t())
+        eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+        basis = eigenvectors * eigenvalues.clamp_min(0).sqrt()
+        self.latent_mean.copy_(mean.to(self.latent_mean))
+        self.latent_basis.copy_(basis.to(self.latent_basis))
 
     def _check_images(self, images: torch.Tensor) -> None:
         res = self.config.resolution

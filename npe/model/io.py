@@ -16,6 +16,7 @@ from npe.config import ConfigError, ModelConfig, from_dict, to_dict
 from npe.model.ian import IAN
 
 FORMAT_VERSION = 1
+LATENT_DISTRIBUTION_KEYS = ("latent_mean", "latent_basis")
 
 
 class WeightsError(RuntimeError):
@@ -84,6 +85,9 @@ def load_weights(path: str | os.PathLike, *, device: str | torch.device = "cpu",
         raise WeightsError(
             f"Model weights '{tensors_path}' are truncated or corrupt ({exc}). Re-download or re-export the model."
         ) from exc
+    for key in LATENT_DISTRIBUTION_KEYS:
+        # Files written before the sampling distribution existed: keep N(0, I).
+        tensors.setdefault(key, expected[key])
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected) - ({k for k in tensors if k.startswith("classifier.")}))
     problems = []

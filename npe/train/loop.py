@@ -272,8 +272,11 @@ class Trainer:
         saved_config = from_dict(ModelConfig, json.loads(state["model_config"]))
         if saved_config != self.model_config:
             raise ValueError(f"checkpoint '{path}' was made with another model config: {saved_config}")
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
+        for module, key in ((self.model, "model"), (self.ema, "ema")):
+            # Checkpoints written before the sampling-distribution buffers existed lack only those.
+            missing, unexpected = module.load_state_dict(state[key], strict=False)
+            if unexpected or set(missing) - {"latent_mean", "latent_basis"}:
+                raise ValueError(f"checkpoint '{path}' does not match the model: missing {missing}, unexpected {unexpected}")
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
@@ -309,9 +312,21 @@ class Trainer:
         self.ema.eval()
         torch.set_rng_state(saved_rng)
 
+    @torch.no_grad()
+    def encode_training_faces(self, model: IAN, batch: int = 256) -> torch.Tensor:
+        """Posterior means of every training face (unflipped), N x latent_dim."""
+        model.eval()
+        chunks = [
+            model.encode(to_model(self.train_images[start : start + batch]).to(self.device))
+            for start in range(0, len(self.train_images), batch)
+        ]
+        return torch.cat(chunks).cpu()
+
     def export(self, path: str | Path, metrics: dict[str, Any] | None = None) -> tuple[Path, Path]:
-        """Write the EMA model (generator + trunk + encoder) as NAME.safetensors + NAME.json."""
+        """Write the EMA model (generator + trunk + encoder) as NAME.safetensors + NAME.json, with its
+        sampling distribution fitted to the encoded training faces."""
         export_model = copy.deepcopy(self.ema)
+        export_model.fit_latent_distribution(self.encode_training_faces(export_model))
         metadata = {
             "training_data": self.data_description,
             "steps": self.step,
@@ -321,6 +336,7 @@ class Trainer:
             "device": str(self.device),
             "torch": torch.__version__,
             "metrics": metrics or {},
+            "sampling": f"z = mean + basis @ N(0, I): a Gaussian fitted to the encoder's means of the {len(self.train_images)} training faces",
         }
         return save_weights(export_model, path, metadata)
 

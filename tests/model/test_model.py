@@ -147,3 +147,31 @@ def test_adversarial_step_updates_discriminator(tmp_path, tiny_config, faces32):
     values = trainer.train_step()
     assert {"d", "g_adv", "pixel", "feature", "kl"} <= set(values)
     assert all(not torch.equal(a, b) for a, b in zip(head_before, trainer.model.classifier.parameters()))
+
+
+def test_sampling_distribution_defaults_to_the_prior_and_fits_encoded_faces(tiny_model):
+    noise = torch.randn(5, 16)
+    assert torch.equal(tiny_model.latents_from_noise(noise), noise)  # N(0, I) until fitted
+    generator = torch.Generator().manual_seed(0)
+    scale = torch.linspace(0.1, 2.0, 16)
+    encoded = torch.randn(4000, 16, generator=generator) * scale + 3.0
+    tiny_model.fit_latent_distribution(encoded)
+    samples = tiny_model.sample_latents(4000, torch.Generator().manual_seed(1))
+    assert torch.allclose(samples.mean(0), torch.full((16,), 3.0), atol=0.1)
+    assert torch.allclose(samples.std(0), scale, rtol=0.1)
+
+
+def test_weights_without_a_sampling_distribution_still_load(tmp_path, tiny_model):
+    from safetensors.torch import load_file, save_file
+
+    from npe.model import load_weights, save_weights
+
+    tiny_model.fit_latent_distribution(torch.randn(50, 16) * 0.5)
+    tensors_path, _ = save_weights(tiny_model, tmp_path / "tiny")
+    loaded = load_weights(tensors_path)
+    assert torch.equal(loaded.latent_basis, tiny_model.latent_basis)
+    tensors = load_file(str(tensors_path))
+    del tensors["latent_mean"], tensors["latent_basis"]
+    save_file(tensors, str(tensors_path))
+    old = load_weights(tensors_path)
+    assert torch.equal(old.latent_basis, torch.eye(16))
