@@ -100,9 +100,8 @@ class TrainConfig:
     # gradients dwarf the reconstruction gradients Adam has adapted the shared trunk to, and
     # the encoder collapses (seen: pixel L1 0.19 -> 0.33, KL 2 -> 16 nats within 20 steps).
     adversarial_ramp_steps: int = 1000
-    # The discriminator's gradient into the shared trunk is scaled by this, so the features
-    # the encoder reads are shaped mostly by reconstruction and only partly by the adversary
-    # (measured at step 620: unscaled, D's gradient on the trunk is 25-70x the reconstruction's).
+    # The discriminator's learning rate on the shared trunk, relative to lr_discriminator: the
+    # features the encoder reads are shaped mostly by reconstruction, partly by the adversary.
     trunk_adversarial_scale: float = 0.1
     prior_fraction: float = 0.5  # samples from p(z) per training image, for the adversarial terms
     validate_minutes: float = 5.0

@@ -86,19 +86,6 @@ class Generator(nn.Module):
         return torch.tanh(self.to_rgb(hidden))
 
 
-class _ScaleGradient(torch.autograd.Function):
-    """Identity forward; multiplies the gradient by a constant on the way back."""
-
-    @staticmethod
-    def forward(ctx, tensor, scale):  # type: ignore[override]
-        ctx.scale = scale
-        return tensor.view_as(tensor)
-
-    @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
-        return grad * ctx.scale, None
-
-
 class IAN(nn.Module):
     """Introspective Adversarial Network (Brock et al., ICLR 2017).
 
@@ -151,19 +138,12 @@ class IAN(nn.Module):
             raise ValueError(f"expected latents of shape N x {self.config.latent_dim}, got {tuple(latent.shape)}")
         return self.generator(latent)
 
-    def discriminate(self, images: torch.Tensor, trunk_grad_scale: float = 1.0) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Classifier logits (N x 3, or N x 1 for the binary ablation) and trunk activations.
-
-        `trunk_grad_scale` scales the gradient the logits send back into the shared trunk
-        (the classifier head itself gets the full gradient).
-        """
+    def discriminate(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Classifier logits (N x 3, or N x 1 for the binary ablation) and trunk activations."""
         if self.classifier is None:
             raise RuntimeError("this model was loaded for inference only; it has no discriminator head")
         features = self.trunk(images)
-        last = features[-1]
-        if trunk_grad_scale != 1.0:
-            last = _ScaleGradient.apply(last, trunk_grad_scale)
-        return self.classifier(last.flatten(1)), features
+        return self.classifier(features[-1].flatten(1)), features
 
     def latents_from_noise(self, noise: torch.Tensor) -> torch.Tensor:
         """Map N(0, I) noise (N x latent_dim) to latents of the model's sampling distribution."""

@@ -100,13 +100,25 @@ class Trainer:
         for parameter in self.ema.parameters():
             parameter.requires_grad_(False)
 
+        # Each objective gets its own Adam moments. The shared trunk receives reconstruction
+        # gradients (~1e-6) and discriminator gradients (~1e-4): through one optimizer the
+        # discriminator's first steps are divided by a second moment adapted to the tiny
+        # reconstruction gradients, move the trunk by many learning rates at once and wreck the
+        # encoder (measured: pixel L1 0.23 -> 0.42 within 25 steps). With two optimizers each
+        # objective moves the trunk by its own learning rate.
         betas = (train_config.beta1, train_config.beta2)
-        self.opt_g = torch.optim.Adam(
-            [*self.model.generator.parameters(), *self.model.encoder.parameters()], lr=train_config.lr_generator, betas=betas
-        )
+        autoencoder = [*self.model.generator.parameters(), *self.model.encoder.parameters()]
+        if model_config.recon_grad_to_trunk:
+            autoencoder += list(self.model.trunk.parameters())
+        self.opt_g = torch.optim.Adam(autoencoder, lr=train_config.lr_generator, betas=betas)
         assert self.model.classifier is not None
         self.opt_d = torch.optim.Adam(
-            [*self.model.trunk.parameters(), *self.model.classifier.parameters()], lr=train_config.lr_discriminator, betas=betas
+            [
+                {"params": list(self.model.trunk.parameters()), "lr": train_config.lr_discriminator * train_config.trunk_adversarial_scale},
+                {"params": list(self.model.classifier.parameters())},
+            ],
+            lr=train_config.lr_discriminator,
+            betas=betas,
         )
         self.train_images = torch.from_numpy(np.ascontiguousarray(train_images))
         self.val_images = np.ascontiguousarray(val_images)
@@ -194,11 +206,10 @@ class Trainer:
         for parameter in trunk_params + head_params:
             parameter.requires_grad_(True)
 
-        # (2) discriminator (its trunk grads add to the reconstruction grads from (1))
+        # (2) discriminator, with its own optimizer (see __init__)
         if adversarial:
-            logits, _ = model.discriminate(
-                torch.cat([images, samples.detach(), reconstructions.detach()]), self.config.trunk_adversarial_scale
-            )
+            self.opt_d.zero_grad(set_to_none=True)
+            logits, _ = model.discriminate(torch.cat([images, samples.detach(), reconstructions.detach()]))
             loss_d = losses.discriminator_loss(
                 logits[:batch], logits[batch : batch + prior_count], logits[batch + prior_count :]
             )
@@ -209,7 +220,6 @@ class Trainer:
             values["d"] = loss_d.item()
             with torch.no_grad():
                 values["d_acc"] = float((logits.argmax(1)[:batch] == losses.REAL).float().mean()) if logits.shape[1] > 1 else float((logits[:batch] > 0).float().mean())
-        if adversarial or cfg.recon_grad_to_trunk:
             self.opt_d.step()
 
         self.update_ema()

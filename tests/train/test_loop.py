@@ -10,8 +10,8 @@ from npe.train.loop import CHECKPOINT_NAME, Trainer
 
 
 def _trainer(tmp_path, tiny_config, faces32, **overrides):
-    config = TrainConfig(batch_size=8, warmup_steps=2, threads=1, log_every=10**9, checkpoint_minutes=1e9,
-                         validate_minutes=1e9, **overrides)
+    settings = dict(batch_size=8, warmup_steps=2, threads=1, log_every=10**9, checkpoint_minutes=1e9, validate_minutes=1e9)
+    config = TrainConfig(**{**settings, **overrides})
     return Trainer(tiny_config, config, faces32[:40], faces32[40:], tmp_path, log=lambda message: None)
 
 
@@ -78,3 +78,20 @@ def test_fit_writes_metrics_grids_and_checkpoint_and_export_loads(tmp_path, tiny
     # The sampling distribution is fitted to the encoded training faces.
     encoded = trainer.encode_training_faces(trainer.ema)
     assert torch.allclose(model.latent_mean, encoded.mean(0), atol=1e-5)
+
+
+def test_each_objective_moves_the_shared_trunk_through_its_own_optimizer(tmp_path, tiny_config, faces32):
+    """On the real model the trunk's reconstruction gradients (~1e-6) and discriminator gradients
+    (~1e-4) differ by orders of magnitude; through one Adam the discriminator's first steps were
+    divided by a second moment adapted to the reconstruction gradients and wrecked the encoder
+    (pixel L1 0.23 -> 0.42 in 25 steps). Each objective must normalise its own gradients."""
+    trainer = _trainer(tmp_path, tiny_config, faces32)
+    trunk = {id(p) for p in trainer.model.trunk.parameters()}
+    autoencoder = {id(p) for group in trainer.opt_g.param_groups for p in group["params"]}
+    assert trunk <= autoencoder
+    (trunk_group,) = [g for g in trainer.opt_d.param_groups if {id(p) for p in g["params"]} == trunk]
+    assert trunk_group["lr"] == trainer.config.lr_discriminator * trainer.config.trunk_adversarial_scale
+    # Reconstruction-only steps leave the discriminator's optimizer untouched.
+    trainer.train_step()
+    assert trainer.adversarial_active() is False
+    assert all(not trainer.opt_d.state[p] for p in trainer.model.trunk.parameters())
