@@ -70,6 +70,9 @@ def load_weights(path: str | os.PathLike, *, device: str | torch.device = "cpu",
 
     The returned model is in eval mode. With `for_training`, the file must hold the discriminator head too.
     """
+    given = Path(path)
+    if given.is_file() and given.suffix not in (".safetensors", ".json"):
+        raise WeightsError(f"'{given}' is not a model weights file: expected NAME.safetensors with NAME.json beside it.")
     tensors_path, _ = weight_paths(path)
     config, metadata = read_config(path)
     if not tensors_path.is_file():

@@ -106,3 +106,10 @@ def test_wrong_dtype_is_reported(tmp_path, tiny_model):
 def test_weight_paths():
     assert [p.name for p in weight_paths("a/b.json")] == ["b.safetensors", "b.json"]
     assert [p.name for p in weight_paths("a/b.v2")] == ["b.v2.safetensors", "b.v2.json"]
+
+
+def test_a_file_that_is_not_weights_is_named_as_such(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8 not weights")
+    with pytest.raises(WeightsError, match="is not a model weights file"):
+        load_weights(photo)

@@ -1,0 +1,91 @@
+"""The bundled model: it loads, reconstructs a real photo, and the brush does what the README shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.shipped
+
+MOUTH = [(24.5, 46.5), (32.0, 47.5), (39.5, 46.5)]  # in a 64 x 64 CelebA-framed face
+FOREHEAD = [(14.0, 8.0), (24.0, 6.0), (32.0, 5.5), (40.0, 6.0), (50.0, 8.0)]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from npe.model import WeightsError, load_default
+
+    try:
+        model = load_default()
+    except WeightsError as exc:
+        pytest.skip(f"no bundled model: {exc}")
+    return model
+
+
+@pytest.fixture(scope="module")
+def gallery_faces(shipped):
+    from npe.data.convert import to_uint8
+    from npe.editing.gallery import find_gallery
+
+    gallery = find_gallery(shipped)
+    assert gallery.generated, "the bundled model ships its gallery of sample faces"
+    with torch.no_grad():
+        faces = to_uint8(shipped.decode(torch.tensor(np.asarray(gallery.latents))))
+    return gallery, faces
+
+
+def _region(points, radius, size=64):
+    centres = np.arange(size) + 0.5
+    mask = np.zeros((size, size), bool)
+    for x, y in points:
+        mask |= (centres[None, :] - x) ** 2 + (centres[:, None] - y) ** 2 <= radius**2
+    return mask
+
+
+def _paint(shipped, gallery, index, points, colour, radius):
+    from npe.editing.session import EditSession
+
+    session = EditSession.from_gallery(shipped, index, gallery)
+    before = session.result().astype(float)
+    for _ in range(3):
+        session.paint(points, colour, radius)
+    return before, session.result().astype(float)
+
+
+def test_the_bundled_model_ships_its_directions_and_sampling_distribution(shipped):
+    from npe.editing.directions import find_directions
+
+    directions = find_directions(shipped)
+    assert directions is not None and len(directions) >= 10
+    assert not torch.equal(shipped.latent_basis, torch.eye(shipped.config.latent_dim))
+
+
+def test_white_over_a_closed_mouth_brightens_the_mouth(shipped, gallery_faces):
+    gallery, faces = gallery_faces
+    mouth = _region(MOUTH, 3)
+    index = int(np.argmin([face[mouth].mean() for face in faces]))  # the most closed mouth
+    before, after = _paint(shipped, gallery, index, MOUTH, "#ffffff", 3.5)
+    assert after[mouth].mean() > before[mouth].mean() + 15
+    # The change stays mostly at the mouth: the top of the head barely moves.
+    assert np.abs(after[:16] - before[:16]).mean() < 6
+
+
+def test_dark_over_the_forehead_darkens_it(shipped, gallery_faces):
+    gallery, faces = gallery_faces
+    forehead = _region(FOREHEAD, 4)
+    index = int(np.argmax([face[forehead].mean() for face in faces]))  # the least hair
+    before, after = _paint(shipped, gallery, index, FOREHEAD, "#2b1d16", 5.0)
+    assert after[forehead].mean() < before[forehead].mean() - 15
+    assert np.abs(after[44:] - before[44:]).mean() < 6  # mouth and chin keep their look
+
+
+def test_the_astronaut_is_reconstructed_recognisably(shipped):
+    from skimage import data
+
+    from npe.editing.session import EditSession
+
+    session = EditSession.from_photo(shipped, data.astronaut())
+    error = session.reconstruction.astype(float) - session.crop.astype(float)
+    psnr = 10 * np.log10(255.0**2 / np.mean(error**2))
+    assert psnr > 18
