@@ -78,6 +78,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     train.add_argument("--validate-minutes", type=float, default=5.0, help="minutes between validation and grids (default: 5)")
     train.add_argument("--time-limit", type=float, default=None, metavar="MINUTES", help="stop (with a checkpoint) after this many minutes")
     train.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt exactly where it stopped")
+    train.add_argument("--init-from", metavar="W", help="start from these weights (e.g. the bundled model) instead of random ones; fresh optimizers and discriminator head")
     train.add_argument("--val-size", type=int, default=500, help="validation images: the last N by name (default: 500)")
     train.add_argument("--config", metavar="JSON", help="a JSON file with ModelConfig/TrainConfig fields to override")
     for flag, help_text in (

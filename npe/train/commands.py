@@ -91,6 +91,13 @@ def train_command(args: argparse.Namespace) -> int:
         del state
     else:
         model_config, train_config = build_configs(args)
+        if args.init_from:
+            from npe.model import WeightsError, read_config
+
+            try:
+                model_config, _ = read_config(args.init_from)
+            except WeightsError as exc:
+                raise _user_error(str(exc)) from exc
         if checkpoint.exists():
             raise _user_error(f"'{out_dir}' already holds a training run. Use --resume to continue it, or choose another --out.")
 
@@ -117,6 +124,14 @@ def train_command(args: argparse.Namespace) -> int:
     if args.resume:
         trainer.load_checkpoint(checkpoint)
         log(f"resumed from step {trainer.step} ({trainer.images_seen} images seen)")
+    elif args.init_from:
+        from npe.model import WeightsError, load_weights
+
+        try:
+            trainer.initialize_from(load_weights(args.init_from))
+        except WeightsError as exc:
+            raise _user_error(str(exc)) from exc
+        log(f"initialised from {args.init_from}")
     if args.steps is not None:
         steps = args.steps
     elif args.epochs is not None:

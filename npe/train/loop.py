@@ -298,6 +298,17 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"].cpu())
         self.best_val_psnr = float(state.get("best_val_psnr", -math.inf))
 
+    def initialize_from(self, weights: IAN) -> None:
+        """Start from trained inference weights (generator, trunk, encoder, sampling distribution);
+        the discriminator head and the optimizers start fresh."""
+        if weights.config != self.model_config:
+            raise ValueError(f"the weights were made with another model config: {weights.config}")
+        state = weights.inference_state_dict()
+        for module in (self.model, self.ema):
+            missing, unexpected = module.load_state_dict(state, strict=False)
+            if unexpected or any(not key.startswith("classifier.") for key in missing):
+                raise ValueError(f"weights do not fit the model: missing {missing}, unexpected {unexpected}")
+
     # --- export ----------------------------------------------------------------------------
     @torch.no_grad()
     def recalibrate_ema_batchnorm(self, batches: int = 20) -> None:

@@ -66,3 +66,20 @@ def test_train_reports_missing_data_clearly(tmp_path, capsys):
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, face_folder, capsys):
     assert main(["train", str(face_folder), "--out", str(tmp_path / "empty"), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_init_from_weights_starts_from_them(tmp_path, face_folder):
+    import torch
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model": {"max_channels": 8, "encoder_hidden": 8, "classifier_hidden": 8}}))
+    assert main(["train", str(face_folder), "--out", str(tmp_path / "a"), "--steps", "2", "--config", str(config), *TINY_FLAGS]) == 0
+    source = load_weights(tmp_path / "a" / "model.safetensors")
+    # Zero steps from the weights: the export is the same network (its sampling distribution refitted).
+    assert main(["train", str(face_folder), "--out", str(tmp_path / "b"), "--steps", "0", "--init-from",
+                 str(tmp_path / "a" / "model.safetensors"), "--threads", "1", "--val-size", "2", "--quiet"]) == 0
+    copy = load_weights(tmp_path / "b" / "model.safetensors")
+    assert copy.config == source.config
+    for key, value in source.state_dict().items():
+        if not key.startswith("latent_"):
+            assert torch.equal(copy.state_dict()[key], value), key
