@@ -138,6 +138,7 @@ def train_command(args: argparse.Namespace) -> int:
         steps = math.ceil(args.epochs * len(train_index) / train_config.batch_size)
     else:
         steps = train_config.steps
+    trainer.config = dataclasses.replace(trainer.config, steps=steps)  # recorded in the exported metadata
     (out_dir / "config.json").write_text(json.dumps({"model": to_dict(model_config), "train": to_dict(train_config), "data": description}, indent=2))
     started = time.monotonic()
     trainer.fit(steps, time_limit_minutes=args.time_limit)
