@@ -18,8 +18,10 @@ import torch
 
 from npe.editing.errors import SessionError
 
-INITIAL_STEP = 0.1  # first step length in z, per sqrt(latent_dim) (|z| ≈ sqrt(latent_dim) for z ~ N(0, I))
-MAX_STEP = 0.4  # the longest step a stroke may grow to, per sqrt(latent_dim)
+# Step lengths, calibrated on the bundled model: 0.1 / 0.4 (per sqrt(latent_dim)) turned a whole face
+# white from one stroke over the mouth; at 0.015 / 0.06 the same stroke opens the mouth.
+INITIAL_STEP = 0.015  # first step length in z, per sqrt(latent_dim) (|z| ≈ sqrt(latent_dim) for z ~ N(0, I))
+MAX_STEP = 0.06  # the longest step a stroke may grow to, per sqrt(latent_dim)
 MIN_STEP = 0.002  # steps never shrink below this, per sqrt(latent_dim)
 GROW, SHRINK = 1.25, 0.5  # step length after an accepted / a rejected step
 MIN_RADIUS = 0.75  # crop pixels: smaller brushes would fall between pixel centres

@@ -26,7 +26,8 @@ def _brush_region(session: EditSession, x: float, y: float, radius: float) -> np
 
 
 def _paint_dark(session: EditSession, y: float = 70.0) -> None:
-    session.paint([(85.0, y), (100.0, y), (115.0, y)], color=BLACK, radius=12, steps=3)
+    # The step lengths are calibrated on the bundled model; the tiny random one needs longer steps.
+    session.paint([(85.0, y), (100.0, y), (115.0, y)], color=BLACK, radius=12, steps=3, strength=6.0)
 
 
 # --- creation --------------------------------------------------------------------------------
