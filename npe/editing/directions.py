@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from npe.editing.companions import companion_candidates, companion_path
 from npe.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -113,10 +114,7 @@ def compute_directions(model: IAN, images: np.ndarray, count: int = DEFAULT_COUN
 
 def directions_path(weights: str | os.PathLike) -> Path:
     """NAME.directions.safetensors beside NAME.safetensors (``weights`` as file or bare NAME)."""
-    path = Path(weights)
-    if path.suffix in (".safetensors", ".json"):
-        path = path.with_suffix("")
-    return path.with_name(path.name + SUFFIX)
+    return companion_path(weights, SUFFIX)
 
 
 def save_directions(directions: Directions, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
@@ -158,23 +156,11 @@ def load_directions(path: str | os.PathLike, latent_dim: int | None = None) -> D
 def find_directions(model: IAN, weights: str | os.PathLike | None = None) -> Directions | None:
     """The directions shipped beside ``weights`` (or beside the bundled model of this name), or None
     if there are none or they do not fit the model. Never raises."""
-    candidates = []
-    if weights is not None:
-        candidates.append(directions_path(weights))
-    name = getattr(model, "name", None)
-    if isinstance(name, str) and name:
+    for candidate in companion_candidates(model, weights, SUFFIX):
         try:
-            from npe.resources import models_dir
-
-            candidates.append(models_dir() / f"{name}{SUFFIX}")
-        except FileNotFoundError:
-            pass
-    for candidate in candidates:
-        if candidate.is_file():
-            try:
-                return load_directions(candidate, model.config.latent_dim)
-            except DirectionsError:
-                continue
+            return load_directions(candidate, model.config.latent_dim)
+        except DirectionsError:
+            continue
     return None
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from npe.editing.companions import companion_candidates, companion_path
 from npe.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -160,10 +161,7 @@ def build_gallery(model: IAN, count: int = DEFAULT_COUNT, candidates: int = DEFA
 
 def gallery_path(weights: str | os.PathLike) -> Path:
     """NAME.gallery.safetensors beside NAME.safetensors."""
-    path = Path(weights)
-    if path.suffix in (".safetensors", ".json"):
-        path = path.with_suffix("")
-    return path.with_name(path.name + SUFFIX)
+    return companion_path(weights, SUFFIX)
 
 
 def save_gallery(gallery: Gallery, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
@@ -195,23 +193,11 @@ def load_gallery(path: str | os.PathLike, latent_dim: int | None = None) -> Gall
 def find_gallery(model: IAN, weights: str | os.PathLike | None = None) -> Gallery:
     """The gallery shipped beside ``weights`` (or the bundled model of this name); the seeded
     fallback if there is none or it does not fit. Never raises."""
-    candidates = []
-    if weights is not None:
-        candidates.append(gallery_path(weights))
-    name = getattr(model, "name", None)
-    if isinstance(name, str) and name:
+    for candidate in companion_candidates(model, weights, SUFFIX):
         try:
-            from npe.resources import models_dir
-
-            candidates.append(models_dir() / f"{name}{SUFFIX}")
-        except FileNotFoundError:
-            pass
-    for candidate in candidates:
-        if candidate.is_file():
-            try:
-                return load_gallery(candidate, model.config.latent_dim)
-            except GalleryError:
-                continue
+            return load_gallery(candidate, model.config.latent_dim)
+        except GalleryError:
+            continue
     return Gallery.fallback(model.config.latent_dim, to_latent=lambda noise: noise_to_latent(model, noise))
 
 

@@ -1,0 +1,35 @@
+"""Files that travel beside a model's weights (NAME.directions.safetensors, NAME.gallery.safetensors)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from npe.model import IAN
+
+
+def companion_path(weights: str | os.PathLike, suffix: str) -> Path:
+    """NAME + suffix beside NAME.safetensors (``weights`` given as either file or the bare NAME)."""
+    path = Path(weights)
+    if path.suffix in (".safetensors", ".json"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + suffix)
+
+
+def companion_candidates(model: IAN, weights: str | os.PathLike | None, suffix: str) -> list[Path]:
+    """Where a companion file may be, best first: beside ``weights``, then beside the bundled model
+    of the same name. Only existing files are listed."""
+    candidates = []
+    if weights is not None:
+        candidates.append(companion_path(weights, suffix))
+    name = getattr(model, "name", None)
+    if isinstance(name, str) and name:
+        try:
+            from npe.resources import models_dir
+
+            candidates.append(models_dir() / f"{name}{suffix}")
+        except FileNotFoundError:
+            pass
+    return [candidate for candidate in candidates if candidate.is_file()]
