@@ -84,6 +84,17 @@ class CropBox:
         ys = self.center_y + half * (signs[:, 0] * uy + signs[:, 1] * vy)
         return np.stack([xs, ys], axis=1)
 
+    def pixel_bounds(self, width: int, height: int) -> tuple[int, int, int, int] | None:
+        """The pixels the square touches in a width x height photo: (x0, y0, x1, y1), or None if none."""
+        corners = self.corners()
+        x0 = max(0, math.floor(corners[:, 0].min()))
+        y0 = max(0, math.floor(corners[:, 1].min()))
+        x1 = min(width, math.ceil(corners[:, 0].max()))
+        y1 = min(height, math.ceil(corners[:, 1].max()))
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return x0, y0, x1, y1
+
 
 def aligned_crop_box(width: int, height: int, crop: CropConfig = CropConfig()) -> CropBox:
     """The CropConfig square of an already aligned (CelebA-style) photo of this size."""
@@ -572,13 +583,10 @@ def paste_back(
 
     result = photo.copy()
     height, width = photo.shape[:2]
-    corners = box.corners()
-    x0 = max(0, math.floor(corners[:, 0].min()))
-    y0 = max(0, math.floor(corners[:, 1].min()))
-    x1 = min(width, math.ceil(corners[:, 0].max()))
-    y1 = min(height, math.ceil(corners[:, 1].max()))
-    if x1 <= x0 or y1 <= y0:
+    bounds = box.pixel_bounds(width, height)
+    if bounds is None:
         return result  # the box lies entirely outside the photo
+    x0, y0, x1, y1 = bounds
 
     # Affine from region coordinates to crop coordinates (u, v in [0, R]): the inverse of crop_face's.
     (ux, uy), (vx, vy) = box.axes

@@ -97,14 +97,7 @@ def feather_for(photo_size: tuple[int, int], box: CropBox) -> float:
 
 def box_rect(box: CropBox, width: int, height: int) -> tuple[int, int, int, int] | None:
     """The box's bounding rectangle clipped to the photo: (x0, y0, x1, y1), or None if outside."""
-    corners = box.corners()
-    x0 = max(0, math.floor(corners[:, 0].min()))
-    y0 = max(0, math.floor(corners[:, 1].min()))
-    x1 = min(width, math.ceil(corners[:, 0].max()))
-    y1 = min(height, math.ceil(corners[:, 1].max()))
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return x0, y0, x1, y1
+    return box.pixel_bounds(width, height)
 
 
 def photo_to_crop(box: CropBox, resolution: int, x: np.ndarray | float, y: np.ndarray | float) -> tuple:
