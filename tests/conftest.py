@@ -43,6 +43,32 @@ def tiny_model(tiny_config):
     return IAN(tiny_config).eval()
 
 
+@pytest.fixture
+def smooth_tiny_model(tiny_config):
+    """A tiny random model whose image is a smooth, visible function of z, as a trained generator's is:
+    a batch-norm generator with its statistics measured on random latents (as training leaves them).
+    (With pixel norm over a handful of channels a random generator is too rough a function of z for
+    brush steps to test; with default unit statistics it hardly reacts to z.)"""
+    import dataclasses
+
+    import torch
+
+    from npe.model import IAN
+
+    torch.manual_seed(0)
+    model = IAN(dataclasses.replace(tiny_config, generator_norm="batch")).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average
+    generator = torch.Generator().manual_seed(1)
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model.decode(torch.randn(64, model.config.latent_dim, generator=generator))
+    return model.eval()
+
+
 def synthetic_faces(count: int, size: int, seed: int = 0) -> np.ndarray:
     """Face-like uint8 images: a skin ellipse with dark eyes and a mouth on a random background."""
     rng = np.random.default_rng(seed)

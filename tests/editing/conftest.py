@@ -4,33 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from npe.data.faces import CropBox
 
 
 @pytest.fixture
-def model(tiny_config):
-    """A tiny random model whose image is a smooth function of z, as a trained generator's is:
-    a batch-norm generator with its statistics measured on random latents (as training leaves
-    them). (With pixel norm over a handful of channels a random generator is too rough a function
-    of z for any brush step to test; with default unit statistics it hardly reacts to z.)"""
-    import dataclasses
-
-    from npe.model import IAN
-
-    torch.manual_seed(0)
-    tiny_model = IAN(dataclasses.replace(tiny_config, generator_norm="batch")).eval()
-    for module in tiny_model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative average
-    generator = torch.Generator().manual_seed(1)
-    tiny_model.train()
-    with torch.no_grad():
-        for _ in range(4):
-            tiny_model.decode(torch.randn(64, tiny_model.config.latent_dim, generator=generator))
-    return tiny_model.eval()
+def model(smooth_tiny_model):
+    return smooth_tiny_model
 
 
 @pytest.fixture

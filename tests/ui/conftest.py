@@ -49,21 +49,9 @@ def no_thread_left(qapp):
 
 
 @pytest.fixture
-def calibrated_model(tiny_model):
-    """The tiny random model with batch-norm statistics measured on random latents, so its faces
-    react visibly to z (with unit statistics a random generator hardly does)."""
-    import torch
-
-    for module in tiny_model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None
-    generator = torch.Generator().manual_seed(1)
-    tiny_model.train()
-    with torch.no_grad():
-        for _ in range(4):
-            tiny_model.decode(torch.randn(64, tiny_model.config.latent_dim, generator=generator))
-    return tiny_model.eval()
+def calibrated_model(smooth_tiny_model):
+    """A tiny random model whose faces react visibly to z (see tests/conftest.py)."""
+    return smooth_tiny_model
 
 
 @pytest.fixture
