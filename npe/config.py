@@ -104,6 +104,14 @@ class TrainConfig:
     # features the encoder reads are shaped mostly by reconstruction, partly by the adversary.
     trunk_adversarial_scale: float = 0.1
     prior_fraction: float = 0.5  # samples from p(z) per training image, for the adversarial terms
+    # DiffAugment (Zhao et al. 2020) on every image the discriminator classifies, real and generated
+    # alike; the encoder and the reconstruction terms see clean images. "" switches it off.
+    diffaugment: str = "color,translation,cutout"
+    # Learning rates follow a cosine from 1 down to lr_final_ratio between lr_decay_start (a fraction of
+    # the run's steps) and the last step; "none" keeps them constant.
+    lr_decay: str = "cosine"
+    lr_decay_start: float = 0.0
+    lr_final_ratio: float = 0.1
     validate_minutes: float = 5.0
     seed: int = 0
     device: str = "auto"

@@ -19,6 +19,7 @@ from npe.config import ModelConfig, TrainConfig, from_dict, to_dict
 from npe.fileio import atomic_write
 from npe.data.convert import to_model, to_uint8
 from npe.model import losses
+from npe.train.augment import diff_augment, parse_policy
 from npe.model.ian import IAN
 from npe.model.io import save_weights
 
@@ -132,6 +133,10 @@ class Trainer:
         fixed = torch.Generator().manual_seed(1234)
         self.fixed_latents = torch.randn(64, model_config.latent_dim, generator=fixed)
         self.metrics_path = self.out_dir / "metrics.jsonl"
+        self.augment_policy = parse_policy(train_config.diffaugment)
+        if train_config.lr_decay not in ("cosine", "none"):
+            raise ValueError(f"lr_decay must be 'cosine' or 'none', got {train_config.lr_decay!r}")
+        self._base_lrs = [[group["lr"] for group in opt.param_groups] for opt in (self.opt_g, self.opt_d)]
 
     # --- data -----------------------------------------------------------------------------
     def next_batch(self) -> torch.Tensor:
@@ -155,8 +160,28 @@ class Trainer:
         ramp_steps = max(self.config.adversarial_ramp_steps, 1)
         return min(max((self.step - self.config.warmup_steps + 1) / ramp_steps, 0.0), 1.0)
 
+    def lr_factor(self) -> float:
+        """The learning-rate multiplier at the current step (see TrainConfig.lr_decay)."""
+        cfg = self.config
+        if cfg.lr_decay == "none" or cfg.steps <= 0:
+            return 1.0
+        start = cfg.lr_decay_start * cfg.steps
+        progress = min(max((self.step - start) / max(cfg.steps - start, 1.0), 0.0), 1.0)
+        return cfg.lr_final_ratio + (1.0 - cfg.lr_final_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def apply_lr_schedule(self) -> None:
+        factor = self.lr_factor()
+        for optimizer, base_lrs in zip((self.opt_g, self.opt_d), self._base_lrs):
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * factor
+
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        """DiffAugment for the discriminator's inputs (identity when the policy is empty)."""
+        return diff_augment(images, self.augment_policy) if self.augment_policy else images
+
     def train_step(self) -> dict[str, float]:
         cfg, weights, model = self.model_config, self.config.losses, self.model
+        self.apply_lr_schedule()
         assert model.classifier is not None
         model.train()
         images = self.next_batch()
@@ -182,7 +207,19 @@ class Trainer:
         loss_kl = losses.kl_loss(mean, log_var)
         total = weights.pixel * loss_pixel + weights.kl * loss_kl
         values = {"pixel": loss_pixel.item(), "kl": loss_kl.item()}
-        if adversarial or cfg.feature_loss:
+        if self.augment_policy and adversarial:
+            # The feature loss compares clean images with their reconstructions; the adversarial
+            # terms classify augmented reconstructions and samples, as the discriminator saw them.
+            if cfg.feature_loss:
+                features = model.trunk(torch.cat([images, reconstructions]))
+                loss_feature = losses.feature_loss([f[:batch] for f in features], [f[batch:] for f in features])
+                total = total + weights.feature * loss_feature
+                values["feature"] = loss_feature.item()
+            logits, _ = model.discriminate(self.augment(torch.cat([reconstructions, samples])))
+            loss_adv = losses.generator_adversarial_loss(logits[batch:], logits[:batch])
+            total = total + weights.adversarial * self.adversarial_ramp() * loss_adv
+            values["g_adv"] = loss_adv.item()
+        elif adversarial or cfg.feature_loss:
             # Real images go through the same pass so the features and logits share one batch.
             logits, features = model.discriminate(torch.cat([images, reconstructions, samples]))
             if cfg.feature_loss:
@@ -209,7 +246,7 @@ class Trainer:
         # (2) discriminator, with its own optimizer (see __init__)
         if adversarial:
             self.opt_d.zero_grad(set_to_none=True)
-            logits, _ = model.discriminate(torch.cat([images, samples.detach(), reconstructions.detach()]))
+            logits, _ = model.discriminate(self.augment(torch.cat([images, samples.detach(), reconstructions.detach()])))
             loss_d = losses.discriminator_loss(
                 logits[:batch], logits[batch : batch + prior_count], logits[batch + prior_count :]
             )
