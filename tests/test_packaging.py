@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import site
 import subprocess
 import sys
 import zipfile
@@ -99,10 +100,17 @@ def wheel(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def venv(wheel, tmp_path_factory) -> Path:
-    """A fresh venv outside the checkout with the wheel installed (torch and PySide6 come from the system)."""
+    """A fresh venv outside the checkout with the wheel installed; torch, PySide6 and pip come from the
+    interpreter running the tests. `--system-site-packages` would point at the *base* interpreter, which
+    lacks them when the suite itself runs in a venv, so a .pth names this interpreter's site folders
+    instead (plain paths: the .pth files inside them, such as an editable npe's, are not processed)."""
     base = tmp_path_factory.mktemp("venv")
     env_dir = base / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)], check=True, cwd=base, timeout=SUBPROCESS_TIMEOUT)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, cwd=base, timeout=SUBPROCESS_TIMEOUT)
+    probe = subprocess.run([str(env_dir / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                           capture_output=True, text=True, check=True, timeout=SUBPROCESS_TIMEOUT)
+    parent_sites = [path for path in (*site.getsitepackages(), site.getusersitepackages()) if Path(path).is_dir()]
+    (Path(probe.stdout.strip()) / "_npe_test_parent_site.pth").write_text("".join(f"{path}\n" for path in parent_sites))
     # The system's pip, run by the venv's Python, installs into the venv; --ignore-installed so an
     # npe installed system-wide (e.g. editable) does not count as "already satisfied".
     result = subprocess.run(

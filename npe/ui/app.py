@@ -37,6 +37,13 @@ def run_editor(args: argparse.Namespace) -> int:
     offscreen to a PNG and exit). Returns the exit status."""
     if getattr(args, "screenshot", None):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from npe.errors import UserError
+    from npe.ui.display import check_display_plugin
+
+    problem = check_display_plugin()  # Qt would abort the process with a plugin error instead
+    if problem:
+        raise UserError(problem)
+    if getattr(args, "screenshot", None):
         from npe.ui.screenshot import take_screenshot
 
         return take_screenshot(args)
