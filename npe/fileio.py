@@ -92,3 +92,28 @@ def atomic_write(target: str | os.PathLike, write: Callable[[BinaryIO], object])
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``target`` atomically (see atomic_write)."""
     return atomic_write(target, lambda stream: stream.write(data))
+
+
+def describe_write_error(target: str | os.PathLike, exc: OSError) -> str:
+    """A sentence for people on why writing ``target`` failed and what to do."""
+    target = Path(target)
+    code = exc.errno
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = f"the folder '{target.parent}' is read-only or you lack permission to write there"
+        advice = "Choose another folder."
+    elif code == errno.ENOSPC or code == getattr(errno, "EDQUOT", None):
+        reason = "the disk is full"
+        advice = "Free some space or choose another drive."
+    elif code == errno.ENOENT:
+        reason = f"the folder '{target.parent}' does not exist"
+        advice = "Choose an existing folder."
+    elif code == errno.EISDIR or target.is_dir():
+        reason = "a folder of that name is in the way"
+        advice = "Choose another file name."
+    elif code == errno.ENAMETOOLONG:
+        reason = "the file name is too long"
+        advice = "Choose a shorter name."
+    else:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        advice = "Choose another location and try again."
+    return f"Could not save '{target}': {reason}. {advice}"

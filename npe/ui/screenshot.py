@@ -112,8 +112,7 @@ def _take_screenshot(args: argparse.Namespace) -> int:
         if window.failures:
             raise UserError(window.failures[-1].message)
         editor.app.processEvents()
-        if not window.grab().save(args.screenshot):
-            raise UserError(f"could not write the screenshot '{args.screenshot}'; check the folder exists and is writable.")
+        _save_atomically(window.grab().toImage(), args.screenshot)
         return 0
     finally:
         window.shutdown()
@@ -121,3 +120,22 @@ def _take_screenshot(args: argparse.Namespace) -> int:
         from PySide6.QtCore import qInstallMessageHandler
 
         qInstallMessageHandler(previous_handler)  # type: ignore[arg-type]
+
+
+def _save_atomically(image: QImage, path: str) -> None:
+    """Encode the PNG in memory, then write it through npe's atomic write: a full disk or a read-only
+    folder leaves an existing file untouched, and the message says which of them it was."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    from npe.fileio import atomic_write_bytes, describe_write_error
+
+    encoded = QByteArray()
+    buffer = QBuffer(encoded)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise UserError(f"could not encode the screenshot '{path}' as PNG.")
+    buffer.close()
+    try:
+        atomic_write_bytes(path, bytes(encoded.data()))
+    except OSError as exc:
+        raise UserError(describe_write_error(path, exc)) from exc

@@ -99,3 +99,26 @@ def test_npe_screenshot_command_end_to_end(weights, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "npe", "--screenshot", str(out), "--weights", weights, "--size", "huge"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "npe: " in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_full_disk_keeps_the_existing_screenshot(weights, tmp_path, capsys, monkeypatch):
+    """The bytes reach the disk through npe's atomic write: when the disk fills up the old file stays
+    whole, no temporary is left, and the message says the disk is full (not that the folder is wrong)."""
+    import errno
+
+    import npe.fileio
+    from npe.ui.screenshot import take_screenshot
+
+    out = tmp_path / "shot.png"
+    out.write_bytes(b"the previous screenshot")
+
+    def full_disk(descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(npe.fileio.os, "fsync", full_disk)
+    args = editor_args(weights=weights, index=0, screenshot=str(out), size="640x480")
+    assert take_screenshot(args) == 2
+    err = capsys.readouterr().err
+    assert "disk is full" in err and "Traceback" not in err
+    assert out.read_bytes() == b"the previous screenshot"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
