@@ -28,12 +28,16 @@ TEMPLATE = np.array(
 )
 # Weights of the landmarks in the fit: the nose tip moves with the head's yaw and pitch.
 _LANDMARK_WEIGHTS = np.array([1.0, 1.0, 0.5, 1.0, 1.0])
-# How far (RMS, in crop sides) the landmarks may stray from the template before the face looks
-# implausible: CelebA faces scatter by about 0.03; a face turned to profile reads 0.1 and more.
-_LANDMARK_SPREAD = 0.08
-CONFIDENT_SCORE = 0.9  # a face scoring at least this proceeds; below, the user is asked
-MIN_SCORE = 0.5  # candidates below this are not faces (textures, fur, clutter)
-_CASCADE_SCORE = 0.45  # cascade faces: always doubtful (no landmarks, no probability)
+# How far (RMS, in crop sides) the landmarks may stray from the template before the layout counts
+# against the face: CelebA faces scatter by about 0.03 (the astronaut reads 0.031); beyond
+# _LANDMARK_FREE the plausibility falls off with this spread (a profile reads 0.1 and more).
+_LANDMARK_FREE = 0.04
+_LANDMARK_SPREAD = 0.04
+# MTCNN's probability on real faces: 1st percentile 0.98, 5th 0.997 (299 CelebA photos); the
+# textures of skimage.data reach 0.88 (grass, with a plausible-looking layout).
+CONFIDENT_SCORE = 0.97  # a face scoring at least this proceeds; below, the user is asked
+MIN_SCORE = 0.9  # candidates below this are not reported at all (textures, fur, clutter)
+_CASCADE_CHECK = 0.5  # ONet's probability a cascade face needs (the cascade alone fires on clutter)
 
 _WORKING_SIDE = 960  # longest side of the copy MTCNN looks at first
 _DETAIL_SIDE = 1920  # a second look on large photos where the first found nothing
@@ -126,7 +130,8 @@ def reframe(box: CropBox, crop: CropConfig) -> CropBox:
 
 def plausibility(residual: float) -> float:
     """How face-like a landmark layout is, 1 for the template, falling off with the residual."""
-    return math.exp(-0.5 * (residual / _LANDMARK_SPREAD) ** 2)
+    excess = max(0.0, residual - _LANDMARK_FREE)
+    return math.exp(-0.5 * (excess / _LANDMARK_SPREAD) ** 2)
 
 
 def _landmark_faces(photo: np.ndarray, max_side: int, crop: CropConfig) -> list[Face]:
@@ -146,10 +151,19 @@ def _landmark_faces(photo: np.ndarray, max_side: int, crop: CropConfig) -> list[
 def _cascade_faces(photo: np.ndarray, crop: CropConfig) -> list[Face]:
     from npe.data import cascade
 
+    from npe.data import mtcnn
+
     found = cascade.locate(photo)
     if found is None:
         return []
-    return [Face(cascade.crop_box_for(found, crop), _CASCADE_SCORE, None, "cascade")]
+    half = found.width / 2
+    probability = float(mtcnn.verify(photo, [(found.center_x - half, found.center_y - half,
+                                              found.center_x + half, found.center_y + half)])[0])
+    if probability < _CASCADE_CHECK:
+        return []
+    # No landmarks, so the framing is the cascade's calibrated guess: always doubtful.
+    score = min(probability, MIN_SCORE) * 0.5
+    return [Face(cascade.crop_box_for(found, crop), score, None, "cascade")]
 
 
 def _working_copy(photo: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

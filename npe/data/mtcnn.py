@@ -112,7 +112,7 @@ def detect(photo: np.ndarray, min_face: float = 20.0) -> list[Detection]:
     """Every face of at least ``min_face`` px in a uint8 HxWx3 RGB photo, most probable first."""
     pnet, rnet, onet = _networks()
     with torch.inference_mode():
-        image = (torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1)[None].float() - 127.5) * 0.0078125
+        image = (torch.tensor(photo, dtype=torch.float32).permute(2, 0, 1)[None] - 127.5) * 0.0078125
         boxes = _proposals(pnet, image, min_face)
         if len(boxes) == 0:
             return []
@@ -144,6 +144,18 @@ def detect(photo: np.ndarray, min_face: float = 20.0) -> list[Detection]:
         for i in picked
     ]
     return sorted(found, key=lambda d: -d.probability)
+
+
+def verify(photo: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
+    """ONet's face probability for each box (x0, y0, x1, y1, continuous photo pixels): a second opinion."""
+    if not boxes:
+        return np.zeros(0)
+    onet = _networks()[2]
+    with torch.inference_mode():
+        image = (torch.tensor(photo, dtype=torch.float32).permute(2, 0, 1)[None] - 127.5) * 0.0078125
+        indices = np.array([(x0 + 1, y0 + 1, x1, y1) for x0, y0, x1, y1 in boxes], dtype=np.float64)
+        probability, _, _ = onet(_patches(image, np.round(indices), 48))
+    return probability.numpy().astype(np.float64)
 
 
 def _proposals(pnet: _PNet, image: torch.Tensor, min_face: float) -> np.ndarray:
