@@ -1,16 +1,18 @@
-"""Calibrate npe.data.faces: fit the detection box -> CelebA framing constants and measure the face finder.
+"""Calibrate and measure npe.data.face_finder on faces whose true CelebA square is known.
 
-CelebA "aligned & cropped" photos are the ground truth: every face sits at the same place with level
-eyes, so the true crop square of each (CropConfig fractions) and its roll (0) are known. Each photo
-is enlarged (the archive holds half-scale 89x109 copies, small for a 24-pixel detector window) and
-padded by edge replication, so the finder sees a face with context, as in a real photo.
+    python benchmarks/calibrate_faces.py [--data DIR] [--placed 500] [--fit] [--cascade]
 
-    python benchmarks/calibrate_faces.py --data /path/to/celeba-9k.zip [--count 400]
-
-Prints the fitted constants (copy them into npe/data/faces.py), then, with those constants and on
-photos not used for the fit: the detection rate, the mean IoU of the predicted crop against the
-true one, and the roll error on copies turned by random known angles. Reads the archive in memory;
-writes nothing.
+Runs on one torch thread (the figures are for one CPU core). Measures:
+- placed faces: validation CelebA photos (008501-009000) scaled 2-5x, rolled -30..30 degrees and
+  pasted on a larger smooth background; the true square follows from CelebA's framing. Correct
+  means: centre within 0.15 of the side, side 0.8-1.35x, roll within 10 degrees;
+- the same validation photos as they are (89x109: tiny faces);
+- UTKFace crops padded into larger canvases (found %; their framing differs from CelebA's);
+- skimage.data pictures without faces: faces reported (should be 0);
+- seconds per photo, and for a 12-megapixel photo with and without a face.
+``--fit`` refits TEMPLATE (landmarks in the CelebA square) on training-split photos (000001-008500).
+``--cascade`` also measures the fallback cascade alone on the placed faces.
+Reads the archives in memory; writes nothing.
 """
 
 from __future__ import annotations
@@ -18,200 +20,207 @@ from __future__ import annotations
 import argparse
 import io
 import math
-import statistics
 import sys
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from npe.config import CropConfig  # noqa: E402
-from npe.data import faces  # noqa: E402
-from npe.data.faces import CropBox  # noqa: E402
-
-PAD = 0.35  # padding on every side, as a fraction of the enlarged photo's width
+from npe.data import cascade, face_finder, mtcnn  # noqa: E402
+from npe.data.geometry import CropBox, aligned_crop_box  # noqa: E402
 
 
-def read_photos(archive: Path, count: int) -> list[tuple[str, np.ndarray]]:
-    """``count`` photos spread evenly over the archive (sorted names), decoded in memory."""
+def read(archive: Path, names: list[str]) -> list[np.ndarray]:
     with zipfile.ZipFile(archive) as zipped:
-        names = sorted(n for n in zipped.namelist() if n.lower().endswith((".jpg", ".jpeg", ".png")))
-        step = max(1, len(names) // count)
-        chosen = names[::step][:count]
-        return [(name, np.array(Image.open(io.BytesIO(zipped.read(name))).convert("RGB"))) for name in chosen]
+        return [np.array(Image.open(io.BytesIO(zipped.read(name))).convert("RGB")) for name in names]
 
 
-def present(photo: np.ndarray, enlarge: int) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """Enlarged, padded photo and where the aligned original lies in it: (centre x, centre y, width)."""
+def celeba_names(archive: Path, first: int, last: int) -> list[str]:
+    with zipfile.ZipFile(archive) as zipped:
+        return sorted(n for n in zipped.namelist() if n.endswith(".jpg") and first <= int(Path(n).stem) <= last)
+
+
+def smooth_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A two-colour gradient with a faint low-frequency wave: no texture a detector could use."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    a, b = rng.uniform(30, 225, 3), rng.uniform(30, 225, 3)
+    t = (xs / width * rng.uniform(0.2, 1) + ys / height * rng.uniform(0.2, 1))[..., None] / 2
+    wave = 10 * np.sin(xs / width * 3 + rng.uniform(0, 6))[..., None]
+    return np.clip(a * (1 - t) + b * t + wave, 0, 255).astype(np.uint8)
+
+
+def place(photo: np.ndarray, scale: float, roll: float, rng: np.random.Generator) -> tuple[np.ndarray, CropBox]:
+    """The photo scaled, turned counter-clockwise by ``roll`` and pasted on a larger canvas, and its true square."""
     height, width = photo.shape[:2]
-    big = np.asarray(Image.fromarray(photo).resize((width * enlarge, height * enlarge), Image.Resampling.BICUBIC))
-    pad = round(PAD * width * enlarge)
-    padded = np.pad(big, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
-    return padded, (pad + width * enlarge / 2, pad + height * enlarge / 2, float(width * enlarge))
+    size = (round(width * scale), round(height * scale))
+    image = Image.fromarray(photo).resize(size, Image.Resampling.BICUBIC)
+    turned = image.rotate(roll, resample=Image.Resampling.BICUBIC, expand=True)
+    mask = Image.new("L", size, 255).rotate(roll, resample=Image.Resampling.BICUBIC, expand=True)
+    canvas_w, canvas_h = round(turned.width * 1.8), round(turned.height * 1.6)
+    canvas = Image.fromarray(smooth_background(rng, canvas_w, canvas_h))
+    left = int(rng.integers(0, canvas_w - turned.width + 1))
+    top = int(rng.integers(0, canvas_h - turned.height + 1))
+    canvas.paste(turned, (left, top), mask)
+    true = aligned_crop_box(size[0], size[1])
+    # PIL turns about the image centre; with expand the centre moves to the middle of the new size.
+    dx, dy = true.center_x - size[0] / 2, true.center_y - size[1] / 2
+    radians = math.radians(roll)
+    x = left + turned.width / 2 + dx * math.cos(radians) + dy * math.sin(radians)
+    y = top + turned.height / 2 - dx * math.sin(radians) + dy * math.cos(radians)
+    return np.asarray(canvas), CropBox(x, y, true.size, roll)
 
 
-def turn(photo: np.ndarray, angle: float) -> tuple[np.ndarray, CropBox]:
-    """The photo turned counter-clockwise by ``angle`` about its centre (same size, edges repeated),
-    and the frame that maps output pixels back: crop_face with it undoes nothing, it *is* the turn."""
-    height, width = photo.shape[:2]
-    # A crop box of the whole photo turned by -angle shows the content turned by +angle.
-    frame = CropBox(width / 2, height / 2, float(max(width, height)), -angle)
-    turned = faces.crop_face(photo, frame, max(width, height))
-    return turned, frame
+def judge(found: CropBox | None, true: CropBox) -> tuple[bool, float, float, float]:
+    """(correct, centre error / side, side ratio, roll error) of a found square against the true one."""
+    if found is None:
+        return False, math.inf, 0.0, math.inf
+    centre = math.hypot(found.center_x - true.center_x, found.center_y - true.center_y) / true.size
+    ratio = found.size / true.size
+    roll = abs(math.remainder(found.angle - true.angle, 360.0))
+    return centre <= 0.15 and 0.8 <= ratio <= 1.35 and roll <= 10, centre, ratio, roll
 
 
-def rotate_point(x: float, y: float, center: tuple[float, float], angle: float) -> tuple[float, float]:
-    """Where a point lands when the image turns counter-clockwise (on screen) by ``angle`` about ``center``."""
-    radians = math.radians(angle)
-    dx, dy = x - center[0], y - center[1]
-    return (
-        center[0] + dx * math.cos(radians) + dy * math.sin(radians),
-        center[1] - dx * math.sin(radians) + dy * math.cos(radians),
+def summarise(label: str, rows: list[tuple[bool, float, float, float]], found: int, seconds: list[float]) -> None:
+    total = len(rows)
+    hits = [row for row in rows if math.isfinite(row[1])]
+    centre = np.array([row[1] for row in hits]) if hits else np.array([np.nan])
+    ratio = np.array([row[2] for row in hits]) if hits else np.array([np.nan])
+    roll = np.array([row[3] for row in hits]) if hits else np.array([np.nan])
+    print(
+        f"{label}: found {found / total:.1%}, correct {sum(row[0] for row in rows) / total:.1%} of {total}; "
+        f"centre error / side median {np.median(centre):.3f} (95th pct {np.percentile(centre, 95):.3f}), "
+        f"side ratio median {np.median(ratio):.3f} [{np.percentile(ratio, 5):.2f}, {np.percentile(ratio, 95):.2f}], "
+        f"roll error median {np.median(roll):.1f} deg (95th pct {np.percentile(roll, 95):.1f}); "
+        f"{np.median(seconds) * 1000:.0f} ms per photo (median)"
     )
 
 
-def cross(a: np.ndarray, b: np.ndarray) -> float:
-    """z component of the cross product of two 2-D vectors."""
-    return float(a[0] * b[1] - a[1] * b[0])
+def largest(photo: np.ndarray) -> tuple[CropBox | None, list[face_finder.Face]]:
+    faces = face_finder.find_faces(photo)
+    return (faces[0].box if faces else None), faces
 
 
-def polygon_area(points: np.ndarray) -> float:
-    x, y = points[:, 0], points[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+def cascade_box(photo: np.ndarray) -> CropBox | None:
+    found = cascade.locate(photo)
+    return None if found is None else cascade.crop_box_for(found)
 
 
-def clip_polygon(subject: np.ndarray, clip: np.ndarray) -> np.ndarray:
-    """Sutherland-Hodgman: the part of convex polygon ``subject`` inside convex polygon ``clip``."""
-    sign = 1.0 if cross(clip[1] - clip[0], clip[2] - clip[1]) > 0 else -1.0
-    output = list(subject)
-    for i in range(len(clip)):
-        a, b = clip[i], clip[(i + 1) % len(clip)]
-        inside = lambda p: sign * cross(b - a, p - a) >= 0  # noqa: E731
-        points, output = output, []
-        for j, current in enumerate(points):
-            previous = points[j - 1]
-            if inside(current):
-                if not inside(previous):
-                    output.append(intersect(previous, current, a, b))
-                output.append(current)
-            elif inside(previous):
-                output.append(intersect(previous, current, a, b))
-        if not output:
-            return np.zeros((0, 2))
-    return np.array(output)
-
-
-def intersect(p: np.ndarray, q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    direction, edge = q - p, b - a
-    t = cross(a - p, edge) / cross(direction, edge)
-    return p + t * direction
-
-
-def iou(first: CropBox, second: CropBox) -> float:
-    """Intersection over union of two (possibly rotated) squares."""
-    overlap = clip_polygon(first.corners(), second.corners())
-    shared = polygon_area(overlap) if len(overlap) >= 3 else 0.0
-    return shared / (first.size**2 + second.size**2 - shared)
-
-
-def true_box(aligned: tuple[float, float, float], crop: CropConfig) -> CropBox:
-    center_x, center_y, width = aligned
-    height = width * faces._CELEBA_ASPECT
-    return CropBox(
-        center_x + (crop.center_x - 0.5) * width, center_y + (crop.center_y - 0.5) * height, crop.size * width
-    )
+def fit_template(archive: Path, count: int) -> None:
+    names = celeba_names(archive, 1, 8500)
+    names = names[:: max(1, len(names) // count)][:count]
+    points = []
+    for photo in read(archive, names):
+        big = np.asarray(Image.fromarray(photo).resize((178, 218), Image.Resampling.BICUBIC))
+        padded = np.pad(big, ((60, 60), (60, 60), (0, 0)), mode="edge")
+        found = mtcnn.detect(padded)
+        if found:
+            true = aligned_crop_box(178, 218)
+            points.append(CropBox(true.center_x + 60, true.center_y + 60, true.size).to_crop(found[0].landmarks))
+    template = np.median(np.array(points), axis=0)
+    print(f"TEMPLATE from {len(points)} of {len(names)} training photos:\n{np.round(template, 4).tolist()}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/celeba-9k.zip"), help="CelebA aligned zip")
-    parser.add_argument("--count", type=int, default=400, help="photos to use (half fit, half evaluate)")
-    parser.add_argument("--enlarge", type=int, nargs="+", default=[2, 3], help="enlargement factors to present")
-    parser.add_argument("--max-roll", type=float, default=25.0, help="largest random turn for the roll test")
+    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"), help="folder with the archives")
+    parser.add_argument("--placed", type=int, default=500, help="validation photos to place (at most 500)")
+    parser.add_argument("--utk", type=int, default=200, help="UTKFace crops to pad")
+    parser.add_argument("--fit", action="store_true", help="refit TEMPLATE on training photos first")
+    parser.add_argument("--cascade", action="store_true", help="also measure the cascade alone on placed faces")
     args = parser.parse_args()
+    torch.set_num_threads(1)
+    celeba = args.data / "celeba-9k.zip"
+    if args.fit:
+        fit_template(celeba, 300)
 
-    photos = read_photos(args.data, args.count)
-    crop = CropConfig()
-    fit_rows: list[tuple[float, float, float, float]] = []  # (dx, dy, width ratio, roll) per fit photo
-    evaluation: list[tuple[int, np.ndarray, tuple[float, float, float]]] = []
-    misses = {"fit": 0}
-    started = time.perf_counter()
-    for index, (_, photo) in enumerate(photos):
-        enlarge = args.enlarge[index % len(args.enlarge)]
-        padded, aligned = present(photo, enlarge)
-        if index % 2:  # odd photos: held out for evaluation
-            evaluation.append((enlarge, padded, aligned))
-            continue
-        face = faces._locate(padded)
-        if face is None:
-            misses["fit"] += 1
-            continue
-        fit_rows.append(
-            (
-                (aligned[0] - face.center_x) / face.width,
-                (aligned[1] - face.center_y) / face.width,
-                aligned[2] / face.width,
-                face.angle,
-            )
-        )
-    columns = list(zip(*fit_rows))
-    fitted = {
-        "_ALIGNED_CENTER_X": statistics.median(columns[0]),
-        "_ALIGNED_CENTER_Y": statistics.median(columns[1]),
-        "_ALIGNED_WIDTH": statistics.median(columns[2]),
-        "_ANGLE_BIAS": statistics.median(columns[3]),
-    }
-    spread = {name: np.subtract(*np.percentile(column, [75, 25])) for name, column in zip(fitted, columns)}
-    print(f"fit on {len(fit_rows)} photos ({misses['fit']} without a detection), enlarged {args.enlarge}x:")
-    for name, value in fitted.items():
-        print(f"{name} = {value:.4f}  # interquartile range {spread[name]:.4f}")
-
-    for name, value in fitted.items():  # evaluate with the new constants
-        setattr(faces, name, value)
     rng = np.random.default_rng(0)
-    found = 0
-    overlaps, rolled_overlaps, roll_errors, upright_rolls, seconds = [], [], [], [], []
-    rolled_found = 0
-    for enlarge, padded, aligned in evaluation:
-        expected = true_box(aligned, crop)
+    names = celeba_names(celeba, 8501, 9000)
+    names = names[:: max(1, len(names) // args.placed)][: args.placed]
+    photos = read(celeba, names)
+    face_finder.find_faces(photos[0])  # load the weights before timing
+
+    rows, cascade_rows, seconds, cascade_seconds, found, cascade_found = [], [], [], [], 0, 0
+    scores, doubtful = [], 0
+    for photo in photos:
+        canvas, true = place(photo, float(rng.uniform(2, 5)), float(rng.uniform(-30, 30)), rng)
         start = time.perf_counter()
-        face = faces._locate(padded)
+        box, faces = largest(canvas)
         seconds.append(time.perf_counter() - start)
-        if face is not None:
+        found += box is not None
+        rows.append(judge(box, true))
+        if faces:
+            scores.append(faces[0].score)
+            doubtful += not faces[0].confident
+        if args.cascade:
+            start = time.perf_counter()
+            box = cascade_box(canvas)
+            cascade_seconds.append(time.perf_counter() - start)
+            cascade_found += box is not None
+            cascade_rows.append(judge(box, true))
+    summarise("placed faces (2-5x, rolled +-30 deg)", rows, found, seconds)
+    if scores:
+        print(f"  scores of the largest face: median {np.median(scores):.3f}, 5th pct {np.percentile(scores, 5):.3f}; "
+              f"doubtful {doubtful} of {len(scores)}")
+    if args.cascade:
+        summarise("  the cascade alone, same photos", cascade_rows, cascade_found, cascade_seconds)
+
+    rows, seconds, found, small = [], [], 0, 0
+    for photo in photos:
+        start = time.perf_counter()
+        box, faces = largest(photo)
+        seconds.append(time.perf_counter() - start)
+        found += box is not None
+        small += bool(faces) and faces[0].smaller_than()
+        rows.append(judge(box, aligned_crop_box(photo.shape[1], photo.shape[0])))
+    summarise("validation photos as they are (89x109, tiny faces)", rows, found, seconds)
+    print(f"  flagged smaller than the model's 64 px: {small} of {found}")
+
+    with zipfile.ZipFile(args.data / "utkface-crop-9k.zip") as zipped:
+        utk_names = sorted(n for n in zipped.namelist() if n.endswith(".jpg"))
+    utk_names = utk_names[:: max(1, len(utk_names) // args.utk)][: args.utk]
+    found, ratios = 0, []
+    for crop in read(args.data / "utkface-crop-9k.zip", utk_names):
+        canvas = smooth_background(rng, 520, 440)
+        left, top = int(rng.integers(0, 320)), int(rng.integers(0, 240))
+        canvas[top : top + 200, left : left + 200] = crop
+        box, _ = largest(canvas)
+        if box is not None and left <= box.center_x <= left + 200 and top <= box.center_y <= top + 200:
             found += 1
-            box = faces.crop_box_for(face, crop)
-            overlaps.append(iou(box, expected))
-            upright_rolls.append(box.angle)
-        angle = float(rng.uniform(-args.max_roll, args.max_roll))
-        turned, frame = turn(padded, angle)
-        # Where the true square went: the crop of `turned` is the photo seen through `frame`.
-        height, width = padded.shape[:2]
-        side = max(width, height)
-        offset = ((side - width) / 2, (side - height) / 2)
-        center = rotate_point(expected.center_x + offset[0], expected.center_y + offset[1], (side / 2, side / 2), angle)
-        turned_expected = CropBox(center[0], center[1], expected.size, angle)
-        face = faces._locate(turned)
-        if face is not None:
-            rolled_found += 1
-            box = faces.crop_box_for(face, crop)
-            rolled_overlaps.append(iou(box, turned_expected))
-            roll_errors.append(box.angle - angle)
-    total = len(evaluation)
-    errors = np.abs(np.array(roll_errors))
-    print(f"\nheld-out photos: {total} (CropConfig {crop})")
-    print(f"upright: detection rate {found / total:.1%}, mean IoU {np.mean(overlaps):.3f} "
-          f"(median {np.median(overlaps):.3f}, IoU>0.5: {np.mean(np.array(overlaps) > 0.5):.1%}), "
-          f"roll read on level faces: median |angle| {np.median(np.abs(upright_rolls)):.2f} deg")
-    print(f"turned by up to +-{args.max_roll:g} deg: detection rate {rolled_found / total:.1%}, mean IoU "
-          f"{np.mean(rolled_overlaps):.3f}, roll error median {np.median(errors):.2f} deg, "
-          f"90th percentile {np.percentile(errors, 90):.2f} deg, over 10 deg: {np.mean(errors > 10):.1%}")
-    size = f"{padded.shape[1]}x{padded.shape[0]}"
-    print(f"time per upright photo (last one {size}): median {np.median(seconds) * 1000:.0f} ms")
-    print(f"total {time.perf_counter() - started:.0f} s")
+            ratios.append(box.size / 200)
+    print(f"UTKFace crops padded to 520x440: found inside the crop {found / len(utk_names):.1%} of {len(utk_names)}, "
+          f"square side / crop side median {np.median(ratios):.2f}")
+
+    from skimage import data
+
+    total, confident = 0, 0
+    report = []
+    for name in ("coffee", "chelsea", "rocket", "coins", "brick", "grass", "gravel", "moon", "horse", "immunohistochemistry"):
+        picture = getattr(data, name)()
+        if picture.dtype == bool:
+            picture = picture.astype(np.uint8) * 255
+        if picture.ndim == 2:
+            picture = np.repeat(picture[:, :, None], 3, axis=2)
+        faces = face_finder.find_faces(np.ascontiguousarray(picture[:, :, :3]))
+        total += len(faces)
+        confident += sum(face.confident for face in faces)
+        report.append(f"{name} {len(faces)}")
+    print(f"pictures without faces: {total} faces reported ({confident} confident): {', '.join(report)}")
+
+    big_face = Image.fromarray(photos[1]).resize((540, 660), Image.Resampling.BICUBIC)
+    twelve = Image.fromarray(smooth_background(rng, 4000, 3000))
+    twelve.paste(big_face, (1700, 1100))
+    for label, picture in (("with a face", np.asarray(twelve)), ("without a face", smooth_background(rng, 4000, 3000))):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            faces = face_finder.find_faces(picture)
+            times.append(time.perf_counter() - start)
+        print(f"12-megapixel photo {label}: {min(times):.2f} s (best of 3, one thread), {len(faces)} face(s)")
 
 
 if __name__ == "__main__":

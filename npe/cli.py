@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from npe import __version__
 from npe.errors import UserError  # noqa: F401  (re-exported: npe.cli.UserError)
 
-SUBCOMMANDS = ("train", "eval", "reconstruct", "sample", "edit")
+SUBCOMMANDS = ("train", "eval", "reconstruct", "sample", "edit", "faces")
 
 
 def _add_weights(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +135,10 @@ def build_command_parser() -> argparse.ArgumentParser:
     edit.add_argument("--dataset", metavar="ARCHIVE|FOLDER", help="with --index: take face N from this collection instead of the bundled gallery")
     _add_weights(edit)
     _add_device(edit)
+
+    from npe.commands.faces import add_parser as add_faces_parser
+
+    add_faces_parser(commands)
     return parser
 
 
@@ -159,6 +163,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from npe.editing.cli import edit_command
 
         return edit_command(args)
+    if args.command == "faces":
+        from npe.commands.faces import faces_command
+
+        return faces_command(args)
     raise AssertionError(args.command)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import stat
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -12,6 +13,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from npe.errors import UserError
 from npe.fileio import atomic_write
 
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -19,7 +21,7 @@ DEFAULT_MAX_PIXELS = 80_000_000
 _SUPPORTED = "JPEG, PNG, BMP, WebP, TIFF or GIF"
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(UserError, ValueError):
     """A photo that cannot be read; the message says why and what to do, fit for a dialog."""
 
 
@@ -71,6 +73,17 @@ def _open_stream(source: ImageSource, label: str) -> BinaryIO:
     path = Path(os.fspath(source))
     if path.is_dir():
         raise ImageLoadError(f"'{label}' is a folder, not an image file. Choose a photo file inside it.")
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = None  # missing or unreadable: open() below says which
+    if mode is not None and not stat.S_ISREG(mode):
+        # Opening a named pipe blocks until a writer appears, a device can stream forever: refuse
+        # them before open(), which would hang.
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else (
+            "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+        )
+        raise ImageLoadError(f"Could not read '{label}': it is {kind}, not an image file. Choose a photo file.")
     try:
         stream = open(path, "rb")  # noqa: SIM115 - closed by load_image
     except FileNotFoundError:

@@ -361,3 +361,34 @@ def test_metadata_keys_are_validated(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="1 to 79"):
         save_png(tmp_path / "x.png", _noise(), {"": "empty key"})
     assert not list(tmp_path.iterdir())
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    from skimage import data as skdata
+
+    upright = skdata.astronaut()
+    stored = np.ascontiguousarray(np.rot90(upright))  # turned 90 degrees counter-clockwise on disk
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation 6: rotate 90 degrees clockwise to display
+    path = tmp_path / "turned.jpg"
+    Image.fromarray(stored).save(path, quality=95, exif=exif)
+    loaded = load_image(path)
+    assert loaded.shape == upright.shape
+    assert np.abs(loaded.astype(int) - upright).mean() < 4  # JPEG noise only; wrong turns differ by ~60
+
+
+def test_named_pipe_is_refused_without_hanging(tmp_path):
+    import signal
+
+    from npe.errors import UserError
+
+    pipe = tmp_path / "photo.jpg"
+    os.mkfifo(pipe)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("load_image blocked on a named pipe"))
+    signal.alarm(10)
+    try:
+        with pytest.raises(ImageLoadError, match="named pipe") as caught:
+            load_image(pipe)
+    finally:
+        signal.alarm(0)
+    assert isinstance(caught.value, UserError)

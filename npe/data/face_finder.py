@@ -1,0 +1,179 @@
+"""Finding every face in a photo, with a score and a confident / doubtful verdict, framed as CelebA.
+
+MTCNN (npe.data.mtcnn) finds faces and five landmarks; a similarity fitted from the landmarks to
+where they sit in a CelebA crop gives the square, its size and its roll, so the crop has the
+eyes level at the height the model was trained on. Where MTCNN finds nothing, scikit-image's
+cascade (npe.data.cascade) is the fallback; its faces are always doubtful. benchmarks/
+calibrate_faces.py fits the constants below and measures the result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from npe.config import CropConfig
+from npe.data.faces import check_photo
+from npe.data.geometry import CELEBA_ASPECT, CropBox, apply, fit_similarity
+
+# Where MTCNN's five landmarks (eye on the image's left, other eye, nose tip, mouth corners) sit
+# in a CelebA crop (CropConfig's square, coordinates in units of its side), the median over 299
+# training-split photos (benchmarks/calibrate_faces.py --fit).
+TEMPLATE = np.array(
+    [[0.3229, 0.4201], [0.6883, 0.4204], [0.5024, 0.6431], [0.3450, 0.8009], [0.6651, 0.8006]]
+)
+# Weights of the landmarks in the fit: the nose tip moves with the head's yaw and pitch.
+_LANDMARK_WEIGHTS = np.array([1.0, 1.0, 0.5, 1.0, 1.0])
+# How far (RMS, in crop sides) the landmarks may stray from the template before the layout counts
+# against the face: CelebA faces scatter by about 0.03 (the astronaut reads 0.031); beyond
+# _LANDMARK_FREE the plausibility falls off with this spread (a profile reads 0.1 and more).
+_LANDMARK_FREE = 0.04
+_LANDMARK_SPREAD = 0.04
+# MTCNN's probability on real faces: 1st percentile 0.98, 5th 0.997 (299 CelebA photos); the
+# textures of skimage.data reach 0.88 (grass, with a plausible-looking layout).
+CONFIDENT_SCORE = 0.97  # a face scoring at least this proceeds; below, the user is asked
+MIN_SCORE = 0.9  # candidates below this are not reported at all (textures, fur, clutter)
+_CASCADE_CHECK = 0.5  # ONet's probability a cascade face needs (the cascade alone fires on clutter)
+
+_WORKING_SIDE = 960  # longest side of the copy MTCNN looks at first
+_DETAIL_SIDE = 1920  # a second look on large photos where the first found nothing
+_MIN_FACE = 20.0  # smallest face (detection box, px of the working copy) MTCNN is asked to find
+MODEL_RESOLUTION = 64  # the bundled model's crop side: a smaller face is upsampled, and says so
+
+Confidence = Literal["confident", "doubtful"]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face found in a photo.
+
+    ``box`` is the CelebA-framed crop square (photo pixels); ``score`` in [0, 1] how face-like it is;
+    ``landmarks`` 5x2 photo pixels (eyes, nose tip, mouth corners, as listed in TEMPLATE) or None
+    for the fallback finder; ``detector`` names which found it.
+    """
+
+    box: CropBox
+    score: float
+    landmarks: np.ndarray | None = None
+    detector: str = "landmarks"
+
+    @property
+    def confidence(self) -> Confidence:
+        return "confident" if self.score >= CONFIDENT_SCORE else "doubtful"
+
+    @property
+    def confident(self) -> bool:
+        return self.confidence == "confident"
+
+    def smaller_than(self, resolution: int = MODEL_RESOLUTION) -> bool:
+        """Whether the crop square is narrower than ``resolution`` photo pixels (it will be upsampled)."""
+        return self.box.size < resolution
+
+    def corners(self) -> np.ndarray:
+        """4x2 photo pixels: top-left, top-right, bottom-right, bottom-left as seen in the crop."""
+        return self.box.corners()
+
+    def to_json(self) -> dict[str, Any]:
+        """The record `npe faces --json` prints for this face."""
+        return {
+            "corners": [[round(float(x), 2), round(float(y), 2)] for x, y in self.corners()],
+            "score": round(float(self.score), 4),
+            "confidence": self.confidence,
+            "small": self.smaller_than(),
+        }
+
+
+def find_faces(photo: np.ndarray, crop: CropConfig = CropConfig()) -> list[Face]:
+    """Every face in a uint8 HxWx3 photo, largest first; ``[]`` when there is none.
+
+    Faces down to about 20 px are found; ``Face.smaller_than()`` says when one is narrower than
+    the model's crop. Boxes may extend past the photo's edges (crop_face repeats edge pixels).
+    """
+    check_photo(photo)
+    faces = _landmark_faces(photo, _WORKING_SIDE, crop)
+    if not faces and max(photo.shape[:2]) > _WORKING_SIDE:
+        faces = _landmark_faces(photo, _DETAIL_SIDE, crop)
+    if not faces:
+        faces = _cascade_faces(photo, crop)
+    return sorted(faces, key=lambda face: -face.box.size)
+
+
+def box_from_landmarks(landmarks: np.ndarray, crop: CropConfig = CropConfig()) -> tuple[CropBox, float]:
+    """The ``crop``-framed square for five landmarks, and how far they stray from the template (RMS, crop sides)."""
+    weights = _LANDMARK_WEIGHTS
+    landmarks = np.asarray(landmarks, np.float64)
+    matrix = fit_similarity(TEMPLATE, landmarks, weights)
+    fitted = apply(matrix, TEMPLATE)
+    scale = math.hypot(matrix[0, 0], matrix[1, 0])
+    residual = float(np.sqrt(np.average(((fitted - landmarks) ** 2).sum(axis=1), weights=weights))) / scale
+    box = CropBox.from_matrix(matrix)
+    return reframe(box, crop), residual
+
+
+def reframe(box: CropBox, crop: CropConfig) -> CropBox:
+    """A CropConfig() square turned into ``crop``'s framing of the same aligned photo."""
+    default = CropConfig()
+    if crop == default:
+        return box
+    # The aligned photo in units of the default square's side, then the new square within it.
+    width = 1.0 / default.size
+    height = CELEBA_ASPECT * width
+    photo_x = 0.5 + (crop.center_x - default.center_x) * width
+    photo_y = 0.5 + (crop.center_y - default.center_y) * height
+    (center_x, center_y), = box.to_photo((photo_x, photo_y))
+    return CropBox(float(center_x), float(center_y), box.size * crop.size / default.size, box.angle)
+
+
+def plausibility(residual: float) -> float:
+    """How face-like a landmark layout is, 1 for the template, falling off with the residual."""
+    excess = max(0.0, residual - _LANDMARK_FREE)
+    return math.exp(-0.5 * (excess / _LANDMARK_SPREAD) ** 2)
+
+
+def _landmark_faces(photo: np.ndarray, max_side: int, crop: CropConfig) -> list[Face]:
+    from npe.data import mtcnn
+
+    working, factor = _working_copy(photo, max_side)
+    faces = []
+    for detection in mtcnn.detect(working, _MIN_FACE):
+        landmarks = detection.landmarks / factor
+        box, residual = box_from_landmarks(landmarks, crop)
+        score = detection.probability * plausibility(residual)
+        if score >= MIN_SCORE:
+            faces.append(Face(box, float(score), landmarks, "landmarks"))
+    return faces
+
+
+def _cascade_faces(photo: np.ndarray, crop: CropConfig) -> list[Face]:
+    from npe.data import cascade
+
+    from npe.data import mtcnn
+
+    found = cascade.locate(photo)
+    if found is None:
+        return []
+    half = found.width / 2
+    probability = float(mtcnn.verify(photo, [(found.center_x - half, found.center_y - half,
+                                              found.center_x + half, found.center_y + half)])[0])
+    if probability < _CASCADE_CHECK:
+        return []
+    # No landmarks, so the framing is the cascade's calibrated guess: always doubtful.
+    score = min(probability, MIN_SCORE) * 0.5
+    return [Face(cascade.crop_box_for(found, crop), score, None, "cascade")]
+
+
+def _working_copy(photo: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The photo shrunk (antialiased) so its longest side is at most ``max_side``, and the factor."""
+    longest = max(photo.shape[:2])
+    if longest <= max_side:
+        return photo, 1.0
+    factor = max_side / longest
+    image = Image.fromarray(photo)
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    small = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(small), small.width / image.width
+

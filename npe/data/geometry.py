@@ -1,0 +1,172 @@
+"""The face square and its one box <-> crop affine map, used by every warp, point map and preview grid.
+
+Coordinates are continuous photo pixels: pixel (0, 0) spans [0, 1) x [0, 1). A crop of resolution R
+has its own continuous coordinates in [0, R]; ``CropBox.crop_to_photo(R)`` is the 3x3 matrix that
+sends a crop point to the photo, ``photo_to_crop(R)`` its inverse. Crop resampling, paste-back,
+the face finder and the GUI's box overlay all go through these two matrices.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from npe.config import CropConfig
+
+CELEBA_ASPECT = 218 / 178  # height / width of the aligned photos that CropConfig fractions refer to
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """The face square in a photo, in photo pixel coordinates (continuous: pixel (0, 0) spans [0, 1)).
+
+    ``angle`` is the face's roll in degrees, counter-clockwise as seen on screen: a head tilted
+    towards its right shoulder (the viewer's left) has a positive angle. ``crop_face`` rotates by
+    it so the crop comes out upright.
+    """
+
+    center_x: float
+    center_y: float
+    size: float
+    angle: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CropBox:
+        """Rebuild from ``to_dict`` output (e.g. a session file); missing angle means upright."""
+        try:
+            box = cls(
+                center_x=float(data["center_x"]),
+                center_y=float(data["center_y"]),
+                size=float(data["size"]),
+                angle=float(data.get("angle", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a valid face box: {data!r} ({exc})") from exc
+        if not box.size > 0 or not all(map(math.isfinite, (box.center_x, box.center_y, box.size, box.angle))):
+            raise ValueError(f"not a valid face box: {data!r} (size must be positive and all values finite)")
+        return box
+
+    @classmethod
+    def whole_image(cls, width: int, height: int) -> CropBox:
+        """The largest centred square: the fallback when no face is found."""
+        return cls(width / 2, height / 2, float(min(width, height)))
+
+    @classmethod
+    def from_matrix(cls, crop_to_photo: np.ndarray, resolution: float = 1.0) -> CropBox:
+        """The box whose ``crop_to_photo(resolution)`` is this similarity (rotation, scale, shift)."""
+        matrix = np.asarray(crop_to_photo, dtype=np.float64)
+        a, b = matrix[0, 0], matrix[1, 0]  # the crop's x axis in the photo, times the scale
+        scale = math.hypot(a, b)
+        center = matrix @ np.array([resolution / 2, resolution / 2, 1.0])
+        return cls(float(center[0]), float(center[1]), float(scale * resolution), math.degrees(math.atan2(-b, a)))
+
+    @property
+    def axes(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Unit vectors of the crop's x (rightwards) and y (downwards) axes, in photo coordinates."""
+        radians = math.radians(self.angle)
+        cos, sin = math.cos(radians), math.sin(radians)
+        return (cos, -sin), (sin, cos)
+
+    def crop_to_photo(self, resolution: float = 1.0) -> np.ndarray:
+        """3x3 affine: a point of a ``resolution``-pixel crop (continuous, [0, R]) -> photo pixels."""
+        (ux, uy), (vx, vy) = self.axes
+        step = self.size / resolution  # photo pixels per crop pixel
+        half = resolution / 2
+        return np.array(
+            [
+                [step * ux, step * vx, self.center_x - half * step * (ux + vx)],
+                [step * uy, step * vy, self.center_y - half * step * (uy + vy)],
+                [0.0, 0.0, 1.0],
+            ]
+        )
+
+    def photo_to_crop(self, resolution: float = 1.0) -> np.ndarray:
+        """3x3 affine: photo pixels -> a point of a ``resolution``-pixel crop (the inverse map)."""
+        (ux, uy), (vx, vy) = self.axes
+        per_pixel = resolution / self.size
+        half = resolution / 2
+        # The inverse of a rotation is its transpose.
+        return np.array(
+            [
+                [per_pixel * ux, per_pixel * uy, half - per_pixel * (self.center_x * ux + self.center_y * uy)],
+                [per_pixel * vx, per_pixel * vy, half - per_pixel * (self.center_x * vx + self.center_y * vy)],
+                [0.0, 0.0, 1.0],
+            ]
+        )
+
+    def to_photo(self, points: Any, resolution: float = 1.0) -> np.ndarray:
+        """Crop points (Nx2 x, y in a ``resolution`` crop) in photo pixels."""
+        return apply(self.crop_to_photo(resolution), points)
+
+    def to_crop(self, points: Any, resolution: float = 1.0) -> np.ndarray:
+        """Photo points (Nx2) in the coordinates of a ``resolution`` crop."""
+        return apply(self.photo_to_crop(resolution), points)
+
+    def corners(self) -> np.ndarray:
+        """The square's corners as a 4x2 (x, y) array in photo pixels, in the order top-left,
+        top-right, bottom-right, bottom-left as seen in the (upright) crop."""
+        return self.to_photo([(0, 0), (1, 0), (1, 1), (0, 1)])
+
+    def mapped(self, matrix: np.ndarray) -> CropBox:
+        """The same square seen through a similarity ``matrix`` (3x3, this box's photo -> another's)."""
+        return CropBox.from_matrix(np.asarray(matrix, dtype=np.float64) @ self.crop_to_photo(1.0))
+
+    def pixel_bounds(self, width: int, height: int) -> tuple[int, int, int, int] | None:
+        """The pixels the square touches in a width x height photo: (x0, y0, x1, y1), or None if none."""
+        corners = self.corners()
+        x0 = max(0, math.floor(corners[:, 0].min()))
+        y0 = max(0, math.floor(corners[:, 1].min()))
+        x1 = min(width, math.ceil(corners[:, 0].max()))
+        y1 = min(height, math.ceil(corners[:, 1].max()))
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return x0, y0, x1, y1
+
+
+def apply(matrix: np.ndarray, points: Any) -> np.ndarray:
+    """Nx2 points through a 3x3 affine matrix."""
+    array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return array @ matrix[:2, :2].T + matrix[:2, 2]
+
+
+def scaling(factor: float) -> np.ndarray:
+    """3x3 matrix of a uniform scaling about the origin (e.g. a working copy -> the photo)."""
+    return np.diag([factor, factor, 1.0])
+
+
+def translation(dx: float, dy: float) -> np.ndarray:
+    """3x3 matrix of a shift by (dx, dy) (e.g. a region's origin -> the photo)."""
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+
+
+def pillow_coefficients(output_to_input: np.ndarray) -> tuple[float, float, float, float, float, float]:
+    """The (a, b, c, d, e, f) of Pillow's affine convention: output (x, y) -> input (a x + b y + c, d x + e y + f)."""
+    (a, b, c), (d, e, f) = np.asarray(output_to_input, dtype=np.float64)[:2]
+    return float(a), float(b), float(c), float(d), float(e), float(f)
+
+
+def fit_similarity(source: Any, target: Any, weights: Any = None) -> np.ndarray:
+    """Least-squares rotation + uniform scale + shift (no reflection) taking ``source`` points onto
+    ``target`` points (Nx2 each, optionally weighted), as a 3x3 matrix (Umeyama 1991)."""
+    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
+    weights = np.ones(len(source)) if weights is None else np.asarray(weights, np.float64)
+    mean_s = np.average(source, axis=0, weights=weights)
+    mean_t = np.average(target, axis=0, weights=weights)
+    # With complex numbers a similarity is z -> w z + t; the least-squares w is a ratio of sums.
+    zs = (source - mean_s) @ np.array([1.0, 1j])
+    zt = (target - mean_t) @ np.array([1.0, 1j])
+    w = complex(np.sum(weights * np.conj(zs) * zt) / np.sum(weights * np.abs(zs) ** 2))
+    rotation = np.array([[w.real, -w.imag], [w.imag, w.real]])
+    shift = mean_t - rotation @ mean_s
+    return np.array([[w.real, -w.imag, shift[0]], [w.imag, w.real, shift[1]], [0.0, 0.0, 1.0]])
+
+
+def aligned_crop_box(width: int, height: int, crop: CropConfig = CropConfig()) -> CropBox:
+    """The CropConfig square of an already aligned (CelebA-style) photo of this size."""
+    return CropBox(crop.center_x * width, crop.center_y * height, crop.size * width)

@@ -1,0 +1,130 @@
+"""Finding every face with a score and a verdict (npe.data.face_finder), and the box <-> crop geometry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from npe.data.face_finder import CONFIDENT_SCORE, TEMPLATE, Face, box_from_landmarks, find_faces, plausibility
+from npe.data.faces import crop_face
+from npe.data.geometry import CropBox, fit_similarity
+
+# The astronaut's eye pupils, located by eye on a 4x enlargement.
+EYES = np.array([[203.0, 101.0], [245.0, 102.5]])
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return data.astronaut()
+
+
+# --- geometry -----------------------------------------------------------------------------------
+
+
+def test_corners_are_tl_tr_br_bl_as_seen_in_the_crop() -> None:
+    # A head rolled 90 degrees counter-clockwise: the crop's top edge lies along the photo's left
+    # side, so its top-left corner is the photo's bottom-left of the square (hand-worked).
+    box = CropBox(10.0, 20.0, 4.0, 90.0)
+    np.testing.assert_allclose(box.corners(), [[8, 22], [8, 18], [12, 18], [12, 22]], atol=1e-12)
+    # And crop_face agrees: the crop's top-left pixel samples the photo near corners()[0].
+    ys, xs = np.mgrid[0:60, 0:60]
+    photo = np.stack([xs * 4, ys * 4, np.full_like(xs, 128)], axis=2).astype(np.uint8)
+    box = CropBox(30.0, 30.0, 40.0, 30.0)
+    crop = crop_face(photo, box, 40)
+    for (row, col), corner in zip([(0, 0), (0, 39), (39, 39), (39, 0)], box.corners()):
+        sampled = crop[row, col, :2].astype(float) / 4 + 0.5  # pixel centre -> continuous coordinate
+        assert math.dist(sampled, corner) < 1.5
+
+
+def test_crop_and_photo_maps_are_inverse_and_rebuild_the_box() -> None:
+    box = CropBox(123.4, 56.7, 89.0, -21.0)
+    product = box.photo_to_crop(64) @ box.crop_to_photo(64)
+    np.testing.assert_allclose(product, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(box.to_photo([(32, 32)], 64), [[123.4, 56.7]])
+    rebuilt = CropBox.from_matrix(box.crop_to_photo(64), 64)
+    assert rebuilt.center_x == pytest.approx(123.4) and rebuilt.size == pytest.approx(89.0)
+    assert rebuilt.angle == pytest.approx(-21.0)
+
+
+def test_fit_similarity_recovers_a_known_transform() -> None:
+    angle, scale, shift = math.radians(25.0), 3.5, np.array([40.0, -7.0])
+    rotation = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    source = np.array([[0, 0], [1, 0], [0, 2], [3, 1], [-1, 4]], dtype=float)
+    target = source @ rotation.T + shift
+    matrix = fit_similarity(source, target, [1, 1, 0.5, 1, 1])
+    np.testing.assert_allclose(matrix[:2, :2], rotation, atol=1e-9)
+    np.testing.assert_allclose(matrix[:2, 2], shift, atol=1e-9)
+
+
+def test_template_landmarks_give_back_the_square() -> None:
+    box = CropBox(300.0, 200.0, 150.0, 12.0)
+    found, residual = box_from_landmarks(box.to_photo(TEMPLATE))
+    assert residual == pytest.approx(0.0, abs=1e-9)
+    assert (found.center_x, found.center_y, found.size, found.angle) == pytest.approx((300, 200, 150, 12))
+
+
+# --- finding ------------------------------------------------------------------------------------
+
+
+def test_astronaut_is_one_confident_face_framed_like_celeba(astronaut: np.ndarray) -> None:
+    faces = find_faces(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.confident and face.confidence == "confident" and CONFIDENT_SCORE <= face.score <= 1
+    assert not face.smaller_than()
+    # CelebA's mean eye positions (list_landmarks_align_celeba, about (69, 111) and (108, 111) in
+    # the 178x218 photos) in units of its 108 px square centred at (89, 121).
+    celeba_eyes = (np.array([[69.0, 111.0], [108.0, 111.0]]) - (35, 67)) / 108
+    np.testing.assert_allclose(face.box.to_crop(EYES), celeba_eyes, atol=0.05)
+
+
+def test_several_faces_come_largest_first(astronaut: np.ndarray) -> None:
+    head = astronaut[30:230, 120:330]  # 210x200 around her face
+    small = np.asarray(Image.fromarray(head).resize((147, 140), Image.Resampling.BICUBIC))
+    photo = np.full((260, 420, 3), 200, np.uint8)
+    photo[20:220, 10:220] = head
+    photo[60:200, 260:407] = small
+    faces = find_faces(photo)
+    assert len(faces) == 2
+    big, little = faces
+    assert big.box.size > little.box.size
+    assert big.box.size / little.box.size == pytest.approx(210 / 147, rel=0.15)
+    # Each square sits on its own copy of her face (the eyes' midpoint, by hand, mapped into the copy).
+    midpoint = EYES.mean(axis=0) - (120, 30)
+    assert math.dist((big.box.center_x, big.box.center_y), midpoint + (10, 20)) < 0.3 * big.box.size
+    assert math.dist((little.box.center_x, little.box.center_y), midpoint * 0.7 + (260, 60)) < 0.3 * little.box.size
+
+
+def test_tiny_face_is_found_and_flagged(astronaut: np.ndarray) -> None:
+    photo = np.asarray(Image.fromarray(astronaut).resize((180, 180), Image.Resampling.LANCZOS))
+    faces = find_faces(photo)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.box.size == pytest.approx(112 * 180 / 512, rel=0.2)  # about 39 px: below the model's 64
+    assert face.smaller_than() and face.smaller_than(64) and not face.smaller_than(30)
+    assert face.to_json()["small"] is True
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "brick", "grass"])
+def test_no_faces_in_pictures_without_faces(name: str) -> None:
+    picture = getattr(data, name)()
+    if picture.ndim == 2:
+        picture = np.repeat(picture[:, :, None], 3, axis=2)
+    assert find_faces(np.ascontiguousarray(picture)) == []
+
+
+def test_a_low_score_face_is_doubtful() -> None:
+    box = CropBox(50.0, 50.0, 40.0)
+    assert Face(box, 0.4).confidence == "doubtful" and not Face(box, 0.4).confident
+    assert Face(box, CONFIDENT_SCORE).confident
+    # Landmarks in an impossible layout (mouth above the eyes) cannot score as confident, however
+    # sure the detector is: the score is the detector's probability times this plausibility.
+    upside_down = box.to_photo(TEMPLATE[[3, 4, 2, 0, 1]])
+    _, residual = box_from_landmarks(upside_down)
+    assert 1.0 * plausibility(residual) < CONFIDENT_SCORE
+    _, residual = box_from_landmarks(box.to_photo(TEMPLATE))
+    assert plausibility(residual) == pytest.approx(1.0)
