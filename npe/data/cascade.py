@@ -202,7 +202,7 @@ class _FacePatch:
         return float(photo_x), float(photo_y)
 
 
-def _search(photo: np.ndarray) -> _FacePatch | None:
+def _search(photo: np.ndarray, retries: bool = True) -> _FacePatch | None:
     """The most face-like candidate, trying upright, then tilted heads, then small faces."""
     height, width = photo.shape[:2]
     patches: list[_FacePatch] = []
@@ -214,7 +214,7 @@ def _search(photo: np.ndarray) -> _FacePatch | None:
         return patches[best[2]] if best is not None and best[0] >= _MIN_HITS else None
 
     best = consider(_coarse_candidates(photo, 0.0, _WORKING_SIDE))
-    if best is not None and best.score() >= _CONFIDENT_HITS:
+    if not retries or (best is not None and best.score() >= _CONFIDENT_HITS):
         return best
     # The tilted passes share one box-reduced copy: turning the full photo each time costs more
     # than the detection itself. Coordinates scale back exactly (reduce(k): x -> x / k).
@@ -300,14 +300,14 @@ def _mirror_correlation(image: np.ndarray, max_shift: int = 4) -> float:
     return best
 
 
-def locate(photo: np.ndarray) -> FaceDetection | None:
+def locate(photo: np.ndarray, *, retries: bool = True) -> FaceDetection | None:
     """The best face, uncalibrated (what benchmarks/calibrate_faces.py fits against), or None.
 
-    Uses the LBP frontal-face cascade on a downscaled grayscale copy, retrying for tilted heads and
-    (in large photos) small faces; refines box and roll on a normalised patch.
+    Uses the LBP frontal-face cascade on a downscaled grayscale copy, retrying (``retries``) for
+    tilted heads and, in large photos, small faces; refines box and roll on a normalised patch.
     """
     check_photo(photo)
-    patch = _search(photo)
+    patch = _search(photo, retries)
     return None if patch is None else _refine(patch)
 
 
