@@ -392,7 +392,7 @@ def test_a_new_edit_after_undo_drops_the_redo_steps(session):
 def test_history_is_bounded_and_small(model, photo, box):
     from npe.editing.history import History
 
-    session = EditSession(model, EditSession.from_photo(model, photo, box=box)._snapshot(), history=History(limit=20))
+    session = EditSession(model, EditSession.from_photo(model, photo, box=box).snapshot(), history=History(limit=20))
     for index in range(30):
         session.set_latent_value(index % 16, float(index % 5))
     assert len(session.history) == 20 and session.history_index == 20
@@ -634,7 +634,7 @@ def test_replace_source_keeps_the_old_document_undoable(session, model, photo):
 def test_history_limit_forgets_the_clean_state(model, photo, box):
     from npe.editing.history import History
 
-    session = EditSession(model, EditSession.from_photo(model, photo, box=box)._snapshot(), history=History(limit=3))
+    session = EditSession(model, EditSession.from_photo(model, photo, box=box).snapshot(), history=History(limit=3))
     session.set_latent_value(0, 1.0)
     session.mark_clean()
     for value in (2.0, 3.0, 4.0):
