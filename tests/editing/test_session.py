@@ -63,8 +63,6 @@ def test_from_photo_finds_the_face(model, astronaut_path):
 def test_no_face_raises_unless_whole_image_is_asked_for(model, tmp_path):
     from npe.data import faces
 
-    if not hasattr(faces, "find_face"):
-        pytest.skip("npe.data.faces.find_face is not available yet")
     flat = np.full((120, 90, 3), 128, np.uint8)
     with pytest.raises(faces.NoFaceError, match="No face"):
         EditSession.from_photo(model, flat)

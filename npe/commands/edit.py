@@ -11,22 +11,63 @@ from npe.errors import UserError
 
 if TYPE_CHECKING:
     from npe.editing.session import EditSession
-    from npe.model import IAN
+    from npe.editing.workspace import Workspace
 
 DEFAULT_STEPS = 2  # per brush position: a command-line stroke has far fewer positions than a mouse drag
 
 
-def edit_command(args: argparse.Namespace) -> int:
+def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -> int:
     """Run `npe edit`; returns 0. Problems the user can fix raise npe.errors.UserError, which the
-    `npe` command prints as one line with exit status 2."""
+    `npe` command prints as one line with exit status 2. ``workspace``: one with its own
+    collaborators (tests); by default a fresh one that loads ``--weights``."""
     from npe.data.faces import NoFaceError
     from npe.data.image_io import ImageLoadError, ImageSaveError
-    from npe.editing.errors import SessionError
+    from npe.editing.brush import densify
+    from npe.editing.workspace import Workspace
 
     colors = [_color(text) for text in args.color] or [(255, 255, 255)]
     strokes = [_points(text, "--stroke") for text in args.stroke]
     protects = [_points(text, "--protect") for text in args.protect]
     moves = [_direction(text) for text in args.direction]
+    _check_options(args, colors, strokes)
+
+    workspace = workspace if workspace is not None else Workspace()
+    workspace.load_model(args.weights, args.device)
+    try:
+        session = _open(workspace, args)
+        width, height = session.photo_size
+        for points in strokes + protects:
+            for x, y in points:
+                if not (0 <= x <= width and 0 <= y <= height):
+                    raise UserError(f"the point ({x:g}, {y:g}) is outside the image ({width}x{height} pixels)")
+        radius = args.radius if args.radius is not None else session.default_radius
+        for points in protects:
+            session.paint_protect(points, radius)
+        for k, value in moves:
+            # "move by VALUE": relative to where the photo already lies along direction K.
+            current = session.direction_values()
+            session.set_direction(k, (float(current[k]) if k < current.size else 0.0) + value)
+        for number, points in enumerate(strokes):
+            session.paint(
+                densify(points, max(1.0, radius / 2)),
+                color=colors[number] if len(colors) > 1 else colors[0],
+                radius=radius,
+                strength=args.strength if args.strength is not None else 1.0,
+                steps=args.steps if args.steps is not None else DEFAULT_STEPS,
+            )
+        written = session.export_png(args.output, crop_only=args.crop_only)
+    except (ImageLoadError, NoFaceError, ImageSaveError) as exc:  # npe.data's errors, worded for people
+        message = str(exc)
+        if isinstance(exc, NoFaceError) and "--whole-image" not in message:
+            message += " (Or pass --whole-image to edit the whole image.)"
+        raise UserError(message) from None
+    kind = "crop" if args.crop_only else "photo"
+    shape = session.result_crop().shape if args.crop_only else session.result().shape
+    print(f"wrote {written} ({kind}, {shape[1]}x{shape[0]}, {session.history_index} edit step(s))")
+    return 0
+
+
+def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]], strokes: list[list[tuple[float, float]]]) -> None:
     if len(colors) not in (1, len(strokes)) and strokes:
         raise UserError(f"give one --color for all strokes or one per stroke: got {len(colors)} colours for {len(strokes)} strokes")
     if args.radius is not None and not (math.isfinite(args.radius) and args.radius > 0):
@@ -41,82 +82,16 @@ def edit_command(args: argparse.Namespace) -> int:
         raise UserError("nothing to edit: give a photo (INPUT) or a sample face (--index N)")
     if args.dataset is not None and args.index is None:
         raise UserError("--dataset needs --index N (which face of the collection to edit)")
-
-    model = _load_model(args.weights, args.device)
-    try:
-        session = _open(model, args)
-        width, height = session.photo_size
-        for points in strokes + protects:
-            for x, y in points:
-                if not (0 <= x <= width and 0 <= y <= height):
-                    raise UserError(f"the point ({x:g}, {y:g}) is outside the image ({width}x{height} pixels)")
-        radius = args.radius if args.radius is not None else session.default_radius
-        for points in protects:
-            session.paint_protect(points, radius)
-        for k, value in moves:
-            # "move by VALUE": relative to where the photo already lies along direction K.
-            current = session.direction_values()
-            session.set_direction(k, (float(current[k]) if k < current.size else 0.0) + value)
-        from npe.editing.brush import densify
-
-        for number, points in enumerate(strokes):
-            color = colors[number] if len(colors) > 1 else colors[0]
-            session.paint(
-                densify(points, max(1.0, radius / 2)),
-                color=color,
-                radius=radius,
-                strength=args.strength if args.strength is not None else 1.0,
-                steps=args.steps if args.steps is not None else DEFAULT_STEPS,
-            )
-        written = session.export_png(args.output, crop_only=args.crop_only)
-    except (ImageLoadError, NoFaceError, SessionError, ImageSaveError) as exc:
-        message = str(exc)
-        if isinstance(exc, NoFaceError) and "--whole-image" not in message:
-            message += " (Or pass --whole-image to edit the whole image.)"
-        raise UserError(message) from None
-    kind = "crop" if args.crop_only else "photo"
-    shape = session.result_crop().shape if args.crop_only else session.result().shape
-    print(f"wrote {written} ({kind}, {shape[1]}x{shape[0]}, {session.history_index} edit step(s))")
-    return 0
-
-
-def _load_model(weights: str | None, device: str) -> IAN:
-    import torch
-
-    from npe.model import WeightsError, load_default, load_weights
-
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA GPU is available here; use --device cpu")
-    try:
-        return load_weights(weights, device=device) if weights else load_default(device)
-    except WeightsError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _open(model: IAN, args: argparse.Namespace) -> EditSession:
-    from npe.editing.directions import find_directions
-    from npe.editing.session import EditSession
-
-    directions = find_directions(model, args.weights)
-    if args.index is None:
-        return EditSession.from_photo(model, args.input, whole_image_if_no_face=args.whole_image, directions=directions)
-    if args.index < 0:
+    if args.index is not None and args.index < 0:
         raise UserError(f"--index must be 0 or more, got {args.index}")
+
+
+def _open(workspace: Workspace, args: argparse.Namespace) -> EditSession:
+    if args.index is None:
+        return workspace.open_photo(args.input, whole_image=args.whole_image)
     if args.dataset is None:
-        from npe.editing.gallery import find_gallery
-
-        return EditSession.from_gallery(model, args.index, find_gallery(model, args.weights), directions=directions)
-    from npe.data.datasets import load_face_crops
-
-    try:
-        crops = load_face_crops([args.dataset], model.config.resolution)
-    except (OSError, ValueError) as exc:  # the loader's errors say what is wrong with the collection
-        raise UserError(f"--dataset '{args.dataset}': {exc}") from None
-    if not 0 <= args.index < len(crops.names):
-        raise UserError(f"--index {args.index}: '{args.dataset}' has {len(crops.names)} usable face photos (0-{len(crops.names) - 1})")
-    return EditSession.from_crop(model, crops.images[args.index], name=Path(str(crops.names[args.index])).name, directions=directions)
+        return workspace.open_sample(args.index)
+    return workspace.open_collection_face(args.dataset, args.index)
 
 
 def _points(text: str, option: str) -> list[tuple[float, float]]:
