@@ -20,9 +20,8 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     """Run `npe edit`; returns 0. Problems the user can fix raise npe.errors.UserError, which the
     `npe` command prints as one line with exit status 2. ``workspace``: one with its own
     collaborators (tests); by default a fresh one that loads ``--weights``."""
-    from npe.data.faces import NoFaceError
-    from npe.data.image_io import ImageLoadError, ImageSaveError
     from npe.editing.brush import densify
+    from npe.editing.errors import FaceNotFoundError
     from npe.editing.workspace import Workspace
 
     colors = [_color(text) for text in args.color] or [(255, 255, 255)]
@@ -55,12 +54,9 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
                 strength=args.strength if args.strength is not None else 1.0,
                 steps=args.steps if args.steps is not None else DEFAULT_STEPS,
             )
-        written = session.export_png(args.output, crop_only=args.crop_only)
-    except (ImageLoadError, NoFaceError, ImageSaveError) as exc:  # npe.data's errors, worded for people
-        message = str(exc)
-        if isinstance(exc, NoFaceError) and "--whole-image" not in message:
-            message += " (Or pass --whole-image to edit the whole image.)"
-        raise UserError(message) from None
+        written = workspace.export_png(args.output, crop_only=args.crop_only)
+    except FaceNotFoundError as exc:
+        raise UserError(f"{exc} (Or pass --whole-image to edit the whole image.)") from None
     kind = "crop" if args.crop_only else "photo"
     shape = session.result_crop().shape if args.crop_only else session.result().shape
     print(f"wrote {written} ({kind}, {shape[1]}x{shape[0]}, {session.history_index} edit step(s))")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from npe.editing import sources
-from npe.editing.errors import SessionError
+from npe.editing.errors import NoModelError, SessionError, worded_for_people
 from npe.editing.session import EditSession
 from npe.errors import UserError
 
@@ -33,10 +33,6 @@ class FaceCollection(Protocol):
 
 ModelLoader = Callable[[str | None, str], "IAN"]  # (weights, device) -> model ready for editing
 CollectionLoader = Callable[[str, int], FaceCollection]  # (path, resolution) -> faces
-
-
-class NoModelError(UserError):
-    """An action that needs the model before one is loaded."""
 
 
 @dataclass(frozen=True)
@@ -136,8 +132,10 @@ class Workspace:
 
     # --- opening ------------------------------------------------------------------------------------
     def open_photo(self, path: str | os.PathLike, whole_image: bool = False) -> EditSession:
+        """A photo file: the face is found (FaceNotFoundError if none, unless ``whole_image``)."""
         model = self.require_model()
-        session = EditSession.from_photo(model, path, whole_image_if_no_face=whole_image, directions=self.directions)
+        with worded_for_people():
+            session = EditSession.from_photo(model, path, whole_image_if_no_face=whole_image, directions=self.directions)
         return self.adopt(session, f"Open {Path(path).name}")
 
     def open_sample(self, index: int) -> EditSession:
@@ -163,6 +161,13 @@ class Workspace:
     def open_session_file(self, path: str | os.PathLike) -> EditSession:
         """A saved session replaces the current one (it brings its own history)."""
         return self.set_session(EditSession.load(path, self.require_model(), directions=self.directions))
+
+    def save_session(self, path: str | os.PathLike) -> Path:
+        return self.require_session().save(path)
+
+    def export_png(self, path: str | os.PathLike, *, crop_only: bool = False) -> Path:
+        with worded_for_people():
+            return self.require_session().export_png(path, crop_only=crop_only)
 
     def collection(self, path: str) -> FaceCollection:
         if self._collection is None or self._collection[0] != path:

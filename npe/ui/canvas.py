@@ -10,20 +10,7 @@ import enum
 import math
 
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (
-    QColor,
-    QCursor,
-    QImage,
-    QKeyEvent,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
-    QPen,
-    QPixmap,
-    QResizeEvent,
-    QTransform,
-    QWheelEvent,
-)
+from PySide6.QtGui import QColor, QCursor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent, QTransform, QWheelEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QSizePolicy, QWidget
 
 MARGIN = 20  # free space around the fitted image, in widget pixels
@@ -107,6 +94,11 @@ class Canvas(QWidget):
     def set_protect(self, overlay: QImage | None) -> None:
         self._protect = overlay
         self.update()
+
+    @property
+    def protect_overlay(self) -> QImage | None:
+        """The protected areas as drawn (None when nothing is protected)."""
+        return self._protect
 
     def set_placeholder(self, text: str) -> None:
         self.placeholder = text

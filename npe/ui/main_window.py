@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence
@@ -30,7 +31,11 @@ from npe.ui.panels.history import HistoryPanel
 from npe.ui.panels.latent import LatentPanel
 from npe.ui.panels.samples import SamplesPanel
 from npe.ui.settings import Settings
-from npe.ui.workers import Failure, ModelInfo
+from npe.ui.failures import Failure
+from npe.ui.frames import HistoryInfo, SourceInfo
+
+if TYPE_CHECKING:
+    from npe.editing.workspace import ModelSummary
 
 APP_NAME = "Neural Photo Editor"
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.gif);;npe sessions (*.npe);;All files (*)"
@@ -61,12 +66,11 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.theme = theme
         self.radius_override: float | None = None  # --radius, until the size slider moves
-        self._protect_gesture: int | None = None
         self._protect_erase = False
+        self._session_path: str | None = None  # where Ctrl+S saves without asking
         self._showing_dialog = False
         self._closing = False
         self._shut_down = False
-        self._current_sample: int | None = None
         self.dataset: str | None = None  # --dataset: sample numbers pick faces of this collection
         self.headless = False  # scripted (--screenshot): failures are recorded, never shown as dialogs
         self.failures: list[Failure] = []
@@ -138,8 +142,9 @@ class MainWindow(QMainWindow):
         S = QKeySequence.StandardKey
         a("open-photo", "&Open Photo…", self.open_photo_dialog, "open-photo", [S.Open], "Open a photo of a face")
         a("open-session", "Open &Session…", self.open_session_dialog, "open-session", ["Ctrl+Shift+O"], "Open a saved npe session")
-        a("save-session", "Save Session &As…", self.save_session_dialog, "save-session", ["Ctrl+Shift+S"], "Save the photo, edits and history to an .npe file")
-        a("export", "&Export PNG…", self.export_dialog, "export", ["Ctrl+E", S.Save], "Write the edited photo as a PNG")
+        a("save-session", "&Save Session", self.save_session, "save-session", [S.Save], "Save the photo, edits and history to its .npe file")
+        a("save-session-as", "Save Session &As…", self.save_session_dialog, "save-session", ["Ctrl+Shift+S"], "Save the photo, edits and history to a new .npe file")
+        a("export", "&Export PNG…", self.export_dialog, "export", ["Ctrl+E"], "Write the edited photo as a PNG")
         a("random", "&Random Face", self.open_random, "random", ["Ctrl+R"], "Start from a new random face")
         a("quit", "&Quit", self.close, "quit", [S.Quit])
         a("undo", "&Undo", self.controller.undo, "undo", [S.Undo])
@@ -221,7 +226,7 @@ class MainWindow(QMainWindow):
         icons.bind(self.recent_menu.menuAction(), "recent")
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
-        for key in ("open-session", "save-session", "export"):
+        for key in ("open-session", "save-session", "save-session-as", "export"):
             file_menu.addAction(self.actions[key])
         file_menu.addSeparator()
         file_menu.addAction(self.actions["quit"])
@@ -304,9 +309,9 @@ class MainWindow(QMainWindow):
         c.modelLoaded.connect(self._model_loaded)
         c.modelFailed.connect(self._model_failed)
         c.sourceChanged.connect(self._source_changed)
-        c.imageChanged.connect(lambda: self.canvas.set_image(c.image, c.change_mask))
-        c.protectChanged.connect(lambda: self.canvas.set_protect(c.protect_overlay))
-        c.latentChanged.connect(lambda: self.latent_panel.set_latent(c.latent, c.direction_values))
+        c.imageChanged.connect(self.canvas.set_image)
+        c.protectChanged.connect(self.canvas.set_protect)
+        c.latentChanged.connect(self.latent_panel.set_latent)
         c.historyChanged.connect(self._history_changed)
         c.failed.connect(self._failed)
         c.busyChanged.connect(self._busy_changed)
@@ -320,6 +325,7 @@ class MainWindow(QMainWindow):
         canvas.protectMoved.connect(self._protect_moved)
         canvas.protectFinished.connect(self._protect_finished)
         canvas.lightenRequested.connect(self._lighten)
+        canvas.hoverMoved.connect(lambda _: c.end_wheel())  # the pointer moved: a wheel spin is over
         canvas.colorPicked.connect(self._color_picked)
         canvas.zoomChanged.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
         canvas.compareChanged.connect(self._compare_changed)
@@ -366,7 +372,7 @@ class MainWindow(QMainWindow):
         self.samples_panel.set_dataset(Path(dataset).name)
 
     def open_sample(self, index: int) -> None:
-        self._current_sample = index
+        self._session_path = None
         self.samples_panel.set_current_sample(index)
         if self.dataset:
             self.controller.open_dataset_face(self.dataset, index)
@@ -374,7 +380,7 @@ class MainWindow(QMainWindow):
             self.controller.open_sample(index)
 
     def open_random(self) -> None:
-        self._current_sample = None
+        self._session_path = None
         self.controller.open_random()
 
     def open_photo_dialog(self) -> None:
@@ -400,10 +406,17 @@ class MainWindow(QMainWindow):
 
     def _opened(self, path: str, ok: bool) -> None:
         if ok:
-            self._current_sample = None
+            self._session_path = path if path.lower().endswith(".npe") else None
             self.settings.add_recent_file(path)
             self._refresh_recent()
             self.statusBar().showMessage(f"Opened {Path(path).name}", 4000)
+
+    def save_session(self) -> bool:
+        """Ctrl+S: save to the session's file, or ask where if it has none yet."""
+        if self._session_path is None:
+            return self.save_session_dialog()
+        self._save_to(self._session_path)
+        return True
 
     def save_session_dialog(self) -> bool:
         """Ask where, then save; True once the save is submitted."""
@@ -416,15 +429,18 @@ class MainWindow(QMainWindow):
         if not path.lower().endswith(".npe"):
             path += ".npe"
         self.settings.set_last_folder(path)
+        self._save_to(path)
+        return True
 
+    def _save_to(self, path: str) -> None:
         def done(ok: bool) -> None:
             if ok:
+                self._session_path = path
                 self.settings.add_recent_file(path)
                 self._refresh_recent()
                 self.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
 
         self.controller.save_session(path, on_done=done)
-        return True
 
     def export_dialog(self) -> None:
         if not self.controller.has_document:
@@ -485,16 +501,14 @@ class MainWindow(QMainWindow):
         )
 
     def _protect_started(self, erase: bool) -> None:
-        self._protect_gesture = self.controller.new_gesture()
         self._protect_erase = erase
+        self.controller.begin_gesture("Unprotect" if erase else "Protect", object())  # a new drag
 
     def _protect_moved(self, points: list[tuple[float, float]]) -> None:
-        if self._protect_gesture is not None:
-            self.controller.protect(points, self.brush_radius(), self._protect_erase, self._protect_gesture)
+        self.controller.protect(points, self.brush_radius(), self._protect_erase)
 
     def _protect_finished(self) -> None:
-        self._protect_gesture = None
-        self.controller.finish_protect()
+        self.controller.end_gesture()
 
     def _lighten(self, x: float, y: float, notches: float) -> None:
         self.controller.lighten(x, y, LIGHTEN_PER_NOTCH * notches, self.brush_radius(), self.canvas.scale())
@@ -524,7 +538,7 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
 
     # --- controller feedback ---------------------------------------------------------------------
-    def _model_loaded(self, info: ModelInfo) -> None:
+    def _model_loaded(self, info: ModelSummary) -> None:
         self.model_label.setText(f"{info.name} · {info.resolution} px · {info.latent_dim} latents")
         self.model_label.setToolTip("The generative model (Introspective Adversarial Network) in use")
         self.device_label.setText(info.device)
@@ -539,10 +553,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText("No model")
         self.fatal.emit(failure)
 
-    def _source_changed(self) -> None:
-        source = self.controller.source
-        if source is None:
-            return
+    def _source_changed(self, source: SourceInfo) -> None:
         self.canvas.set_source(source.original, source.photo_size, source.box, source.resolution)
         self.brush_panel.set_face_size(source.box[2])
         self.latent_panel.set_direction_count(source.direction_count)
@@ -550,8 +561,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_document_actions()
 
-    def _history_changed(self) -> None:
-        history = self.controller.history
+    def _history_changed(self, history: HistoryInfo) -> None:
         source = self.controller.source
         origin = f"Original: {source.name}" if source is not None else "Original"
         self.history_panel.set_history(history, origin)
@@ -568,7 +578,7 @@ class MainWindow(QMainWindow):
 
     def _update_document_actions(self) -> None:
         has = self.controller.has_document
-        for key in ("save-session", "export", "commit", "reset", "clear-protect", "compare", "change-mask", "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
+        for key in ("save-session", "save-session-as", "export", "commit", "reset", "clear-protect", "compare", "change-mask", "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
             self.actions[key].setEnabled(has)
 
     def _update_title(self) -> None:

@@ -7,7 +7,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QVBoxLayout, QWidget
 
-from npe.ui.workers import HistoryInfo
+from npe.ui.frames import HistoryInfo
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 

@@ -279,12 +279,17 @@ class LatentPanel(QWidget):
         self.sliders = []
         for k in range(count):
             slider = DirectionSlider(k)
-            slider.slider.valueChanged.connect(lambda value, k=k: self.directionEdited.emit(k, value / SLIDER_STEPS))
+            slider.slider.valueChanged.connect(lambda value, s=slider: self._direction_moved(s, value))
             slider.slider.sliderReleased.connect(self.editFinished)
             self._sliders_layout.insertWidget(k, slider)
             self.sliders.append(slider)
         self.no_directions.setVisible(count == 0)
         self.scroll.setVisible(count > 0)
+
+    def _direction_moved(self, slider: DirectionSlider, value: int) -> None:
+        self.directionEdited.emit(slider.k, value / SLIDER_STEPS)
+        if not slider.slider.isSliderDown():  # a key press or a click on the groove: one step each
+            self.editFinished.emit()
 
     def _show_tile(self, index: int) -> None:
         values = self.grid.values()
