@@ -4,35 +4,25 @@ toolbar, status bar. It wires widgets to the controller and handles files, dialo
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QScrollArea,
-    QToolBar,
-    QWidget,
-)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QWidget
 
 from npe.ui import icons
 from npe.ui.canvas import Canvas, Tool
 from npe.ui.controller import EditorController
 from npe.ui.dialogs import AboutDialog, ask_save_changes, ask_whole_image, show_failure
+from npe.ui.failures import Failure
+from npe.ui.frames import HistoryInfo, SourceInfo
+from npe.ui.menus import make_actions, make_menus, make_toolbar
 from npe.ui.panels.brush import BrushPanel
 from npe.ui.panels.history import HistoryPanel
 from npe.ui.panels.latent import LatentPanel
 from npe.ui.panels.samples import SamplesPanel
 from npe.ui.settings import Settings
-from npe.ui.failures import Failure
-from npe.ui.frames import HistoryInfo, SourceInfo
 
 if TYPE_CHECKING:
     from npe.editing.workspace import ModelSummary
@@ -84,10 +74,10 @@ class MainWindow(QMainWindow):
         self.canvas = Canvas()
         self.setCentralWidget(self.canvas)
         self.actions: dict[str, QAction] = {}
-        self._make_actions()
+        make_actions(self)
         self._make_panels()
-        self._make_menus()
-        self._make_toolbar()
+        make_menus(self)
+        make_toolbar(self)
         self._make_status_bar()
         self._connect()
         if theme is not None:
@@ -99,87 +89,6 @@ class MainWindow(QMainWindow):
         self._update_document_actions()
 
     # --- construction --------------------------------------------------------------------------
-    def _action(
-        self,
-        key: str,
-        text: str,
-        slot: Callable[..., object] | None = None,
-        icon: str | None = None,
-        shortcuts: Sequence[QKeySequence | QKeySequence.StandardKey | str] = (),
-        tip: str | None = None,
-        checkable: bool = False,
-    ) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(key)
-        if icon:
-            icons.bind(action, icon)
-        keys: list[QKeySequence] = []
-        for shortcut in shortcuts:
-            if isinstance(shortcut, QKeySequence.StandardKey):
-                keys.extend(QKeySequence.keyBindings(shortcut))
-            else:
-                keys.append(QKeySequence(shortcut))
-        unique: list[QKeySequence] = []
-        for sequence in keys:
-            if not sequence.isEmpty() and all(sequence != other for other in unique):
-                unique.append(sequence)
-        if unique:
-            action.setShortcuts(unique)
-        hint = tip or text.replace("&", "").rstrip("…")
-        if unique:
-            hint += f" ({unique[0].toString(QKeySequence.SequenceFormat.NativeText)})"
-        action.setToolTip(hint)
-        action.setStatusTip(tip or "")
-        action.setCheckable(checkable)
-        if slot is not None:
-            action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work even when the toolbar/menu is hidden
-        self.actions[key] = action
-        return action
-
-    def _make_actions(self) -> None:
-        a = self._action
-        S = QKeySequence.StandardKey
-        a("open-photo", "&Open Photo…", self.open_photo_dialog, "open-photo", [S.Open], "Open a photo of a face")
-        a("open-session", "Open &Session…", self.open_session_dialog, "open-session", ["Ctrl+Shift+O"], "Open a saved npe session")
-        a("save-session", "&Save Session", self.save_session, "save-session", [S.Save], "Save the photo, edits and history to its .npe file")
-        a("save-session-as", "Save Session &As…", self.save_session_dialog, "save-session", ["Ctrl+Shift+S"], "Save the photo, edits and history to a new .npe file")
-        a("export", "&Export PNG…", self.export_dialog, "export", ["Ctrl+E"], "Write the edited photo as a PNG")
-        a("random", "&Random Face", self.open_random, "random", ["Ctrl+R"], "Start from a new random face")
-        a("quit", "&Quit", self.close, "quit", [S.Quit])
-        a("undo", "&Undo", self.controller.undo, "undo", [S.Undo])
-        a("redo", "&Redo", self.controller.redo, "redo", [S.Redo, "Ctrl+Shift+Z", "Ctrl+Y"])
-        a("commit", "&Update Original", self.controller.commit, "commit", ["Ctrl+Return"],
-          "Make the current result the new original (re-encode it), so further edits build on it")
-        a("reset", "Reset to &Original", self.controller.reset, "reset", ["Ctrl+Shift+R"], "Discard the edits since the last update")
-        a("clear-protect", "&Clear Protect Mask", self.controller.clear_protect, "clear-protect", [], "Remove all protection")
-        a("compare", "&Compare with Original", self.canvas.set_compare, "compare", ["\\"],
-          "Show the original instead of the result (or hold Space)", checkable=True)
-        a("change-mask", "Show Change &Mask", self.canvas.set_show_change_mask, "change-mask", ["M"],
-          "Overlay the mask M that decides where the edit reaches the photo", checkable=True)
-        show_protect = a("show-protect", "Show &Protected Areas", self.canvas.set_show_protect, None, [], None, checkable=True)
-        show_protect.setChecked(True)
-        a("zoom-in", "Zoom &In", lambda: self.canvas.zoom_by(1.25), "zoom-in", [S.ZoomIn, "Ctrl+="])
-        a("zoom-out", "Zoom &Out", lambda: self.canvas.zoom_by(0.8), "zoom-out", [S.ZoomOut])
-        a("zoom-fit", "&Fit to Window", self.canvas.fit, "zoom-fit", ["Ctrl+0"])
-        a("zoom-actual", "&Actual Pixels", lambda: self.canvas.set_zoom(1.0), "zoom-actual", ["Ctrl+1"])
-        tools = QActionGroup(self)
-        tools.setExclusive(True)
-        for key, text, icon, shortcut, tip, tool in (
-            ("tool-paint", "&Brush", "brush", "B", "Paint a colour: the model changes the face to match", Tool.PAINT),
-            ("tool-protect", "&Protect", "protect", "P", "Paint areas that must not change (or right-drag)", Tool.PROTECT),
-            ("tool-unprotect", "&Unprotect", "unprotect", "E", "Erase protection (or Shift + right-drag)", Tool.UNPROTECT),
-            ("tool-pick", "&Eyedropper", "eyedropper", "I", "Pick the brush colour from the image (or Ctrl-click)", Tool.PICK),
-        ):
-            action = a(key, text, None, icon, [shortcut], tip, checkable=True)
-            action.setData(tool.value)
-            action.triggered.connect(lambda _=False, t=tool: self.set_tool(t))
-            tools.addAction(action)
-        self.actions["tool-paint"].setChecked(True)
-        a("brush-smaller", "S&maller Brush", lambda: self._nudge_size(-1), None, ["["])
-        a("brush-larger", "&Larger Brush", lambda: self._nudge_size(+1), None, ["]"])
-        a("about", "&About npe", self.show_about, "about", [S.HelpContents], "Version, model card and licences")
-
     def _make_panels(self) -> None:
         tool_actions = [self.actions[k] for k in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick")]
         self.brush_panel = BrushPanel(tool_actions)
@@ -216,77 +125,6 @@ class MainWindow(QMainWindow):
             [self.samples_panel.sizeHint().height() + title, self.brush_panel.sizeHint().height() + title, 300],
             Qt.Orientation.Vertical,
         )
-
-    def _make_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        for key in ("open-photo", "random"):
-            file_menu.addAction(self.actions[key])
-        self.recent_menu = QMenu("Open &Recent", self)
-        icons.bind(self.recent_menu.menuAction(), "recent")
-        file_menu.addMenu(self.recent_menu)
-        file_menu.addSeparator()
-        for key in ("open-session", "save-session", "save-session-as", "export"):
-            file_menu.addAction(self.actions[key])
-        file_menu.addSeparator()
-        file_menu.addAction(self.actions["quit"])
-
-        edit_menu = bar.addMenu("&Edit")
-        for key in ("undo", "redo", None, "commit", "reset", None, "clear-protect"):
-            edit_menu.addSeparator() if key is None else edit_menu.addAction(self.actions[key])
-
-        view_menu = bar.addMenu("&View")
-        for key in ("compare", "change-mask", "show-protect", None, "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
-            view_menu.addSeparator() if key is None else view_menu.addAction(self.actions[key])
-        view_menu.addSeparator()
-        theme_menu = view_menu.addMenu("&Theme")
-        icons.bind(theme_menu.menuAction(), "theme")
-        self.theme_actions = QActionGroup(self)
-        for mode, text in (("system", "Follow &System"), ("dark", "&Dark"), ("light", "&Light")):
-            action = QAction(text, self, checkable=True)
-            action.setData(mode)
-            action.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
-            self.theme_actions.addAction(action)
-            theme_menu.addAction(action)
-        panels_menu = view_menu.addMenu("&Panels")
-        for dock in self.docks.values():
-            panels_menu.addAction(dock.toggleViewAction())
-
-        tools_menu = bar.addMenu("&Tools")
-        for key in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick", None, "brush-smaller", "brush-larger"):
-            tools_menu.addSeparator() if key is None else tools_menu.addAction(self.actions[key])
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.actions["about"])
-
-    def _make_toolbar(self) -> None:
-        toolbar = QToolBar("Main toolbar", self)
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.setIconSize(QSize(20, 20))
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        groups = (
-            ("open-photo", "random", "export"),
-            ("undo", "redo"),
-            ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick"),
-            ("compare", "change-mask"),
-            ("zoom-out", "zoom-fit", "zoom-in"),
-        )
-        for index, group in enumerate(groups):
-            if index:
-                toolbar.addSeparator()
-            for key in group:
-                toolbar.addAction(self.actions[key])
-        spacer = QWidget()
-        spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding, spacer.sizePolicy().Policy.Preferred)
-        toolbar.addWidget(spacer)
-        for key in ("reset", "commit"):
-            toolbar.addAction(self.actions[key])
-            button = toolbar.widgetForAction(self.actions[key])
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.widgetForAction(self.actions["commit"]).setObjectName("primaryButton")
-        self.toolbar = toolbar
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
 
     def _make_status_bar(self) -> None:
         status = self.statusBar()
@@ -528,7 +366,7 @@ class MainWindow(QMainWindow):
         self.settings.set_brush_size(percent)
         self._brush_changed()
 
-    def _nudge_size(self, step: int) -> None:
+    def nudge_brush_size(self, step: int) -> None:
         self.brush_panel.size.setValue(self.brush_panel.size.value() + step)
 
     def _compare_changed(self, on: bool) -> None:
