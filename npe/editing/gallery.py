@@ -207,16 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
     args = parser.parse_args(argv)
 
-    import torch
+    from npe.model.runtime import load_model
 
-    from npe.model import WeightsError, load_weights
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
     try:
-        model = load_weights(args.weights)
+        model = load_model(args.weights, device="cpu", threads=args.threads if args.threads > 0 else os.cpu_count(), warm=False)
         gallery = build_gallery(model, args.count, max(args.candidates, args.count), args.first_seed)
-    except (WeightsError, ValueError) as exc:
+    except (UserError, ValueError) as exc:
         print(f"npe: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else gallery_path(args.weights)

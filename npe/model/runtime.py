@@ -5,6 +5,7 @@ GUI; the training code keeps its own modules."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -81,29 +82,22 @@ def model_device(model: IAN) -> torch.device:
     return next(model.parameters()).device
 
 
+def _batched(images_or_latents: np.ndarray, single: bool, batch_size: int, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``run`` over slices of at most ``batch_size``, without gradients, results concatenated."""
+    batch = images_or_latents[None] if single else images_or_latents
+    with torch.no_grad():
+        result = np.concatenate([run(np.ascontiguousarray(batch[start : start + batch_size])) for start in range(0, len(batch), batch_size)])
+    return result[0] if single else result
+
+
 def encode_images(model: IAN, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """z = E(X) (posterior means) for uint8 images, HxWx3 -> (D,) or NxHxWx3 -> N x D float32."""
-    single = images.ndim == 3
-    batch = images[None] if single else images
     device = model_device(model)
-    latents = []
-    with torch.no_grad():
-        for start in range(0, len(batch), batch_size):
-            chunk = to_model(np.ascontiguousarray(batch[start : start + batch_size])).to(device)
-            latents.append(model.encode(chunk).float().cpu().numpy())
-    result = np.concatenate(latents, axis=0).astype(np.float32)
-    return result[0] if single else result
+    return _batched(images, images.ndim == 3, batch_size, lambda chunk: model.encode(to_model(chunk).to(device)).float().cpu().numpy())
 
 
 def decode_latents(model: IAN, latents: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """G(z) as uint8 images: (D,) -> R x R x 3, N x D -> N x R x R x 3."""
-    array = np.asarray(latents, dtype=np.float32)
-    single = array.ndim == 1
-    batch = array[None] if single else array
+    array = np.array(latents, dtype=np.float32)
     device = model_device(model)
-    images = []
-    with torch.no_grad():
-        for start in range(0, len(batch), batch_size):
-            images.append(to_uint8(model.decode(torch.from_numpy(np.array(batch[start : start + batch_size])).to(device))))
-    result = np.concatenate(images, axis=0)
-    return result[0] if single else result
+    return _batched(array, array.ndim == 1, batch_size, lambda chunk: to_uint8(model.decode(torch.from_numpy(chunk).to(device))))

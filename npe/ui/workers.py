@@ -93,19 +93,25 @@ class GestureJob(Job):
 
 
 @dataclass
-class BrushJob(SessionJob):
-    """The brush at (x, y); ``begin`` starts the stroke with ``brush`` (colour, radius, strength)."""
+class _BrushAt(SessionJob):
+    """A soft brush at (x, y) (photo pixels), drawn at display ``scale``."""
 
-    name: str = "painting"
     run: Callable[[EditSession], object] = field(default=lambda session: None)
     x: float = 0.0
     y: float = 0.0
-    brush: dict[str, object] | None = None  # set for the stroke's first position
     scale: float = 1.0
     timed: ClassVar[bool] = True
 
     def view_scale(self) -> float:
         return self.scale
+
+
+@dataclass
+class BrushJob(_BrushAt):
+    """The paintbrush at (x, y); ``brush`` (colour, radius, strength) starts the stroke there."""
+
+    name: str = "painting"
+    brush: dict[str, object] | None = None  # set for the stroke's first position
 
     def absorb(self, queued: Job) -> Job | None:
         if isinstance(queued, BrushJob) and queued.brush is None and self.brush is None:
@@ -142,18 +148,12 @@ class ProtectJob(SessionJob):
 
 
 @dataclass
-class LightenJob(SessionJob):
+class LightenJob(_BrushAt):
+    """Wheel notches at (x, y): brighten by ``amount`` (darken if negative) under ``radius``."""
+
     name: str = "lightening"
-    run: Callable[[EditSession], object] = field(default=lambda session: None)
-    x: float = 0.0
-    y: float = 0.0
     amount: float = 0.0
     radius: float = 1.0
-    scale: float = 1.0
-    timed: ClassVar[bool] = True
-
-    def view_scale(self) -> float:
-        return self.scale
 
     def absorb(self, queued: Job) -> Job | None:
         if isinstance(queued, LightenJob):  # notches that arrive while a step runs add up
