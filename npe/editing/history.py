@@ -71,7 +71,7 @@ def _rect(value: Any) -> tuple[int, int, int, int]:
     rect = tuple(int(v) for v in value)
     if len(rect) != 4 or rect[2] < rect[0] or rect[3] < rect[1] or min(rect) < 0:
         raise ValueError(f"bad rectangle {value!r}")
-    return rect  # type: ignore[return-value]
+    return rect
 
 
 # --- records --------------------------------------------------------------------------------
@@ -314,14 +314,14 @@ def record_from_state(state: dict[str, Any], store: ArrayStore) -> Record:
     kind = state.get("type") if isinstance(state, dict) else None
     if kind not in _TYPES:
         raise ValueError(f"unknown history record type {kind!r}")
-    return _TYPES[kind](state, store)  # type: ignore[return-value]
+    return _TYPES[kind](state, store)
 
 
 def merge(label: str, records: list[Record]) -> Record:
     """One record for a group: consecutive latent changes collapse into one (a slider drag of a
     hundred moves costs one record); anything else becomes a GroupRecord."""
     if all(isinstance(r, LatentRecord) for r in records):
-        return LatentRecord(label, records[0].before, records[-1].after)  # type: ignore[union-attr]
+        return LatentRecord(label, records[0].before, records[-1].after)
     if len(records) == 1:
         records[0].label = label
         return records[0]

@@ -68,7 +68,7 @@ def _action(method: _F) -> _F:
             self.end_stroke()
         return method(self, *args, **kwargs)
 
-    return run  # type: ignore[return-value]
+    return run
 
 
 class EditSession:
@@ -366,9 +366,9 @@ class EditSession:
         self._refuse_in_group("jump in the history")
         with self.events.batch():
             while self._history.index > index:
-                self._history.undo().undo(self.document)  # type: ignore[union-attr]
+                self._history.undo().undo(self.document)
             while self._history.index < index:
-                self._history.redo().redo(self.document)  # type: ignore[union-attr]
+                self._history.redo().redo(self.document)
             self.events.emit("history")
         return True
 

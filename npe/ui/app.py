@@ -78,7 +78,7 @@ def application() -> QApplication:
     from npe import __version__
 
     app.setApplicationVersion(__version__)
-    return app  # type: ignore[return-value]
+    return app
 
 
 def create_editor(args: argparse.Namespace, *, read_only_settings: bool = False, workspace: Workspace | None = None) -> Editor:

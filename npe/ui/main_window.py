@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
         self._make_status_bar()
         self._connect()
         if theme is not None:
-            theme.changed.connect(self._theme_changed)  # type: ignore[attr-defined]
+            theme.changed.connect(self._theme_changed)
             self._theme_changed()
         self._arrange_docks()
         self._restore_settings()
@@ -455,16 +455,16 @@ class MainWindow(QMainWindow):
 
     def set_theme(self, mode: str) -> None:
         if self.theme is not None:
-            self.theme.set_mode(mode)  # type: ignore[attr-defined]
+            self.theme.set_mode(mode)
         self.settings.set_theme(mode)
         for action in self.theme_actions.actions():
             action.setChecked(action.data() == mode)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         for url in event.mimeData().urls():
             if url.isLocalFile():
                 event.acceptProposedAction()
@@ -472,7 +472,7 @@ class MainWindow(QMainWindow):
                 QTimer.singleShot(0, lambda p=url.toLocalFile(): self.open_path(p))
                 return
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         if not self._shut_down:
             self.controller.end_gesture()
             self.controller.wait_idle(10_000)
