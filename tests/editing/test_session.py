@@ -221,8 +221,18 @@ def test_preview_matches_the_result_closely_and_keeps_the_outside(session, photo
     outside = np.ones(photo.shape[:2], bool)
     outside[28:112, 58:142] = False
     assert np.array_equal(preview[outside], photo[outside])
+    # Where the edit shows, the preview follows the result closely (measured: 2.3 levels on average).
+    changed = np.abs(result - photo.astype(int)).max(axis=2) > 8
+    assert changed.sum() > 1000
+    assert np.abs(preview - result)[changed].mean() < 3.5
     half = session.preview(0.5)
     assert half.shape == (75, 100, 3)
+    # At half scale it shows the edit too: far nearer the scaled result than the scaled photo.
+    scaled_result = np.asarray(Image.fromarray(session.result()).resize((100, 75), Image.BILINEAR)).astype(int)
+    scaled_photo = np.asarray(Image.fromarray(photo).resize((100, 75), Image.BILINEAR)).astype(int)
+    edited = np.abs(scaled_result - scaled_photo).max(axis=2) > 8
+    to_result, to_photo = np.abs(half - scaled_result)[edited].mean(), np.abs(half - scaled_photo)[edited].mean()
+    assert edited.sum() > 300 and to_result < 0.5 * to_photo
 
 
 # --- masking and the protect mask ------------------------------------------------------------
