@@ -160,7 +160,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return sample_command(args)
     if args.command == "edit":
-        from npe.editing.cli import edit_command
+        from npe.commands.edit import edit_command
 
         return edit_command(args)
     if args.command == "faces":

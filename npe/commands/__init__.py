@@ -1,1 +1,1 @@
-"""The implementations of `npe` subcommands; npe.cli only parses arguments and dispatches here."""
+"""The `npe` subcommands: each turns parsed arguments into calls on the library and prints the outcome."""

@@ -28,12 +28,3 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     array = array.permute(0, 2, 3, 1).cpu().numpy()
     return array[0] if single else array
 
-
-def to_float01(images: torch.Tensor) -> np.ndarray:
-    """A float tensor in [-1, 1], NCHW (or CHW), as float32 NxHxWx3 (or HxWx3) in [0, 1], unrounded."""
-    tensor = images.detach()
-    single = tensor.ndim == 3
-    if single:
-        tensor = tensor.unsqueeze(0)
-    array = ((tensor.float().clamp(-1, 1) + 1.0) * 0.5).permute(0, 2, 3, 1).cpu().numpy()
-    return array[0] if single else array

@@ -1,6 +1,27 @@
-"""The editor's brain, no Qt: an edit session (photo, crop, latents, masks), the contextual paintbrush,
-the masking technique, undo history, latent directions and the sample gallery."""
+"""The editor's brain, no Qt: the workspace (model + current session), the edit session (a facade
+over the document, renderer, brush and history), the masking technique, latent directions and the
+sample gallery.
 
-from npe.editing.session import BrushSettings, EditSession, HistoryEntry, SessionError, SessionEvents
+The names below load on first use, so ``npe.editing.errors`` stays cheap (no torch) for the GUI's
+startup."""
 
-__all__ = ["BrushSettings", "EditSession", "HistoryEntry", "SessionError", "SessionEvents"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BrushSettings": "npe.editing.stroke",
+    "EditSession": "npe.editing.session",
+    "HistoryEntry": "npe.editing.session",
+    "SessionError": "npe.editing.errors",
+    "SessionEvents": "npe.editing.document",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'npe.editing' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -136,7 +136,7 @@ class StrokeOptimizer:
     def _graph(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._output is None:
             self._leaf, self._output = self._forward(self._latent)
-        return self._leaf, self._output  # type: ignore[return-value]
+        return self._leaf, self._output
 
     def step(self, weights: torch.Tensor, target: torch.Tensor) -> StepOutcome:
         """One trust-region step toward ``target`` under ``weights`` (see class doc)."""

@@ -199,30 +199,30 @@ class PreviewCompositor:
         if self._protect is None or entry.get("rect") is None:
             return None
         if "protect" not in entry:
-            x0, y0, x1, y1 = entry["rect"]  # type: ignore[misc]
+            x0, y0, x1, y1 = entry["rect"]
             height, width = self.photo.shape[:2]
             sx, sy = entry["sx"], entry["sy"]
             # Nearest photo pixel of each display pixel's centre.
             cols = np.clip(((np.arange(x0, x1) + 0.5) / sx).astype(np.int64), 0, width - 1)
             rows = np.clip(((np.arange(y0, y1) + 0.5) / sy).astype(np.int64), 0, height - 1)
             entry["protect"] = torch.from_numpy(self._protect[rows[:, None], cols[None, :]].copy())
-        return entry["protect"]  # type: ignore[return-value]
+        return entry["protect"]
 
     def render(self, delta: torch.Tensor, mask: torch.Tensor, scale: float = 1.0) -> np.ndarray:
         """The composite at ``scale`` x photo size (uint8, a new array)."""
         entry = self._entry(float(scale))
-        base: np.ndarray = entry["base"]  # type: ignore[assignment]
+        base: np.ndarray = entry["base"]
         out = base.copy()
         if entry["rect"] is None:
             return out
-        x0, y0, x1, y1 = entry["rect"]  # type: ignore[misc]
+        x0, y0, x1, y1 = entry["rect"]
         source = torch.cat([delta.detach().float().cpu() * PIXEL_UNITS, mask.detach().float().cpu()[None, None]], dim=1)
         sampled = F.grid_sample(source, entry["grid"], mode="bicubic", padding_mode="border", align_corners=False)[0]
-        weight = sampled[3].clamp_(0.0, 1.0).mul_(entry["ramp"])  # type: ignore[arg-type]
+        weight = sampled[3].clamp_(0.0, 1.0).mul_(entry["ramp"])
         protect = self._protect_window(entry)
         if protect is not None:
             weight.masked_fill_(protect, 0.0)
         change = sampled[:3].permute(1, 2, 0).mul_(weight.unsqueeze(-1))
-        window = (entry["window"] + change).round_().clamp_(0, 255).to(torch.uint8)  # type: ignore[operator]
+        window = (entry["window"] + change).round_().clamp_(0, 255).to(torch.uint8)
         out[y0:y1, x0:x1] = window.numpy()
         return out

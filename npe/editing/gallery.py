@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from npe.editing.companions import companion_candidates, companion_path
+from npe.errors import UserError
 from npe.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ DEFAULT_CANDIDATES = 400
 FALLBACK_SIZE = 24  # faces a fallback gallery offers for browsing (any index still works)
 
 
-class GalleryError(ValueError):
+class GalleryError(UserError, ValueError):
     """A gallery file that is missing, damaged or made for another model."""
 
 
@@ -113,19 +114,11 @@ def noise_to_latent(model: IAN, noise: np.ndarray) -> np.ndarray:
 
 
 def decode_latents(model: IAN, latents: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """G(z) for N x D latents as uint8 N x R x R x 3."""
-    import torch
+    """G(z) for N x D latents as uint8 N x R x R x 3 (in eval mode)."""
+    from npe.model.runtime import decode_latents as decode
 
-    from npe.data.convert import to_uint8
-
-    device = next(model.parameters()).device
     model.eval()
-    images = []
-    with torch.no_grad():
-        for start in range(0, len(latents), batch_size):
-            batch = torch.from_numpy(np.array(latents[start : start + batch_size], dtype=np.float32)).to(device)
-            images.append(to_uint8(model.decode(batch)))
-    return np.concatenate(images, axis=0)
+    return decode(model, np.asarray(latents, dtype=np.float32).reshape(len(latents), -1), batch_size)
 
 
 def farthest_points(features: np.ndarray, count: int) -> np.ndarray:
@@ -214,16 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
     args = parser.parse_args(argv)
 
-    import torch
+    from npe.model.runtime import load_model
 
-    from npe.model import WeightsError, load_weights
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
     try:
-        model = load_weights(args.weights)
+        model = load_model(args.weights, device="cpu", threads=args.threads if args.threads > 0 else os.cpu_count(), warm=False)
         gallery = build_gallery(model, args.count, max(args.candidates, args.count), args.first_seed)
-    except (WeightsError, ValueError) as exc:
+    except (UserError, ValueError) as exc:
         print(f"npe: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else gallery_path(args.weights)

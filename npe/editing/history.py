@@ -1,8 +1,9 @@
 """Undo/redo of small records: latents before/after, protect-mask deltas, and for commits only the
 changed photo region. A bounded stack (napari keeps paint atoms in a bounded deque likewise).
 
-Records do not know the session; they call restore hooks on their target (``Restorable``),
-so undo and redo put back exactly the stored values: an undo followed by a redo is bit-identical.
+Records do not know the session; they call the document's public setters (``Restorable``), the
+same path as doing the action, so do, undo and redo emit the same events. Undo and redo put back
+exactly the stored values: an undo followed by a redo is bit-identical.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ DEFAULT_LIMIT = 500
 
 
 class Restorable(Protocol):
-    """What records need from the document they change."""
+    """What records need from the document they change (npe.editing.document.Document)."""
 
-    def _restore_latent(self, latent: np.ndarray) -> None: ...
+    def set_latent(self, latent: np.ndarray) -> None: ...
 
-    def _restore_protect(self, rect: tuple[int, int, int, int], values: np.ndarray) -> None: ...
+    def set_protect_region(self, rect: tuple[int, int, int, int], values: np.ndarray) -> None: ...
 
-    def _restore_source(self, source: SourceState) -> None: ...
+    def set_source(self, source: SourceState) -> None: ...
 
-    def _restore_commit(self, state: CommitState, rect: tuple[int, int, int, int], region: np.ndarray) -> None: ...
+    def apply_commit(self, state: CommitState, rect: tuple[int, int, int, int], region: np.ndarray) -> None: ...
 
 
 class ArrayStore:
@@ -70,7 +71,7 @@ def _rect(value: Any) -> tuple[int, int, int, int]:
     rect = tuple(int(v) for v in value)
     if len(rect) != 4 or rect[2] < rect[0] or rect[3] < rect[1] or min(rect) < 0:
         raise ValueError(f"bad rectangle {value!r}")
-    return rect  # type: ignore[return-value]
+    return rect
 
 
 # --- records --------------------------------------------------------------------------------
@@ -85,10 +86,10 @@ class LatentRecord:
     after: np.ndarray
 
     def undo(self, target: Restorable) -> None:
-        target._restore_latent(self.before)
+        target.set_latent(self.before)
 
     def redo(self, target: Restorable) -> None:
-        target._restore_latent(self.after)
+        target.set_latent(self.after)
 
     @property
     def nbytes(self) -> int:
@@ -121,10 +122,10 @@ class ProtectRecord:
         return np.unpackbits(bits, count=count).astype(bool).reshape(y1 - y0, x1 - x0)
 
     def undo(self, target: Restorable) -> None:
-        target._restore_protect(self.rect, self._unpack(self.before))
+        target.set_protect_region(self.rect, self._unpack(self.before))
 
     def redo(self, target: Restorable) -> None:
-        target._restore_protect(self.rect, self._unpack(self.after))
+        target.set_protect_region(self.rect, self._unpack(self.after))
 
     @property
     def nbytes(self) -> int:
@@ -194,10 +195,10 @@ class SourceRecord:
     after: SourceState
 
     def undo(self, target: Restorable) -> None:
-        target._restore_source(self.before)
+        target.set_source(self.before)
 
     def redo(self, target: Restorable) -> None:
-        target._restore_source(self.after)
+        target.set_source(self.after)
 
     @property
     def nbytes(self) -> int:
@@ -241,10 +242,10 @@ class CommitRecord:
     after: CommitState
 
     def undo(self, target: Restorable) -> None:
-        target._restore_commit(self.before, self.rect, self.region_before)
+        target.apply_commit(self.before, self.rect, self.region_before)
 
     def redo(self, target: Restorable) -> None:
-        target._restore_commit(self.after, self.rect, self.region_after)
+        target.apply_commit(self.after, self.rect, self.region_after)
 
     @property
     def nbytes(self) -> int:
@@ -313,14 +314,14 @@ def record_from_state(state: dict[str, Any], store: ArrayStore) -> Record:
     kind = state.get("type") if isinstance(state, dict) else None
     if kind not in _TYPES:
         raise ValueError(f"unknown history record type {kind!r}")
-    return _TYPES[kind](state, store)  # type: ignore[return-value]
+    return _TYPES[kind](state, store)
 
 
 def merge(label: str, records: list[Record]) -> Record:
     """One record for a group: consecutive latent changes collapse into one (a slider drag of a
     hundred moves costs one record); anything else becomes a GroupRecord."""
     if all(isinstance(r, LatentRecord) for r in records):
-        return LatentRecord(label, records[0].before, records[-1].after)  # type: ignore[union-attr]
+        return LatentRecord(label, records[0].before, records[-1].after)
     if len(records) == 1:
         records[0].label = label
         return records[0]

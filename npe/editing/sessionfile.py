@@ -1,5 +1,6 @@
 """The session file: one zip holding session.json (the document and its history), the photos and
-crops as PNG (images/KEY.png) and every other array in arrays.safetensors. Never pickle.
+crops as PNG (images/KEY.png) and every other array in arrays.safetensors. Never pickle. Also the
+checks that a file fits the model before it is opened, and the metadata an exported PNG carries.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from npe import __version__
+from npe.data.faces import CropBox
 from npe.editing.errors import SessionError
+from npe.editing.history import ArrayStore, CommitRecord, GroupRecord, History, LatentRecord, ProtectRecord, SourceRecord, SourceState
 from npe.fileio import atomic_write_bytes
 
 FORMAT = "npe-session"
@@ -94,3 +98,115 @@ def read_session(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.
     for array in arrays.values():
         array.setflags(write=False)
     return manifest, arrays
+
+
+# --- documents <-> files ----------------------------------------------------------------------------
+
+
+def model_summary(name: str, latent_dim: int, resolution: int) -> dict[str, Any]:
+    return {"name": name, "latent_dim": latent_dim, "resolution": resolution}
+
+
+def save_document(path: str | os.PathLike, source: SourceState, history: History, model: dict[str, Any]) -> Path:
+    """Write ``source`` and ``history`` (made with ``model``, see ``model_summary``) atomically.
+    SessionError with a readable reason if it cannot be written (any old file is left intact)."""
+    store = ArrayStore()
+    document = {
+        "software": f"npe {__version__}",
+        "model": model,
+        "source": source.to_state(store),
+        "history": history.to_state(store),
+    }
+    try:
+        return write_session(path, document, store.arrays)
+    except OSError as exc:
+        raise SessionError(f"Could not save the session to '{path}': {exc.strerror or exc}. Choose another location.") from exc
+
+
+def load_document(path: str | os.PathLike, latent_dim: int, resolution: int) -> tuple[SourceState, History]:
+    """The source and history of a session file, checked against a model with ``latent_dim`` latents
+    at ``resolution`` px: SessionError if it is damaged or made for another model."""
+    manifest, arrays = read_session(path)
+    made_for = manifest.get("model") if isinstance(manifest.get("model"), dict) else {}
+    if made_for.get("latent_dim") not in (None, latent_dim) or made_for.get("resolution") not in (None, resolution):
+        raise SessionError(
+            f"'{path}' was made with a model of {made_for.get('latent_dim')} latents at "
+            f"{made_for.get('resolution')} px ('{made_for.get('name')}'); this model has {latent_dim} latents at "
+            f"{resolution} px. Open it with that model (--weights)."
+        )
+    store = ArrayStore(arrays)
+    try:
+        source = SourceState.from_state(manifest["source"], store)
+        _check_source(source, latent_dim, resolution)
+        history = History.from_state(manifest["history"], store)
+        shapes = {source.photo.shape[:2]} | {state.photo.shape[:2] for record in history.records for state in _source_states(record)}
+        for record in history.records:
+            _check_record(record, latent_dim, resolution, shapes)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SessionError(f"'{path}' is not a readable npe session file: {exc}. It may be damaged.") from None
+    history.mark_clean()
+    return source, history
+
+
+def _check_source(source: SourceState, dim: int, resolution: int) -> None:
+    CropBox.from_dict(source.box)
+    if source.latent0.size != dim or source.latent.size != dim:
+        raise ValueError(f"latents of size {source.latent0.size}, the model has {dim}")
+    if source.crop.shape != (resolution, resolution, 3):
+        raise ValueError(f"a crop of shape {source.crop.shape}, the model needs {resolution}x{resolution}")
+    if source.protect is not None and source.protect.shape != source.photo.shape[:2]:
+        raise ValueError("a protect mask that does not match its photo")
+
+
+def _source_states(record: object) -> list[SourceState]:
+    if isinstance(record, SourceRecord):
+        return [record.before, record.after]
+    if isinstance(record, GroupRecord):
+        return [state for child in record.records for state in _source_states(child)]
+    return []
+
+
+def _check_record(record: object, dim: int, resolution: int, photo_shapes: set[tuple[int, ...]]) -> None:
+    """Reject records that could not be undone or redone (a damaged file must fail at open, not later)."""
+    if isinstance(record, LatentRecord):
+        if record.before.size != dim or record.after.size != dim:
+            raise ValueError("a history step with latents of the wrong size")
+    elif isinstance(record, GroupRecord):
+        for child in record.records:
+            _check_record(child, dim, resolution, photo_shapes)
+    elif isinstance(record, SourceRecord):
+        _check_source(record.before, dim, resolution)
+        _check_source(record.after, dim, resolution)
+    elif isinstance(record, (ProtectRecord, CommitRecord)):
+        x0, y0, x1, y1 = record.rect
+        # Photos change size only through source records, so the rectangle must fit one of them.
+        if not any(x1 <= shape[1] and y1 <= shape[0] for shape in photo_shapes):
+            raise ValueError("a history step outside the photo")
+        if isinstance(record, CommitRecord):
+            for state in (record.before, record.after):
+                if state.latent0.size != dim or state.latent.size != dim or state.crop.shape != (resolution, resolution, 3):
+                    raise ValueError("a commit step that does not fit this model")
+
+
+def png_metadata(*, source_name: str, model_name: str, latent: np.ndarray, latent0: np.ndarray, applied: list[str], box: CropBox) -> dict[str, str]:
+    """What an exported PNG carries in its text chunks: software, source, model, the applied edit
+    steps (their labels, cut at 2000 characters), the latent's norm and largest changes, the face box."""
+    change = latent - latent0
+    largest = np.argsort(-np.abs(change))[:5]
+    summary = {
+        "norm": round(float(np.linalg.norm(latent)), 4),
+        "change_norm": round(float(np.linalg.norm(change)), 4),
+        "largest_changes": [[int(i), round(float(change[i]), 4)] for i in largest if change[i] != 0],
+    }
+    edits = "; ".join(applied)
+    if len(edits) > 2000:
+        edits = edits[:2000] + " ..."
+    return {
+        "Software": f"npe {__version__}",
+        "Source": source_name,
+        "npe-model": model_name,
+        "npe-steps": str(len(applied)),
+        "npe-edits": edits,
+        "npe-latent": json.dumps(summary),
+        "npe-box": json.dumps({k: round(v, 3) for k, v in box.to_dict().items()}),
+    }

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
+    from npe.editing.workspace import Workspace
     from npe.ui.controller import EditorController
+    from npe.ui.failures import Failure
     from npe.ui.main_window import MainWindow
-    from npe.ui.workers import Failure
 
 MODEL_HELP = (
     "Start npe with --weights PATH, where PATH is a NAME.safetensors file with its NAME.json beside it "
@@ -84,11 +85,12 @@ def application() -> QApplication:
     from npe import __version__
 
     app.setApplicationVersion(__version__)
-    return app  # type: ignore[return-value]
+    return app
 
 
-def create_editor(args: argparse.Namespace, *, read_only_settings: bool = False) -> Editor:
-    """Application, theme, settings, controller (with its worker thread) and window; nothing loaded yet."""
+def create_editor(args: argparse.Namespace, *, read_only_settings: bool = False, workspace: Workspace | None = None) -> Editor:
+    """Application, theme, settings, controller (with its worker thread, on ``workspace`` or a new
+    one) and window; nothing loaded yet."""
     app = application()
     from npe.ui import icons
     from npe.ui.controller import EditorController
@@ -99,7 +101,7 @@ def create_editor(args: argparse.Namespace, *, read_only_settings: bool = False)
     settings = Settings(read_only=read_only_settings)
     theme = Theme(app, settings.theme())
     app.setWindowIcon(icons.app_icon())
-    controller = EditorController()
+    controller = EditorController(workspace)
     window = MainWindow(controller, settings, theme)
     if getattr(args, "radius", None) is not None:
         window.radius_override = float(args.radius)

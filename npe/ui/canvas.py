@@ -10,20 +10,7 @@ import enum
 import math
 
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (
-    QColor,
-    QCursor,
-    QImage,
-    QKeyEvent,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
-    QPen,
-    QPixmap,
-    QResizeEvent,
-    QTransform,
-    QWheelEvent,
-)
+from PySide6.QtGui import QColor, QCursor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent, QTransform, QWheelEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QSizePolicy, QWidget
 
 MARGIN = 20  # free space around the fitted image, in widget pixels
@@ -107,6 +94,11 @@ class Canvas(QWidget):
     def set_protect(self, overlay: QImage | None) -> None:
         self._protect = overlay
         self.update()
+
+    @property
+    def protect_overlay(self) -> QImage | None:
+        """The protected areas as drawn (None when nothing is protected)."""
+        return self._protect
 
     def set_placeholder(self, text: str) -> None:
         self.placeholder = text
@@ -228,7 +220,7 @@ class Canvas(QWidget):
         self.update()
 
     # --- painting --------------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt naming
+    def paintEvent(self, event: QPaintEvent) -> None:  # Qt naming
         painter = QPainter(self)
         painter.fillRect(event.rect(), self.background)
         image = self.displayed_image()
@@ -288,7 +280,7 @@ class Canvas(QWidget):
             painter.drawImage(rect, image)
 
     def _paint_change_mask(self, painter: QPainter) -> None:
-        cx, cy, size, angle = self._box  # type: ignore[misc]
+        cx, cy, size, angle = self._box
         rect = self.image_rect()
         scale = self.scale()
         crop_to_widget = QTransform()
@@ -357,7 +349,7 @@ class Canvas(QWidget):
         return image.pixelColor(px, py)
 
     # --- input -----------------------------------------------------------------------------
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         position = event.position()
         self._hover = position
@@ -390,7 +382,7 @@ class Canvas(QWidget):
             self.strokeStarted.emit(x, y)
         self.update()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         position = event.position()
         previous = self._hover
         self._hover = position
@@ -414,7 +406,7 @@ class Canvas(QWidget):
         self._update_cursor()
         self._update_brush_area(previous, position)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         button = event.button()
         if self._drag == "paint" and button == Qt.MouseButton.LeftButton:
             self._drag = None
@@ -428,7 +420,7 @@ class Canvas(QWidget):
         self._update_cursor()
         self.update()
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+    def wheelEvent(self, event: QWheelEvent) -> None:
         notches = event.angleDelta().y() / WHEEL_NOTCH
         if notches == 0 or self._photo_size is None:
             return
@@ -441,7 +433,7 @@ class Canvas(QWidget):
             self.lightenRequested.emit(x, y, notches)
         event.accept()
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             before = self.comparing
             self._compare_held = True
@@ -451,7 +443,7 @@ class Canvas(QWidget):
             return
         super().keyPressEvent(event)
 
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._compare_held = False
             if not self.comparing:
@@ -460,27 +452,27 @@ class Canvas(QWidget):
             return
         super().keyReleaseEvent(event)
 
-    def focusOutEvent(self, event: object) -> None:  # noqa: N802
+    def focusOutEvent(self, event: object) -> None:
         if self._compare_held:
             self._compare_held = False
             self.compareChanged.emit(self.comparing)
             self.update()
-        super().focusOutEvent(event)  # type: ignore[arg-type]
+        super().focusOutEvent(event)
 
-    def enterEvent(self, event: object) -> None:  # noqa: N802
+    def enterEvent(self, event: object) -> None:
         # Take the keyboard (Space compares) unless the user is typing somewhere.
         focused = QApplication.focusWidget()
         if not isinstance(focused, (QLineEdit, QAbstractSpinBox)):
             self.setFocus(Qt.FocusReason.MouseFocusReason)
-        super().enterEvent(event)  # type: ignore[arg-type]
+        super().enterEvent(event)
 
-    def leaveEvent(self, event: object) -> None:  # noqa: N802
+    def leaveEvent(self, event: object) -> None:
         self._hover = None
         self.hoverMoved.emit(None)
         self.update()
-        super().leaveEvent(event)  # type: ignore[arg-type]
+        super().leaveEvent(event)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent) -> None:
         self._scaled_cache = None
         super().resizeEvent(event)
         if self._zoom is None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
 
 from npe import __version__
-from npe.ui.workers import Failure, ModelInfo
+from npe.ui.failures import Failure
+
+if TYPE_CHECKING:
+    from npe.editing.workspace import ModelSummary
 
 DATA_LICENCE = (
     "The bundled model was trained on CelebA (Liu et al., 2015), which may be used for non-commercial "
@@ -50,7 +55,7 @@ def ask_save_changes(parent: QWidget | None, name: str) -> QMessageBox.StandardB
 class AboutDialog(QDialog):
     """Version, model, data licence and (if bundled) the model card."""
 
-    def __init__(self, model: ModelInfo | None, parent: QWidget | None = None) -> None:
+    def __init__(self, model: ModelSummary | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("About npe")
         self.resize(560, 520)

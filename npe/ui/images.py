@@ -39,6 +39,3 @@ def mask_overlay(mask: np.ndarray, color: QColor, opacity: float = 1.0) -> QImag
         return QImage(argb.data, width, height, 4 * width, QImage.Format.Format_ARGB32).copy()
     return QImage(argb[..., ::-1].copy().data, width, height, 4 * width, QImage.Format.Format_ARGB32).copy()
 
-
-def color_tuple(color: QColor) -> tuple[int, int, int]:
-    return color.red(), color.green(), color.blue()

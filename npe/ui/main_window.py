@@ -4,33 +4,28 @@ toolbar, status bar. It wires widgets to the controller and handles files, dialo
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QScrollArea,
-    QToolBar,
-    QWidget,
-)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QWidget
 
 from npe.ui import icons
 from npe.ui.canvas import Canvas, Tool
 from npe.ui.controller import EditorController
 from npe.ui.dialogs import AboutDialog, ask_save_changes, ask_whole_image, show_failure
+from npe.ui.failures import Failure
+from npe.ui.frames import HistoryInfo, SourceInfo
+from npe.ui.menus import make_actions, make_menus, make_toolbar
 from npe.ui.panels.brush import BrushPanel
 from npe.ui.panels.history import HistoryPanel
 from npe.ui.panels.latent import LatentPanel
 from npe.ui.panels.samples import SamplesPanel
 from npe.ui.settings import Settings
-from npe.ui.workers import Failure, ModelInfo
+
+if TYPE_CHECKING:
+    from npe.editing.workspace import ModelSummary
 
 APP_NAME = "Neural Photo Editor"
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.gif);;npe sessions (*.npe);;All files (*)"
@@ -61,12 +56,11 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.theme = theme
         self.radius_override: float | None = None  # --radius, until the size slider moves
-        self._protect_gesture: int | None = None
         self._protect_erase = False
+        self._session_path: str | None = None  # where Ctrl+S saves without asking
         self._showing_dialog = False
         self._closing = False
         self._shut_down = False
-        self._current_sample: int | None = None
         self.dataset: str | None = None  # --dataset: sample numbers pick faces of this collection
         self.headless = False  # scripted (--screenshot): failures are recorded, never shown as dialogs
         self.failures: list[Failure] = []
@@ -80,14 +74,14 @@ class MainWindow(QMainWindow):
         self.canvas = Canvas()
         self.setCentralWidget(self.canvas)
         self.actions: dict[str, QAction] = {}
-        self._make_actions()
+        make_actions(self)
         self._make_panels()
-        self._make_menus()
-        self._make_toolbar()
+        make_menus(self)
+        make_toolbar(self)
         self._make_status_bar()
         self._connect()
         if theme is not None:
-            theme.changed.connect(self._theme_changed)  # type: ignore[attr-defined]
+            theme.changed.connect(self._theme_changed)
             self._theme_changed()
         self._arrange_docks()
         self._restore_settings()
@@ -95,86 +89,6 @@ class MainWindow(QMainWindow):
         self._update_document_actions()
 
     # --- construction --------------------------------------------------------------------------
-    def _action(
-        self,
-        key: str,
-        text: str,
-        slot: Callable[..., object] | None = None,
-        icon: str | None = None,
-        shortcuts: Sequence[QKeySequence | QKeySequence.StandardKey | str] = (),
-        tip: str | None = None,
-        checkable: bool = False,
-    ) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(key)
-        if icon:
-            icons.bind(action, icon)
-        keys: list[QKeySequence] = []
-        for shortcut in shortcuts:
-            if isinstance(shortcut, QKeySequence.StandardKey):
-                keys.extend(QKeySequence.keyBindings(shortcut))
-            else:
-                keys.append(QKeySequence(shortcut))
-        unique: list[QKeySequence] = []
-        for sequence in keys:
-            if not sequence.isEmpty() and all(sequence != other for other in unique):
-                unique.append(sequence)
-        if unique:
-            action.setShortcuts(unique)
-        hint = tip or text.replace("&", "").rstrip("…")
-        if unique:
-            hint += f" ({unique[0].toString(QKeySequence.SequenceFormat.NativeText)})"
-        action.setToolTip(hint)
-        action.setStatusTip(tip or "")
-        action.setCheckable(checkable)
-        if slot is not None:
-            action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work even when the toolbar/menu is hidden
-        self.actions[key] = action
-        return action
-
-    def _make_actions(self) -> None:
-        a = self._action
-        S = QKeySequence.StandardKey
-        a("open-photo", "&Open Photo…", self.open_photo_dialog, "open-photo", [S.Open], "Open a photo of a face")
-        a("open-session", "Open &Session…", self.open_session_dialog, "open-session", ["Ctrl+Shift+O"], "Open a saved npe session")
-        a("save-session", "Save Session &As…", self.save_session_dialog, "save-session", ["Ctrl+Shift+S"], "Save the photo, edits and history to an .npe file")
-        a("export", "&Export PNG…", self.export_dialog, "export", ["Ctrl+E", S.Save], "Write the edited photo as a PNG")
-        a("random", "&Random Face", self.open_random, "random", ["Ctrl+R"], "Start from a new random face")
-        a("quit", "&Quit", self.close, "quit", [S.Quit])
-        a("undo", "&Undo", self.controller.undo, "undo", [S.Undo])
-        a("redo", "&Redo", self.controller.redo, "redo", [S.Redo, "Ctrl+Shift+Z", "Ctrl+Y"])
-        a("commit", "&Update Original", self.controller.commit, "commit", ["Ctrl+Return"],
-          "Make the current result the new original (re-encode it), so further edits build on it")
-        a("reset", "Reset to &Original", self.controller.reset, "reset", ["Ctrl+Shift+R"], "Discard the edits since the last update")
-        a("clear-protect", "&Clear Protect Mask", self.controller.clear_protect, "clear-protect", [], "Remove all protection")
-        a("compare", "&Compare with Original", self.canvas.set_compare, "compare", ["\\"],
-          "Show the original instead of the result (or hold Space)", checkable=True)
-        a("change-mask", "Show Change &Mask", self.canvas.set_show_change_mask, "change-mask", ["M"],
-          "Overlay the mask M that decides where the edit reaches the photo", checkable=True)
-        show_protect = a("show-protect", "Show &Protected Areas", self.canvas.set_show_protect, None, [], None, checkable=True)
-        show_protect.setChecked(True)
-        a("zoom-in", "Zoom &In", lambda: self.canvas.zoom_by(1.25), "zoom-in", [S.ZoomIn, "Ctrl+="])
-        a("zoom-out", "Zoom &Out", lambda: self.canvas.zoom_by(0.8), "zoom-out", [S.ZoomOut])
-        a("zoom-fit", "&Fit to Window", self.canvas.fit, "zoom-fit", ["Ctrl+0"])
-        a("zoom-actual", "&Actual Pixels", lambda: self.canvas.set_zoom(1.0), "zoom-actual", ["Ctrl+1"])
-        tools = QActionGroup(self)
-        tools.setExclusive(True)
-        for key, text, icon, shortcut, tip, tool in (
-            ("tool-paint", "&Brush", "brush", "B", "Paint a colour: the model changes the face to match", Tool.PAINT),
-            ("tool-protect", "&Protect", "protect", "P", "Paint areas that must not change (or right-drag)", Tool.PROTECT),
-            ("tool-unprotect", "&Unprotect", "unprotect", "E", "Erase protection (or Shift + right-drag)", Tool.UNPROTECT),
-            ("tool-pick", "&Eyedropper", "eyedropper", "I", "Pick the brush colour from the image (or Ctrl-click)", Tool.PICK),
-        ):
-            action = a(key, text, None, icon, [shortcut], tip, checkable=True)
-            action.setData(tool.value)
-            action.triggered.connect(lambda _=False, t=tool: self.set_tool(t))
-            tools.addAction(action)
-        self.actions["tool-paint"].setChecked(True)
-        a("brush-smaller", "S&maller Brush", lambda: self._nudge_size(-1), None, ["["])
-        a("brush-larger", "&Larger Brush", lambda: self._nudge_size(+1), None, ["]"])
-        a("about", "&About npe", self.show_about, "about", [S.HelpContents], "Version, model card and licences")
-
     def _make_panels(self) -> None:
         tool_actions = [self.actions[k] for k in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick")]
         self.brush_panel = BrushPanel(tool_actions)
@@ -212,77 +126,6 @@ class MainWindow(QMainWindow):
             Qt.Orientation.Vertical,
         )
 
-    def _make_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        for key in ("open-photo", "random"):
-            file_menu.addAction(self.actions[key])
-        self.recent_menu = QMenu("Open &Recent", self)
-        icons.bind(self.recent_menu.menuAction(), "recent")
-        file_menu.addMenu(self.recent_menu)
-        file_menu.addSeparator()
-        for key in ("open-session", "save-session", "export"):
-            file_menu.addAction(self.actions[key])
-        file_menu.addSeparator()
-        file_menu.addAction(self.actions["quit"])
-
-        edit_menu = bar.addMenu("&Edit")
-        for key in ("undo", "redo", None, "commit", "reset", None, "clear-protect"):
-            edit_menu.addSeparator() if key is None else edit_menu.addAction(self.actions[key])
-
-        view_menu = bar.addMenu("&View")
-        for key in ("compare", "change-mask", "show-protect", None, "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
-            view_menu.addSeparator() if key is None else view_menu.addAction(self.actions[key])
-        view_menu.addSeparator()
-        theme_menu = view_menu.addMenu("&Theme")
-        icons.bind(theme_menu.menuAction(), "theme")
-        self.theme_actions = QActionGroup(self)
-        for mode, text in (("system", "Follow &System"), ("dark", "&Dark"), ("light", "&Light")):
-            action = QAction(text, self, checkable=True)
-            action.setData(mode)
-            action.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
-            self.theme_actions.addAction(action)
-            theme_menu.addAction(action)
-        panels_menu = view_menu.addMenu("&Panels")
-        for dock in self.docks.values():
-            panels_menu.addAction(dock.toggleViewAction())
-
-        tools_menu = bar.addMenu("&Tools")
-        for key in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick", None, "brush-smaller", "brush-larger"):
-            tools_menu.addSeparator() if key is None else tools_menu.addAction(self.actions[key])
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.actions["about"])
-
-    def _make_toolbar(self) -> None:
-        toolbar = QToolBar("Main toolbar", self)
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.setIconSize(QSize(20, 20))
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        groups = (
-            ("open-photo", "random", "export"),
-            ("undo", "redo"),
-            ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick"),
-            ("compare", "change-mask"),
-            ("zoom-out", "zoom-fit", "zoom-in"),
-        )
-        for index, group in enumerate(groups):
-            if index:
-                toolbar.addSeparator()
-            for key in group:
-                toolbar.addAction(self.actions[key])
-        spacer = QWidget()
-        spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding, spacer.sizePolicy().Policy.Preferred)
-        toolbar.addWidget(spacer)
-        for key in ("reset", "commit"):
-            toolbar.addAction(self.actions[key])
-            button = toolbar.widgetForAction(self.actions[key])
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.widgetForAction(self.actions["commit"]).setObjectName("primaryButton")
-        self.toolbar = toolbar
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
-
     def _make_status_bar(self) -> None:
         status = self.statusBar()
         status.setSizeGripEnabled(False)
@@ -304,9 +147,9 @@ class MainWindow(QMainWindow):
         c.modelLoaded.connect(self._model_loaded)
         c.modelFailed.connect(self._model_failed)
         c.sourceChanged.connect(self._source_changed)
-        c.imageChanged.connect(lambda: self.canvas.set_image(c.image, c.change_mask))
-        c.protectChanged.connect(lambda: self.canvas.set_protect(c.protect_overlay))
-        c.latentChanged.connect(lambda: self.latent_panel.set_latent(c.latent, c.direction_values))
+        c.imageChanged.connect(self.canvas.set_image)
+        c.protectChanged.connect(self.canvas.set_protect)
+        c.latentChanged.connect(self.latent_panel.set_latent)
         c.historyChanged.connect(self._history_changed)
         c.failed.connect(self._failed)
         c.busyChanged.connect(self._busy_changed)
@@ -320,6 +163,7 @@ class MainWindow(QMainWindow):
         canvas.protectMoved.connect(self._protect_moved)
         canvas.protectFinished.connect(self._protect_finished)
         canvas.lightenRequested.connect(self._lighten)
+        canvas.hoverMoved.connect(lambda _: c.end_wheel())  # the pointer moved: a wheel spin is over
         canvas.colorPicked.connect(self._color_picked)
         canvas.zoomChanged.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
         canvas.compareChanged.connect(self._compare_changed)
@@ -366,7 +210,7 @@ class MainWindow(QMainWindow):
         self.samples_panel.set_dataset(Path(dataset).name)
 
     def open_sample(self, index: int) -> None:
-        self._current_sample = index
+        self._session_path = None
         self.samples_panel.set_current_sample(index)
         if self.dataset:
             self.controller.open_dataset_face(self.dataset, index)
@@ -374,7 +218,7 @@ class MainWindow(QMainWindow):
             self.controller.open_sample(index)
 
     def open_random(self) -> None:
-        self._current_sample = None
+        self._session_path = None
         self.controller.open_random()
 
     def open_photo_dialog(self) -> None:
@@ -400,10 +244,17 @@ class MainWindow(QMainWindow):
 
     def _opened(self, path: str, ok: bool) -> None:
         if ok:
-            self._current_sample = None
+            self._session_path = path if path.lower().endswith(".npe") else None
             self.settings.add_recent_file(path)
             self._refresh_recent()
             self.statusBar().showMessage(f"Opened {Path(path).name}", 4000)
+
+    def save_session(self) -> bool:
+        """Ctrl+S: save to the session's file, or ask where if it has none yet."""
+        if self._session_path is None:
+            return self.save_session_dialog()
+        self._save_to(self._session_path)
+        return True
 
     def save_session_dialog(self) -> bool:
         """Ask where, then save; True once the save is submitted."""
@@ -416,15 +267,18 @@ class MainWindow(QMainWindow):
         if not path.lower().endswith(".npe"):
             path += ".npe"
         self.settings.set_last_folder(path)
+        self._save_to(path)
+        return True
 
+    def _save_to(self, path: str) -> None:
         def done(ok: bool) -> None:
             if ok:
+                self._session_path = path
                 self.settings.add_recent_file(path)
                 self._refresh_recent()
                 self.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
 
         self.controller.save_session(path, on_done=done)
-        return True
 
     def export_dialog(self) -> None:
         if not self.controller.has_document:
@@ -485,16 +339,14 @@ class MainWindow(QMainWindow):
         )
 
     def _protect_started(self, erase: bool) -> None:
-        self._protect_gesture = self.controller.new_gesture()
         self._protect_erase = erase
+        self.controller.begin_gesture("Unprotect" if erase else "Protect", object())  # a new drag
 
     def _protect_moved(self, points: list[tuple[float, float]]) -> None:
-        if self._protect_gesture is not None:
-            self.controller.protect(points, self.brush_radius(), self._protect_erase, self._protect_gesture)
+        self.controller.protect(points, self.brush_radius(), self._protect_erase)
 
     def _protect_finished(self) -> None:
-        self._protect_gesture = None
-        self.controller.finish_protect()
+        self.controller.end_gesture()
 
     def _lighten(self, x: float, y: float, notches: float) -> None:
         self.controller.lighten(x, y, LIGHTEN_PER_NOTCH * notches, self.brush_radius(), self.canvas.scale())
@@ -514,7 +366,7 @@ class MainWindow(QMainWindow):
         self.settings.set_brush_size(percent)
         self._brush_changed()
 
-    def _nudge_size(self, step: int) -> None:
+    def nudge_brush_size(self, step: int) -> None:
         self.brush_panel.size.setValue(self.brush_panel.size.value() + step)
 
     def _compare_changed(self, on: bool) -> None:
@@ -524,7 +376,7 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
 
     # --- controller feedback ---------------------------------------------------------------------
-    def _model_loaded(self, info: ModelInfo) -> None:
+    def _model_loaded(self, info: ModelSummary) -> None:
         self.model_label.setText(f"{info.name} · {info.resolution} px · {info.latent_dim} latents")
         self.model_label.setToolTip("The generative model (Introspective Adversarial Network) in use")
         self.device_label.setText(info.device)
@@ -539,10 +391,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText("No model")
         self.fatal.emit(failure)
 
-    def _source_changed(self) -> None:
-        source = self.controller.source
-        if source is None:
-            return
+    def _source_changed(self, source: SourceInfo) -> None:
         self.canvas.set_source(source.original, source.photo_size, source.box, source.resolution)
         self.brush_panel.set_face_size(source.box[2])
         self.latent_panel.set_direction_count(source.direction_count)
@@ -550,8 +399,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_document_actions()
 
-    def _history_changed(self) -> None:
-        history = self.controller.history
+    def _history_changed(self, history: HistoryInfo) -> None:
         source = self.controller.source
         origin = f"Original: {source.name}" if source is not None else "Original"
         self.history_panel.set_history(history, origin)
@@ -568,7 +416,7 @@ class MainWindow(QMainWindow):
 
     def _update_document_actions(self) -> None:
         has = self.controller.has_document
-        for key in ("save-session", "export", "commit", "reset", "clear-protect", "compare", "change-mask", "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
+        for key in ("save-session", "save-session-as", "export", "commit", "reset", "clear-protect", "compare", "change-mask", "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
             self.actions[key].setEnabled(has)
 
     def _update_title(self) -> None:
@@ -607,16 +455,16 @@ class MainWindow(QMainWindow):
 
     def set_theme(self, mode: str) -> None:
         if self.theme is not None:
-            self.theme.set_mode(mode)  # type: ignore[attr-defined]
+            self.theme.set_mode(mode)
         self.settings.set_theme(mode)
         for action in self.theme_actions.actions():
             action.setChecked(action.data() == mode)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         for url in event.mimeData().urls():
             if url.isLocalFile():
                 event.acceptProposedAction()
@@ -624,7 +472,7 @@ class MainWindow(QMainWindow):
                 QTimer.singleShot(0, lambda p=url.toLocalFile(): self.open_path(p))
                 return
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         if not self._shut_down:
             self.controller.end_gesture()
             self.controller.wait_idle(10_000)

@@ -119,7 +119,7 @@ def _take_screenshot(args: argparse.Namespace) -> int:
         window.close()
         from PySide6.QtCore import qInstallMessageHandler
 
-        qInstallMessageHandler(previous_handler)  # type: ignore[arg-type]
+        qInstallMessageHandler(previous_handler)
 
 
 def _save_atomically(image: QImage, path: str) -> None:

@@ -103,11 +103,6 @@ class Settings:
         self._set("files/recent", files[:MAX_RECENT])
         return files[:MAX_RECENT]
 
-    def remove_recent_file(self, path: str) -> list[str]:
-        files = [item for item in self.recent_files() if item != path]
-        self._set("files/recent", files)
-        return files
-
     def sync(self) -> None:
         if not self.read_only:
             self._qsettings.sync()

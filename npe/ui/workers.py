@@ -1,42 +1,40 @@
-"""The model's thread: one QThread owns the model and the EditSession and runs every job on them.
+"""The model's thread: one QThread owns the Workspace (model + current EditSession) and runs every
+job on it, in order. Only this thread touches the session, so it needs no lock, its events fire
+here, and the GUI thread never waits for a brush step.
 
-Why one owner: the session is thread-safe, but its events fire on the thread that changed it and a
-brush step holds its lock for tens of milliseconds; letting only this thread touch it keeps the GUI
-thread free (it never waits on the lock) and the order of edits exact. The GUI submits ``Job``s;
-the worker answers with plain records: a ``Frame`` (QImages built here as copies the GUI owns, numpy
-copies, strings) after each job that changed something, a ``Failure`` when a job fails, and
-``idle(seq)`` when the queue is empty.
+The GUI submits small typed jobs; the worker answers with signals that carry plain records: a
+``Frame`` (frames.py) after each job that changed something, a ``Failure`` (failures.py) when one
+fails, ``idle(seq)`` when the queue is empty.
 
-Responsiveness: a job with a ``coalesce`` key replaces the queued job with the same key at the
-tail of the queue, so while one brush step runs, the mouse positions that arrive only update the
-*next* step's position; at most one step is ever waiting (iGAN does the same).
+Responsiveness: a job may absorb the job queued just before it (``absorb``): while one brush step
+runs, the mouse positions that arrive only update the *next* step's position, protect segments
+join, wheel notches add up; at most one such job is ever waiting (iGAN does the same).
+
+Gestures: ``GestureJob`` opens and closes an undo group on the session, so a drag, a wheel spin or
+a slider drag is one undo step (the controller decides when a gesture starts and ends).
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-import traceback
 import weakref
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
 from PySide6.QtCore import QThread, Signal
-from PySide6.QtGui import QColor, QImage
+
+from npe.editing.errors import NoModelError
+from npe.ui.failures import describe_failure
 
 if TYPE_CHECKING:
     from npe.editing.session import EditSession
-    from npe.model import IAN
+    from npe.editing.workspace import Workspace
 
-PROTECT_COLOR = QColor(64, 200, 255, 110)  # translucent cyan over protected pixels
-CHANGE_COLOR = QColor(255, 120, 40, 170)  # orange where the change mask M lets the edit through
-PREVIEW_PIXELS = 1_500_000  # larger photos show a scaled preview while a stroke is in progress
-
-_workers: "weakref.WeakSet[EditorWorker]" = weakref.WeakSet()
+_workers: weakref.WeakSet[EditorWorker] = weakref.WeakSet()
+Point = tuple[float, float]
 
 
 def running_workers() -> list[EditorWorker]:
@@ -44,92 +42,146 @@ def running_workers() -> list[EditorWorker]:
     return [worker for worker in list(_workers) if worker.isRunning()]
 
 
-# --- records the worker hands to the GUI -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    resolution: int
-    latent_dim: int
-    device: str  # "CPU" or "CUDA (device name)"
-    gallery_size: int  # sample faces offered (a fallback gallery accepts any index)
-    gallery_generated: bool
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """What the view needs to know about the current original."""
-
-    name: str
-    photo_size: tuple[int, int]  # (width, height)
-    box: tuple[float, float, float, float]  # center_x, center_y, size, angle (photo pixels, degrees)
-    resolution: int
-    latent_dim: int
-    is_sample: bool
-    default_radius: float
-    direction_count: int
-    original: QImage
-
-
-@dataclass(frozen=True)
-class HistoryInfo:
-    labels: tuple[str, ...]
-    index: int
-    can_undo: bool
-    can_redo: bool
-    modified: bool
-
-
-@dataclass(frozen=True)
-class Frame:
-    """What changed after one job; None fields did not change."""
-
-    seq: int
-    job: str
-    elapsed_ms: float
-    image: QImage | None = None  # the result (or, mid-stroke on a large photo, a scaled preview)
-    change_mask: QImage | None = None  # M as an overlay at model resolution (map it through the box)
-    protect: QImage | None = None  # the protect mask as an overlay at photo resolution
-    protect_any: bool = False
-    latent: np.ndarray | None = None
-    direction_values: np.ndarray | None = None
-    source: SourceInfo | None = None
-    history: HistoryInfo | None = None
-    timed: bool = False  # a model update (brush/latent step): its time goes to the status bar
-
-
-class SilentFailure(Exception):
-    """A job that cannot run for a reason already reported (e.g. no model): nothing more is shown."""
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A job that failed: ``message`` is fit for a dialog (no traceback)."""
-
-    job: str
-    title: str
-    message: str
-    kind: str = "error"  # "error", "no-face" (the GUI may offer the whole image), "model"
-    path: str | None = None
+# --- jobs ----------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Job:
-    """One piece of work on the session. ``run(worker)`` is called on the worker thread."""
+    """Work on the workspace: ``run(workspace)`` on the worker thread. ``name`` words it for
+    messages ("opening photo.jpg"); ``path`` is the file it concerns (a no-face failure offers to
+    open it whole); ``fail_kind`` "model" marks the model's loading."""
 
-    name: str  # for messages: "painting", "opening photo.jpg"
-    run: Callable[[EditorWorker], Any]
-    coalesce: str | None = None  # see module doc
-    merge: Callable[[Job, Job], Job] | None = None  # (queued, new) -> job; default: new replaces queued
-    group: tuple[str, int] | None = None  # (undo label, gesture id): consecutive jobs form one undo step
-    view_scale: float = 1.0  # display scale, for previews
-    timed: bool = False
-    needs_session: bool = True  # silently skipped while there is no session yet
-    fail_kind: str = "error"
+    name: str
+    run: Callable[[Workspace], object]
     path: str | None = None
-    payload: Any = None  # what a ``merge`` needs to combine two jobs (e.g. points, amounts)
+    fail_kind: str = "error"
     seq: int = field(default=0, compare=False)
+    timed: ClassVar[bool] = False  # a model update: its time goes to the status bar
+
+    def view_scale(self) -> float:
+        """The display scale the job's frame is for (previews are cheaper when zoomed out)."""
+        return 1.0
+
+    def absorb(self, queued: Job) -> Job | None:
+        """This job merged with ``queued`` (the job waiting before it), or None to queue both."""
+        return None
+
+    def execute(self, workspace: Workspace) -> None:
+        self.run(workspace)
+
+
+@dataclass
+class SessionJob(Job):
+    """An action on the current session: ``run(session)``; skipped (reported as not done) while
+    nothing is open."""
+
+    run: Callable[[EditSession], object]
+
+    def execute(self, workspace: Workspace) -> None:
+        if workspace.session is None:
+            raise _NothingOpen
+        self.run(workspace.session)
+
+
+@dataclass
+class GestureJob(Job):
+    """Opens (``label`` given) or closes (``label`` None) one gesture's undo group."""
+
+    name: str = "finishing the edit"
+    run: Callable[[Workspace], object] = field(default=lambda workspace: None)
+    label: str | None = None
+
+
+@dataclass
+class _BrushAt(SessionJob):
+    """A soft brush at (x, y) (photo pixels), drawn at display ``scale``."""
+
+    run: Callable[[EditSession], object] = field(default=lambda session: None)
+    x: float = 0.0
+    y: float = 0.0
+    scale: float = 1.0
+    timed: ClassVar[bool] = True
+
+    def view_scale(self) -> float:
+        return self.scale
+
+
+@dataclass
+class BrushJob(_BrushAt):
+    """The paintbrush at (x, y); ``brush`` (colour, radius, strength) starts the stroke there."""
+
+    name: str = "painting"
+    brush: dict[str, object] | None = None  # set for the stroke's first position
+
+    def absorb(self, queued: Job) -> Job | None:
+        if isinstance(queued, BrushJob) and queued.brush is None and self.brush is None:
+            return self  # only the latest position of a moving brush matters
+        return None
+
+    def execute(self, workspace: Workspace) -> None:
+        session = workspace.session
+        if session is None:
+            raise _NothingOpen
+        if self.brush is not None:
+            session.begin_stroke(**self.brush)
+        if session.stroke_active:
+            session.stroke_to(self.x, self.y)
+
+
+@dataclass
+class ProtectJob(SessionJob):
+    name: str = "painting the protect mask"
+    run: Callable[[EditSession], object] = field(default=lambda session: None)
+    points: Sequence[Point] = ()
+    radius: float = 1.0
+    erase: bool = False
+
+    def absorb(self, queued: Job) -> Job | None:
+        if isinstance(queued, ProtectJob) and (queued.radius, queued.erase) == (self.radius, self.erase):
+            return replace(self, points=[*queued.points, *self.points])
+        return None
+
+    def execute(self, workspace: Workspace) -> None:
+        if workspace.session is None:
+            raise _NothingOpen
+        workspace.session.paint_protect(self.points, self.radius, erase=self.erase)
+
+
+@dataclass
+class LightenJob(_BrushAt):
+    """Wheel notches at (x, y): brighten by ``amount`` (darken if negative) under ``radius``."""
+
+    name: str = "lightening"
+    amount: float = 0.0
+    radius: float = 1.0
+
+    def absorb(self, queued: Job) -> Job | None:
+        if isinstance(queued, LightenJob):  # notches that arrive while a step runs add up
+            return replace(self, amount=queued.amount + self.amount)
+        return None
+
+    def execute(self, workspace: Workspace) -> None:
+        if workspace.session is None:
+            raise _NothingOpen
+        workspace.session.lighten(self.x, self.y, self.amount, self.radius)
+
+
+@dataclass
+class LatentJob(SessionJob):
+    """A latent or direction value from a drag: ``key`` names the control; the latest value wins."""
+
+    key: object = None
+    timed: ClassVar[bool] = True
+
+    def absorb(self, queued: Job) -> Job | None:
+        return self if isinstance(queued, LatentJob) and queued.key == self.key else None
+
+
+class _NothingOpen(Exception):
+    """A session job while no session is open: skipped without a message."""
+
+
+# --- the worker ------------------------------------------------------------------------------------------
 
 
 class EditorWorker(QThread):
@@ -139,38 +191,47 @@ class EditorWorker(QThread):
     failed = Signal(object)  # Failure
     idle = Signal(int)  # seq of the last job done when the queue became empty
     jobDone = Signal(int, bool)  # seq, succeeded (after its frame)
-    modelLoaded = Signal(object)  # ModelInfo
+    modelLoaded = Signal(object)  # npe.editing.workspace.ModelSummary
 
-    def __init__(self, parent: object = None) -> None:
+    def __init__(self, workspace: Workspace | None = None, parent: object = None) -> None:
         super().__init__(parent)
         self.setObjectName("npe-model-worker")
         self._condition = threading.Condition()
         self._queue: deque[Job] = deque()
         self._stopping = False
         self._seq = 0
-        self._done = 0
-        # Owned by the worker thread (read elsewhere only while idle, e.g. by tests).
-        self.model: IAN | None = None
-        self.weights: str | None = None
-        self.directions: object = None
-        self.gallery: object = None
-        self.session: EditSession | None = None
+        # Owned by the worker thread (read elsewhere only while idle, e.g. by tests). Made there
+        # when not given: it imports torch, which the window must not wait for.
+        self._workspace = workspace
+        self._connected: EditSession | None = None
         self._changed: set[str] = set()
-        self._group: tuple[str, int] | None = None
+        self._groups = 0  # gesture groups open on the current session
         _workers.add(self)
 
-    # --- GUI side -----------------------------------------------------------------------
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            from npe.editing.workspace import Workspace
+
+            self._workspace = Workspace()
+        return self._workspace
+
+    @property
+    def session(self) -> EditSession | None:
+        return self._workspace.session if self._workspace is not None else None
+
+    # --- GUI side -----------------------------------------------------------------------------------------
     def submit(self, job: Job) -> int:
-        """Queue ``job`` (coalescing it with the queue's tail, see module doc); returns its seq."""
+        """Queue ``job`` (merged with the queue's tail if it absorbs it, see module doc); its seq."""
         with self._condition:
             if self._stopping:
                 return self._seq
             self._seq += 1
             job.seq = self._seq
-            if job.coalesce is not None and self._queue and self._queue[-1].coalesce == job.coalesce:
-                queued = self._queue.pop()
-                if job.merge is not None:
-                    merged = job.merge(queued, job)
+            if self._queue:
+                merged = job.absorb(self._queue[-1])
+                if merged is not None:
+                    self._queue.pop()
                     merged.seq = job.seq
                     job = merged
             self._queue.append(job)
@@ -197,8 +258,9 @@ class EditorWorker(QThread):
             return True
         return self.wait(timeout_ms)
 
-    # --- worker thread ------------------------------------------------------------------
+    # --- worker thread ----------------------------------------------------------------------------------
     def run(self) -> None:
+        self.workspace.on_session(self._session_changed)
         try:
             while True:
                 with self._condition:
@@ -209,54 +271,55 @@ class EditorWorker(QThread):
                     job = self._queue.popleft()
                 self._run_job(job)
                 with self._condition:
-                    self._done = job.seq
                     empty = not self._queue
                 if empty:
                     self.idle.emit(job.seq)
         finally:
-            self._close_group()
-            if self.session is not None and self.session.stroke_active:
-                try:
-                    self.session.end_stroke()
-                except Exception:  # noqa: BLE001 - shutting down: nothing to tell
-                    traceback.print_exc()
+            self._close_groups()
 
     def _run_job(self, job: Job) -> None:
-        if job.needs_session and self.session is None:
-            self.jobDone.emit(job.seq, False)
-            return
         started = time.perf_counter()
         ok = True
         try:
-            if job.group != self._group:
-                self._close_group()
-                if job.group is not None and self.session is not None:
-                    self.session.begin_group(job.group[0])
-                    self._group = job.group
-            job.run(self)
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
-            if self.session is not None and self.session.stroke_active:
-                self.session.cancel_stroke()
+            if isinstance(job, GestureJob):
+                self._gesture(job.label)
+            else:
+                job.execute(self.workspace)
+        except (_NothingOpen, NoModelError):  # nothing open yet / the model's failure was reported
             ok = False
-            if not isinstance(exc, SilentFailure):
-                self.failed.emit(describe_failure(job, exc))
+        except BaseException as exc:  # every failure becomes a message
+            ok = False
+            session = self.workspace.session
+            if session is not None and session.stroke_active:
+                session.cancel_stroke()  # a failed brush step must not leave a half stroke open
+            self.failed.emit(describe_failure(job.name, exc, kind=job.fail_kind, path=job.path))
         self._emit_frame(job, started)
         self.jobDone.emit(job.seq, ok)
 
-    def _close_group(self) -> None:
-        if self._group is not None and self.session is not None:
-            self._group = None
-            try:
-                self.session.end_group()
-            except Exception as exc:  # noqa: BLE001
-                self.failed.emit(describe_failure(Job("finishing the edit", lambda _: None), exc))
+    def _gesture(self, label: str | None) -> None:
+        session = self.workspace.session
+        if session is None:
+            return
+        if label is not None:
+            session.begin_group(label)
+            self._groups += 1
+        elif self._groups:
+            self._groups -= 1
+            session.end_group()
 
-    def set_session(self, session: EditSession) -> None:
-        """Make ``session`` the document (called by jobs)."""
-        self._close_group()
-        if self.session is not None:
-            self.session.events.disconnect(self._on_event)
-        self.session = session
+    def _close_groups(self) -> None:
+        while self._groups:
+            try:
+                self._gesture(None)
+            except Exception as exc:  # shutting down or switching: say so, keep going
+                self._groups = 0
+                self.failed.emit(describe_failure("finishing the edit", exc))
+
+    def _session_changed(self, session: EditSession) -> None:
+        if self._connected is not None:
+            self._connected.events.disconnect(self._on_event)
+        self._groups = 0  # groups opened on the old session end with it
+        self._connected = session
         session.events.connect(self._on_event)
         self._changed.update(("image", "latent", "protect", "source", "history"))
 
@@ -265,127 +328,14 @@ class EditorWorker(QThread):
 
     def _emit_frame(self, job: Job, started: float) -> None:
         changed, self._changed = self._changed, set()
-        session = self.session
+        session = self.workspace.session
         if session is None or not changed:
             return
+        from npe.ui.frames import build_frame  # imports the session (torch): on this thread
+
         try:
-            frame = build_frame(session, changed, job, started)
-        except Exception as exc:  # noqa: BLE001
-            self.failed.emit(describe_failure(Job("showing the result", lambda _: None), exc))
+            frame = build_frame(session, changed, seq=job.seq, job=job.name, started=started, view_scale=job.view_scale(), timed=job.timed)
+        except Exception as exc:
+            self.failed.emit(describe_failure("showing the result", exc))
             return
         self.frameReady.emit(frame)
-
-
-# --- helpers (worker thread) ----------------------------------------------------------------------
-
-
-def build_frame(session: EditSession, changed: set[str], job: Job, started: float) -> Frame:
-    """A Frame with copies of what ``changed`` says is new."""
-    from npe.ui.images import mask_overlay, to_qimage
-
-    image = change = protect = None
-    protect_any = False
-    latent = values = None
-    source = history = None
-    if "source" in changed:
-        box = session.box
-        directions = session.directions
-        source = SourceInfo(
-            name=session.name,
-            photo_size=session.photo_size,
-            box=(float(box.center_x), float(box.center_y), float(box.size), float(box.angle)),
-            resolution=session.resolution,
-            latent_dim=session.latent_dim,
-            is_sample=session.is_sample,
-            default_radius=float(session.default_radius),
-            direction_count=0 if directions is None else len(directions),
-            original=to_qimage(session.photo),
-        )
-    if "image" in changed or "source" in changed:
-        width, height = session.photo_size
-        scale = min(1.0, _bucket(job.view_scale))
-        if session.stroke_active and width * height > PREVIEW_PIXELS and scale < 1.0:
-            image = to_qimage(session.preview(scale))
-        else:
-            image = to_qimage(session.result())
-        change = mask_overlay(session.change_mask(), CHANGE_COLOR)
-    if "protect" in changed or "source" in changed:
-        mask = session.protect_mask
-        protect_any = bool(mask.any())
-        protect = mask_overlay(mask, PROTECT_COLOR) if protect_any else QImage()
-    if "latent" in changed or "source" in changed:
-        latent = session.latent
-        values = np.array(session.direction_values(), dtype=np.float32)
-    if "history" in changed or "source" in changed:
-        history = HistoryInfo(
-            labels=tuple(session.history_labels),
-            index=session.history_index,
-            can_undo=session.can_undo,
-            can_redo=session.can_redo,
-            modified=session.is_modified,
-        )
-    return Frame(
-        seq=job.seq, job=job.name, elapsed_ms=(time.perf_counter() - started) * 1000.0,
-        image=image, change_mask=change, protect=protect, protect_any=protect_any,
-        latent=latent, direction_values=values, source=source, history=history, timed=job.timed,
-    )
-
-
-def _bucket(scale: float) -> float:
-    """Round a display scale down to a power of two, so previews are cached across zoom steps."""
-    if not scale > 0:
-        return 1.0
-    bucket = 1.0
-    while bucket / 2 >= scale and bucket > 1 / 64:
-        bucket /= 2
-    return bucket
-
-
-def describe_failure(job: Job, exc: BaseException) -> Failure:
-    """A dialog-ready account of ``exc``: the exception's own message for the errors people can fix,
-    a short note (and the traceback on stderr) for everything else."""
-    from npe.errors import UserError
-
-    expected: tuple[type[BaseException], ...] = (UserError,)
-    no_face: tuple[type[BaseException], ...] = ()
-    try:
-        from npe.data.faces import NoFaceError
-        from npe.data.image_io import ImageLoadError, ImageSaveError
-        from npe.editing.errors import SessionError
-
-        expected += (ImageLoadError, ImageSaveError, SessionError)
-        no_face = (NoFaceError,)
-    except ImportError:  # pragma: no cover - engine not importable: everything is unexpected
-        pass
-    try:
-        from npe.model import WeightsError
-
-        expected += (WeightsError,)
-    except ImportError:  # pragma: no cover
-        pass
-    for module, name in (("npe.editing.gallery", "GalleryError"), ("npe.editing.directions", "DirectionsError")):
-        try:
-            expected += (getattr(__import__(module, fromlist=[name]), name),)
-        except (ImportError, AttributeError):  # pragma: no cover
-            pass
-    title = f"Problem {job.name}"
-    if no_face and isinstance(exc, no_face):
-        return Failure(job.name, "No face found", str(exc), "no-face", job.path)
-    if isinstance(exc, expected):
-        return Failure(job.name, title, str(exc), job.fail_kind, job.path)
-    if isinstance(exc, MemoryError):
-        return Failure(job.name, title, "There is not enough memory for this. Close other programs or use a smaller photo.", job.fail_kind, job.path)
-    if isinstance(exc, OSError):
-        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
-        reason = exc.strerror or str(exc)
-        return Failure(job.name, title, f"Could not access{where}: {reason}. Check the file and try again.", job.fail_kind, job.path)
-    print(f"npe: unexpected error while {job.name}:", file=sys.stderr)
-    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-    return Failure(
-        job.name,
-        title,
-        f"Something unexpected went wrong while {job.name} ({type(exc).__name__}). Your edit so far is kept; "
-        "the details were written to the terminal. Please report them if this happens again.",
-        job.fail_kind,
-        job.path,
-    )

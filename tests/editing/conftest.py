@@ -42,10 +42,6 @@ def astronaut_path(tmp_path):
     from PIL import Image
     from skimage import data
 
-    from npe.data import faces
-
-    if not hasattr(faces, "find_face"):
-        pytest.skip("npe.data.faces.find_face is not available yet")
     path = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()).save(path)
     return path

@@ -1,12 +1,15 @@
-"""`npe edit` end to end on generated images with a tiny saved model (npe.editing.cli)."""
+"""`npe edit` end to end on generated images with a tiny saved model (npe.commands.edit)."""
 
 from __future__ import annotations
+
+import types
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from npe.cli import main
+from npe.errors import UserError
 
 
 @pytest.fixture
@@ -24,12 +27,6 @@ def photo_path(photo, tmp_path):
     return path
 
 
-@pytest.fixture
-def needs_face_finder():
-    from npe.data import faces
-
-    if not hasattr(faces, "find_face"):
-        pytest.skip("npe.data.faces.find_face is not available yet")
 
 
 def _run(capsys, *argv) -> tuple[int, str, str]:
@@ -59,7 +56,7 @@ def test_edit_a_sample_face_full_and_crop_only(weights, tmp_path, capsys):
     assert not np.array_equal(untouched, edited)  # the stroke did something
 
 
-def test_edit_a_photo_with_whole_image(weights, photo, photo_path, tmp_path, capsys, needs_face_finder):
+def test_edit_a_photo_with_whole_image(weights, photo, photo_path, tmp_path, capsys):
     out = tmp_path / "out.png"
     code, _, stderr = _run(
         capsys, photo_path, "-o", out, "--weights", weights, "--whole-image",
@@ -121,7 +118,7 @@ def test_missing_or_unreadable_input(weights, tmp_path, capsys):
     assert code == 2 and "not both" in stderr
 
 
-def test_no_face_is_a_clear_error(weights, tmp_path, capsys, needs_face_finder):
+def test_no_face_is_a_clear_error(weights, tmp_path, capsys):
     flat = tmp_path / "flat.png"
     Image.fromarray(np.full((100, 100, 3), 128, np.uint8)).save(flat)
     code, _, stderr = _run(capsys, flat, "-o", tmp_path / "out.png", "--weights", weights)
@@ -148,29 +145,33 @@ def test_direction_moves_with_a_directions_file(model, weights, tmp_path, capsys
 
 
 @pytest.fixture
-def fake_collection(monkeypatch, faces32):
-    """Stands in for npe.data.datasets.load_face_crops (a user's own face collection)."""
-    import sys
-    import types
-
-    class FaceCrops:
-        images = faces32
-        names = [f"face{i:03d}.jpg" for i in range(len(faces32))]
-        skipped: list[str] = []
-
-    module = types.ModuleType("npe.data.datasets")
-    module.load_face_crops = lambda sources, resolution: FaceCrops()
-    monkeypatch.setitem(sys.modules, "npe.data.datasets", module)
-    return FaceCrops
+def collection(faces32):
+    """A user's own face collection, as npe.data.datasets.load_face_crops would return it."""
+    return types.SimpleNamespace(images=faces32, names=[f"face{i:03d}.jpg" for i in range(len(faces32))], skipped=[])
 
 
-def test_edit_a_face_from_the_users_collection(weights, fake_collection, tmp_path, capsys):
+def _edit_with(workspace, *argv) -> int:
+    from npe.cli import build_command_parser
+    from npe.commands.edit import edit_command
+
+    return edit_command(build_command_parser().parse_args(["edit", *map(str, argv)]), workspace)
+
+
+def test_edit_a_face_from_the_users_collection(weights, collection, tmp_path, capsys):
+    from npe.editing.workspace import Workspace
+
+    asked = []
+
+    def load(path, resolution):
+        asked.append((path, resolution))
+        return collection
+
     out = tmp_path / "out.png"
-    code, _, stderr = _run(capsys, "--index", 3, "--dataset", "faces.zip", "-o", out, "--weights", weights, "--crop-only")
-    assert code == 0, stderr
+    assert _edit_with(Workspace(collection_loader=load), "--index", 3, "--dataset", "faces.zip", "-o", out, "--weights", weights, "--crop-only") == 0
+    assert asked == [("faces.zip", 32)]
     with Image.open(out) as image:
         assert image.size == (32, 32) and image.text["Source"] == "face003.jpg"
-    code, _, stderr = _run(capsys, "--index", 99, "--dataset", "faces.zip", "-o", out, "--weights", weights)
-    assert code == 2 and "48 usable face photos" in stderr
+    with pytest.raises(UserError, match="48 usable face photos"):
+        _edit_with(Workspace(collection_loader=load), "--index", 99, "--dataset", "faces.zip", "-o", out, "--weights", weights)
     code, _, stderr = _run(capsys, "--dataset", "faces.zip", "-o", out, "--weights", weights)
     assert code == 2 and "nothing to edit" in stderr

@@ -63,8 +63,6 @@ def test_from_photo_finds_the_face(model, astronaut_path):
 def test_no_face_raises_unless_whole_image_is_asked_for(model, tmp_path):
     from npe.data import faces
 
-    if not hasattr(faces, "find_face"):
-        pytest.skip("npe.data.faces.find_face is not available yet")
     flat = np.full((120, 90, 3), 128, np.uint8)
     with pytest.raises(faces.NoFaceError, match="No face"):
         EditSession.from_photo(model, flat)
@@ -223,8 +221,18 @@ def test_preview_matches_the_result_closely_and_keeps_the_outside(session, photo
     outside = np.ones(photo.shape[:2], bool)
     outside[28:112, 58:142] = False
     assert np.array_equal(preview[outside], photo[outside])
+    # Where the edit shows, the preview follows the result closely (measured: 2.3 levels on average).
+    changed = np.abs(result - photo.astype(int)).max(axis=2) > 8
+    assert changed.sum() > 1000
+    assert np.abs(preview - result)[changed].mean() < 3.5
     half = session.preview(0.5)
     assert half.shape == (75, 100, 3)
+    # At half scale it shows the edit too: far nearer the scaled result than the scaled photo.
+    scaled_result = np.asarray(Image.fromarray(session.result()).resize((100, 75), Image.BILINEAR)).astype(int)
+    scaled_photo = np.asarray(Image.fromarray(photo).resize((100, 75), Image.BILINEAR)).astype(int)
+    edited = np.abs(scaled_result - scaled_photo).max(axis=2) > 8
+    to_result, to_photo = np.abs(half - scaled_result)[edited].mean(), np.abs(half - scaled_photo)[edited].mean()
+    assert edited.sum() > 300 and to_result < 0.5 * to_photo
 
 
 # --- masking and the protect mask ------------------------------------------------------------
@@ -237,16 +245,6 @@ def test_change_mask_is_in_unit_range_and_high_where_painted(session):
     assert mask.shape == (32, 32) and mask.dtype == np.float32
     assert 0.0 <= mask.min() and mask.max() <= 1.0
     assert mask[_brush_region(session, 100, 70, 12)].mean() > mask.mean()
-
-
-def test_masking_formula(session):
-    """Y = X + M·Δ at model resolution (the paper's X̂ + MΔ + (1 − M)(X − X̂))."""
-    _paint_dark(session)
-    x = session.crop.astype(np.float32)
-    delta = session.generated.astype(np.float32) - session.reconstruction.astype(np.float32)
-    expected = np.clip(x + session.change_mask()[..., None] * delta, 0, 255)
-    # uint8 rounding of G(z) and X̂ makes Δ differ by up to a level from the float one.
-    assert np.abs(session.result_crop().astype(np.float32) - expected).max() <= 2.0
 
 
 def test_protected_pixels_never_change(session, photo):
@@ -392,7 +390,7 @@ def test_a_new_edit_after_undo_drops_the_redo_steps(session):
 def test_history_is_bounded_and_small(model, photo, box):
     from npe.editing.history import History
 
-    session = EditSession(model, EditSession.from_photo(model, photo, box=box)._snapshot(), history=History(limit=20))
+    session = EditSession(model, EditSession.from_photo(model, photo, box=box).snapshot(), history=History(limit=20))
     for index in range(30):
         session.set_latent_value(index % 16, float(index % 5))
     assert len(session.history) == 20 and session.history_index == 20
@@ -634,7 +632,7 @@ def test_replace_source_keeps_the_old_document_undoable(session, model, photo):
 def test_history_limit_forgets_the_clean_state(model, photo, box):
     from npe.editing.history import History
 
-    session = EditSession(model, EditSession.from_photo(model, photo, box=box)._snapshot(), history=History(limit=3))
+    session = EditSession(model, EditSession.from_photo(model, photo, box=box).snapshot(), history=History(limit=3))
     session.set_latent_value(0, 1.0)
     session.mark_clean()
     for value in (2.0, 3.0, 4.0):

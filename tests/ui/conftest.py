@@ -84,9 +84,9 @@ def make_editor(qtbot, monkeypatch):
 
     editors = []
 
-    def make(**overrides):
+    def make(workspace=None, **overrides):
         args = editor_args(**overrides)
-        editor = create_editor(args)
+        editor = create_editor(args, workspace=workspace)
         editors.append(editor)
         editor.window.resize(1100, 760)
         editor.window.show()

@@ -1,48 +1,44 @@
-"""The model worker: coalescing, plain results, failures as messages, stopping."""
+"""The model worker: coalescing, plain results, failures as messages, cancelled strokes, stopping."""
 
 from __future__ import annotations
 
 import threading
 
-from npe.ui.workers import EditorWorker, Job, describe_failure
+import numpy as np
+
+from npe.ui.failures import describe_failure
+from npe.ui.workers import BrushJob, EditorWorker, GestureJob, Job, LightenJob, ProtectJob, SessionJob
 
 
-def test_coalesced_jobs_keep_only_the_latest(qtbot):
-    worker = EditorWorker()
+def _blocked(worker: EditorWorker) -> threading.Event:
     gate = threading.Event()
-    ran: list[int] = []
+    worker.submit(Job("blocking", lambda workspace: gate.wait(10)))
+    return gate
+
+
+def test_queued_brush_positions_keep_only_the_latest(qtbot):
+    worker = EditorWorker()
     worker.start()
     try:
-        worker.submit(Job("blocking", lambda w: gate.wait(10), needs_session=False))
+        gate = _blocked(worker)
         for position in range(200):  # mouse moves arriving while a step runs
-            worker.submit(Job("painting", lambda w, p=position: ran.append(p), coalesce="stroke:1", needs_session=False))
-        assert worker.pending <= 2
+            worker.submit(BrushJob(x=float(position), y=1.0))
+        assert worker.pending == 2
         with qtbot.waitSignal(worker.idle, timeout=10_000):
             gate.set()
-        assert ran == [199]
     finally:
         assert worker.stop()
 
 
-def test_merge_combines_queued_jobs(qtbot):
-    worker = EditorWorker()
-    gate = threading.Event()
-    totals: list[float] = []
-
-    def lighten(amount: float) -> Job:
-        return Job("lightening", lambda w: totals.append(amount), coalesce="lighten", needs_session=False, payload=amount,
-                   merge=lambda queued, new: lighten(queued.payload + new.payload))
-
-    worker.start()
-    try:
-        worker.submit(Job("blocking", lambda w: gate.wait(10), needs_session=False))
-        for _ in range(5):
-            worker.submit(lighten(0.1))
-        with qtbot.waitSignal(worker.idle, timeout=10_000):
-            gate.set()
-        assert len(totals) == 1 and abs(totals[0] - 0.5) < 1e-9
-    finally:
-        worker.stop()
+def test_absorbing_combines_queued_jobs_of_the_same_kind_only():
+    first, second = LightenJob(amount=0.1), LightenJob(amount=0.25)
+    assert second.absorb(first).amount == 0.35
+    assert BrushJob(x=3).absorb(BrushJob(x=1)).x == 3
+    assert BrushJob(x=3).absorb(BrushJob(x=1, brush={"color": (0, 0, 0)})) is None  # a stroke's start stays
+    joined = ProtectJob(points=[(2, 2)], radius=3).absorb(ProtectJob(points=[(1, 1)], radius=3))
+    assert list(joined.points) == [(1, 1), (2, 2)]
+    assert ProtectJob(points=[(2, 2)], radius=3, erase=True).absorb(ProtectJob(points=[(1, 1)], radius=3)) is None
+    assert LightenJob(amount=0.1).absorb(GestureJob()) is None
 
 
 def test_failures_become_messages_without_traceback(qtbot, capsys):
@@ -51,51 +47,103 @@ def test_failures_become_messages_without_traceback(qtbot, capsys):
     worker = EditorWorker()
     worker.start()
     try:
-        def bad(w):
+        def bad(workspace):
             raise SessionError("The brush position (5, 5) is outside the image.")
 
         with qtbot.waitSignal(worker.failed, timeout=10_000) as blocker:
-            worker.submit(Job("painting", bad, needs_session=False))
+            worker.submit(Job("painting", bad))
         failure = blocker.args[0]
         assert failure.message == "The brush position (5, 5) is outside the image."
         assert failure.title == "Problem painting"
 
-        def crash(w):
+        def crash(workspace):
             raise ZeroDivisionError("boom")
 
         with qtbot.waitSignal(worker.failed, timeout=10_000) as blocker:
-            worker.submit(Job("painting", crash, needs_session=False))
+            worker.submit(Job("painting", crash))
         assert "Traceback" not in blocker.args[0].message and "ZeroDivisionError" in blocker.args[0].message
         assert "Traceback" in capsys.readouterr().err  # the details go to stderr
     finally:
         worker.stop()
 
 
-def test_jobs_needing_a_session_are_skipped_without_one(qtbot):
+def test_session_jobs_are_skipped_without_a_session(qtbot):
     worker = EditorWorker()
     worker.start()
     try:
         with qtbot.waitSignal(worker.jobDone, timeout=10_000) as blocker:
-            worker.submit(Job("painting", lambda w: w.session.undo()))
+            worker.submit(SessionJob("undoing", lambda session: session.undo()))
         assert blocker.args[1] is False
     finally:
         worker.stop()
 
 
+def test_a_failing_job_cancels_the_open_stroke(qtbot, smooth_tiny_model):
+    """After a job fails mid-stroke the latent is back where the stroke began and no step is kept."""
+    from npe.editing.workspace import Workspace
+
+    workspace = Workspace()
+    workspace.use_model(smooth_tiny_model, None, None)
+    session = workspace.open_random(seed=3)
+    start = session.latent
+    worker = EditorWorker(workspace)
+    worker.start()
+    try:
+        def fail(session):
+            raise RuntimeError("the GPU fell over")
+
+        brush = {"color": (0, 0, 0), "radius": 6.0, "strength": 6.0}
+        painted = []
+        worker.submit(BrushJob(x=16.0, y=16.0, brush=brush))
+        worker.submit(SessionJob("looking", lambda session: painted.append(session.latent)))
+        worker.submit(SessionJob("painting", fail))
+        with qtbot.waitSignal(worker.idle, timeout=10_000):
+            worker.submit(BrushJob(x=20.0, y=16.0))  # the stroke is gone: this position paints nothing
+    finally:
+        assert worker.stop()
+    assert not np.array_equal(painted[0], start)  # the stroke had moved z
+    assert not session.stroke_active
+    np.testing.assert_array_equal(session.latent, start)
+    assert session.history_labels == []
+
+
+def test_a_gesture_is_one_undo_step(qtbot, smooth_tiny_model):
+    from npe.editing.workspace import Workspace
+
+    workspace = Workspace()
+    workspace.use_model(smooth_tiny_model, None, None)
+    session = workspace.open_random(seed=4)
+    worker = EditorWorker(workspace)
+    worker.start()
+    try:
+        worker.submit(GestureJob(label="Protect"))
+        worker.submit(ProtectJob(points=[(2.0, 2.0)], radius=2.0))
+        gate = _blocked(worker)  # the next two segments wait and join
+        worker.submit(ProtectJob(points=[(10.0, 10.0)], radius=2.0))
+        worker.submit(ProtectJob(points=[(20.0, 20.0)], radius=2.0))
+        gate.set()
+        with qtbot.waitSignal(worker.idle, timeout=10_000):
+            worker.submit(GestureJob())
+    finally:
+        assert worker.stop()
+    assert session.history_labels == ["Protect"]
+    mask = session.protect_mask
+    assert mask[2, 2] and mask[10, 10] and mask[20, 20] and not mask[30, 2]
+
+
 def test_stop_drops_queued_work_and_ends_the_thread():
     worker = EditorWorker()
-    gate = threading.Event()
     ran: list[int] = []
     worker.start()
-    worker.submit(Job("blocking", lambda w: gate.wait(0.5), needs_session=False))
+    worker.submit(Job("blocking", lambda workspace: threading.Event().wait(0.5)))
     for index in range(10):
-        worker.submit(Job("work", lambda w, i=index: ran.append(i), needs_session=False))
+        worker.submit(Job("work", lambda workspace, i=index: ran.append(i)))
     assert worker.stop()
     assert not worker.isRunning() and ran == []
 
 
 def test_describe_failure_knows_no_face():
-    from npe.data.faces import NoFaceError
+    from npe.editing.errors import FaceNotFoundError
 
-    failure = describe_failure(Job("opening 'x.jpg'", lambda w: None, path="x.jpg"), NoFaceError())
+    failure = describe_failure("opening 'x.jpg'", FaceNotFoundError("No face found in this photo."), path="x.jpg")
     assert failure.kind == "no-face" and failure.path == "x.jpg" and "No face" in failure.message

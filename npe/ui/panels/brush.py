@@ -79,7 +79,7 @@ class ValueSlider(QWidget):
     def value(self) -> int:
         return self.slider.value()
 
-    def setValue(self, value: int) -> None:  # noqa: N802 - Qt naming
+    def setValue(self, value: int) -> None:  # Qt naming
         self.slider.setValue(value)
 
     def refresh(self) -> None:

@@ -7,7 +7,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QVBoxLayout, QWidget
 
-from npe.ui.workers import HistoryInfo
+from npe.ui.frames import HistoryInfo
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -32,7 +32,7 @@ class HistoryModel(QAbstractListModel):
     def current(self) -> int:
         return self._index
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._labels) + 1
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:

@@ -39,7 +39,7 @@ def grid_shape(count: int) -> tuple[int, int]:
 def tile_color(value: float, neutral: QColor) -> QColor:
     strength = min(1.0, abs(float(value)) / FULL_SCALE) ** 0.8
     target = POSITIVE if value >= 0 else NEGATIVE
-    mix = lambda a, b: round(a + (b - a) * strength)  # noqa: E731
+    mix = lambda a, b: round(a + (b - a) * strength)
     return QColor(mix(neutral.red(), target.red()), mix(neutral.green(), target.green()), mix(neutral.blue(), target.blue()))
 
 
@@ -79,10 +79,10 @@ class LatentGrid(QWidget):
     def count(self) -> int:
         return int(self._values.size)
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802
+    def hasHeightForWidth(self) -> bool:
         return True
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802
+    def heightForWidth(self, width: int) -> int:
         columns, rows = grid_shape(max(1, self.count()))
         return max(40, round(self.tile_size(width) * rows))
 
@@ -90,12 +90,12 @@ class LatentGrid(QWidget):
         columns, _ = grid_shape(max(1, self.count()))
         return min(MAX_TILE, (self.width() if width is None else width) / columns)
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802
+    def resizeEvent(self, event: object) -> None:
         # Square tiles: the height follows the width (docks do not pass height-for-width on).
         height = self.heightForWidth(self.width())
         if height != self.height():
             self.setFixedHeight(height)
-        super().resizeEvent(event)  # type: ignore[arg-type]
+        super().resizeEvent(event)
 
     def tile_rect(self, index: int) -> QRectF:
         columns, _ = grid_shape(max(1, self.count()))
@@ -110,7 +110,7 @@ class LatentGrid(QWidget):
                 return index
         return -1
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         neutral = self.palette().color(self.palette().ColorRole.Base)
@@ -126,7 +126,7 @@ class LatentGrid(QWidget):
                 painter.drawRoundedRect(self.tile_rect(index).adjusted(1, 1, -1, -1), 3, 3)
         painter.end()
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         index = self.tile_at(event.position())
         if index < 0 or self._press is not None:
             return
@@ -134,7 +134,7 @@ class LatentGrid(QWidget):
         self._dragged = False
         self.update()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._press is None:
             hover = self.tile_at(event.position())
             if hover != self._hover:
@@ -153,7 +153,7 @@ class LatentGrid(QWidget):
         self.hovered.emit(index)
         self.valueEdited.emit(index, new_value)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._press is None:
             return
         index, _, value, button = self._press
@@ -168,11 +168,11 @@ class LatentGrid(QWidget):
         self.update()
         self.editFinished.emit()
 
-    def leaveEvent(self, event: object) -> None:  # noqa: N802
+    def leaveEvent(self, event: object) -> None:
         self._hover = -1
         self.hovered.emit(-1)
         self.update()
-        super().leaveEvent(event)  # type: ignore[arg-type]
+        super().leaveEvent(event)
 
 
 class DirectionSlider(QWidget):
@@ -279,12 +279,17 @@ class LatentPanel(QWidget):
         self.sliders = []
         for k in range(count):
             slider = DirectionSlider(k)
-            slider.slider.valueChanged.connect(lambda value, k=k: self.directionEdited.emit(k, value / SLIDER_STEPS))
+            slider.slider.valueChanged.connect(lambda value, s=slider: self._direction_moved(s, value))
             slider.slider.sliderReleased.connect(self.editFinished)
             self._sliders_layout.insertWidget(k, slider)
             self.sliders.append(slider)
         self.no_directions.setVisible(count == 0)
         self.scroll.setVisible(count > 0)
+
+    def _direction_moved(self, slider: DirectionSlider, value: int) -> None:
+        self.directionEdited.emit(slider.k, value / SLIDER_STEPS)
+        if not slider.slider.isSliderDown():  # a key press or a click on the groove: one step each
+            self.editFinished.emit()
 
     def _show_tile(self, index: int) -> None:
         values = self.grid.values()

@@ -1,0 +1,123 @@
+"""`npe edit`: brush strokes, protect strokes and direction moves applied to a photo from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import TYPE_CHECKING
+
+from npe.errors import UserError
+
+if TYPE_CHECKING:
+    from npe.editing.session import EditSession
+    from npe.editing.workspace import Workspace
+
+DEFAULT_STEPS = 2  # per brush position: a command-line stroke has far fewer positions than a mouse drag
+
+
+def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -> int:
+    """Run `npe edit`; returns 0. Problems the user can fix raise npe.errors.UserError, which the
+    `npe` command prints as one line with exit status 2. ``workspace``: one with its own
+    collaborators (tests); by default a fresh one that loads ``--weights``."""
+    from npe.editing.brush import densify
+    from npe.editing.errors import FaceNotFoundError
+    from npe.editing.workspace import Workspace
+
+    colors = [_color(text) for text in args.color] or [(255, 255, 255)]
+    strokes = [_points(text, "--stroke") for text in args.stroke]
+    protects = [_points(text, "--protect") for text in args.protect]
+    moves = [_direction(text) for text in args.direction]
+    _check_options(args, colors, strokes)
+
+    workspace = workspace if workspace is not None else Workspace()
+    workspace.load_model(args.weights, args.device)
+    try:
+        session = _open(workspace, args)
+        width, height = session.photo_size
+        for points in strokes + protects:
+            for x, y in points:
+                if not (0 <= x <= width and 0 <= y <= height):
+                    raise UserError(f"the point ({x:g}, {y:g}) is outside the image ({width}x{height} pixels)")
+        radius = args.radius if args.radius is not None else session.default_radius
+        for points in protects:
+            session.paint_protect(points, radius)
+        for k, value in moves:
+            # "move by VALUE": relative to where the photo already lies along direction K.
+            current = session.direction_values()
+            session.set_direction(k, (float(current[k]) if k < current.size else 0.0) + value)
+        for number, points in enumerate(strokes):
+            session.paint(
+                densify(points, max(1.0, radius / 2)),
+                color=colors[number] if len(colors) > 1 else colors[0],
+                radius=radius,
+                strength=args.strength if args.strength is not None else 1.0,
+                steps=args.steps if args.steps is not None else DEFAULT_STEPS,
+            )
+        written = workspace.export_png(args.output, crop_only=args.crop_only)
+    except FaceNotFoundError as exc:
+        raise UserError(f"{exc} (Or pass --whole-image to edit the whole image.)") from None
+    kind = "crop" if args.crop_only else "photo"
+    shape = session.result_crop().shape if args.crop_only else session.result().shape
+    print(f"wrote {written} ({kind}, {shape[1]}x{shape[0]}, {session.history_index} edit step(s))")
+    return 0
+
+
+def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]], strokes: list[list[tuple[float, float]]]) -> None:
+    if len(colors) not in (1, len(strokes)) and strokes:
+        raise UserError(f"give one --color for all strokes or one per stroke: got {len(colors)} colours for {len(strokes)} strokes")
+    if args.radius is not None and not (math.isfinite(args.radius) and args.radius > 0):
+        raise UserError(f"--radius must be a positive number of pixels, got {args.radius:g}")
+    if args.strength is not None and not (math.isfinite(args.strength) and args.strength >= 0):
+        raise UserError(f"--strength must be a number >= 0, got {args.strength:g}")
+    if args.steps is not None and not 1 <= args.steps <= 100:
+        raise UserError(f"--steps must be from 1 to 100, got {args.steps}")
+    if args.input is not None and args.index is not None:
+        raise UserError("give either INPUT or --index N, not both")
+    if args.input is None and args.index is None:
+        raise UserError("nothing to edit: give a photo (INPUT) or a sample face (--index N)")
+    if args.dataset is not None and args.index is None:
+        raise UserError("--dataset needs --index N (which face of the collection to edit)")
+    if args.index is not None and args.index < 0:
+        raise UserError(f"--index must be 0 or more, got {args.index}")
+
+
+def _open(workspace: Workspace, args: argparse.Namespace) -> EditSession:
+    if args.index is None:
+        return workspace.open_photo(args.input, whole_image=args.whole_image)
+    if args.dataset is None:
+        return workspace.open_sample(args.index)
+    return workspace.open_collection_face(args.dataset, args.index)
+
+
+def _points(text: str, option: str) -> list[tuple[float, float]]:
+
+    try:
+        values = [float(part) for part in text.replace(" ", "").split(",") if part != ""]
+    except ValueError:
+        raise UserError(f"{option} '{text}': expected numbers X1,Y1,X2,Y2,... (image pixels)") from None
+    if len(values) < 2 or len(values) % 2 or not all(map(math.isfinite, values)):
+        raise UserError(f"{option} '{text}': expected an even number of coordinates X1,Y1,X2,Y2,... (at least one point)")
+    return list(zip(values[0::2], values[1::2]))
+
+
+def _color(text: str) -> tuple[int, int, int]:
+    from npe.editing.brush import ColorError, parse_color
+
+    try:
+        return parse_color(text)
+    except ColorError as exc:
+        raise UserError(f"--color: {exc}") from None
+
+
+def _direction(text: str) -> tuple[int, float]:
+
+    key, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        k, amount = int(key), float(value)
+    except ValueError:
+        raise UserError(f"--direction '{text}': expected K=VALUE, e.g. 0=1.5 (direction 0, +1.5 standard deviations)") from None
+    if k < 0 or not math.isfinite(amount):
+        raise UserError(f"--direction '{text}': K must be 0 or more and VALUE a finite number")
+    return k, amount

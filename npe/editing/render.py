@@ -1,0 +1,108 @@
+"""What the document looks like: the masking technique's change Δ and mask M, the composite at
+model resolution, the full-resolution result and the fast preview, each cached until the latent,
+the protect mask or the source changes (the maths itself is in npe.editing.compose)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from npe.editing.compose import MaskSettings, PreviewCompositor, change_mask, crop_composite, feather_for, full_result
+from npe.editing.document import Document, readonly
+from npe.editing.protect import crop_coverage
+
+
+@dataclass
+class RenderCache:
+    """Everything derived from one (source, latent, protect) revision of the document."""
+
+    key: tuple[int, int, int]
+    delta: torch.Tensor | None = None  # Δ = G(z) − G(z0), 1 x 3 x R x R on the CPU
+    mask: torch.Tensor | None = None  # M, R x R
+    result: np.ndarray | None = None
+    result_crop: np.ndarray | None = None
+    previews: dict[float, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class _ProtectCache:
+    key: tuple[int, int]
+    coverage: np.ndarray | None
+
+
+class Renderer:
+    """Renders a Document on demand (see module doc)."""
+
+    def __init__(self, document: Document, mask_settings: MaskSettings = MaskSettings()) -> None:
+        self.document = document
+        self.mask_settings = mask_settings
+        self._cache = RenderCache((-1, -1, -1))
+        self._protect: _ProtectCache | None = None
+        self._compositor: PreviewCompositor | None = None
+        self._compositor_key = (-1, -1)
+
+    def _current(self) -> RenderCache:
+        doc = self.document
+        key = (doc.source_revision, doc.latent_revision, doc.protect_revision)
+        if self._cache.key != key:
+            self._cache = RenderCache(key)
+        return self._cache
+
+    def delta_mask(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Δ, M) for the current latent; M is all ones for a generated sample (no masking)."""
+        cache = self._current()
+        if cache.delta is None or cache.mask is None:
+            delta = (self.document.generated - self.document.recon).detach()
+            if self.document.is_sample:
+                mask = torch.ones(delta.shape[-2:], device=delta.device)
+            else:
+                mask = change_mask(delta, self.mask_settings)
+            cache.delta, cache.mask = delta.cpu(), mask.cpu()
+        return cache.delta, cache.mask
+
+    def protect_crop(self) -> np.ndarray | None:
+        """The protect mask at model resolution (float R x R; 1 = fully protected), or None."""
+        doc = self.document
+        key = (doc.source_revision, doc.protect_revision)
+        if self._protect is None or self._protect.key != key:
+            coverage = crop_coverage(doc.protect, doc.box, doc.resolution) if doc.protect_any else None
+            self._protect = _ProtectCache(key, coverage)
+        return self._protect.coverage
+
+    def result(self) -> np.ndarray:
+        cache = self._current()
+        if cache.result is None:
+            doc = self.document
+            delta, mask = self.delta_mask()
+            protect = doc.protect if doc.protect_any else None
+            cache.result = readonly(full_result(doc.photo, doc.box, delta, mask, protect, feather_for(doc.photo_size, doc.box)))
+        return cache.result
+
+    def result_crop(self) -> np.ndarray:
+        cache = self._current()
+        if cache.result_crop is None:
+            delta, mask = self.delta_mask()
+            cache.result_crop = readonly(crop_composite(self.document.crop, delta, mask, self.protect_crop()))
+        return cache.result_crop
+
+    def preview(self, scale: float) -> np.ndarray:
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        cache = self._current()
+        image = cache.previews.get(scale)
+        if image is None:
+            delta, mask = self.delta_mask()
+            image = cache.previews[scale] = readonly(self._compositor_now().render(delta, mask, scale))
+        return image
+
+    def _compositor_now(self) -> PreviewCompositor:
+        doc = self.document
+        if self._compositor is None or self._compositor_key[0] != doc.source_revision:
+            self._compositor = PreviewCompositor(doc.photo, doc.box, doc.resolution, feather_for(doc.photo_size, doc.box))
+            self._compositor_key = (doc.source_revision, -1)
+        if self._compositor_key[1] != doc.protect_revision:
+            self._compositor.set_protect(doc.protect if doc.protect_any else None)
+            self._compositor_key = (doc.source_revision, doc.protect_revision)
+        return self._compositor

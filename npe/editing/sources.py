@@ -1,0 +1,109 @@
+"""Opening something to edit: a photo (face found, cropped and encoded), a face crop, a latent, a
+random face or a gallery face, each as the SourceState a document starts from."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from npe.data import faces
+from npe.data.faces import CropBox
+from npe.editing.errors import SessionError
+from npe.editing.gallery import sample_latent
+from npe.editing.history import SourceState
+from npe.model.runtime import decode_latents, encode_images, prepare
+
+if TYPE_CHECKING:
+    from npe.editing.gallery import Gallery
+    from npe.model import IAN
+
+
+def fresh_seed() -> int:
+    return secrets.randbits(31)
+
+
+def check_image(image: np.ndarray, what: str) -> np.ndarray:
+    """A read-only copy of a uint8 H x W x 3 image; SessionError for anything else."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
+        raise SessionError(f"The {what} must be a uint8 H x W x 3 RGB image, got {getattr(image, 'dtype', type(image))} {getattr(image, 'shape', '')}.")
+    copy = np.array(image)
+    copy.setflags(write=False)
+    return copy
+
+
+def check_latent(latent: np.ndarray, dim: int) -> np.ndarray:
+    array = np.array(latent, dtype=np.float32).reshape(-1)
+    if array.size != dim:
+        raise SessionError(f"A latent for this model has {dim} values, got {array.size}.")
+    if not np.isfinite(array).all():
+        raise SessionError("A latent must contain only finite numbers.")
+    return array
+
+
+def photo_source(model: IAN, image: np.ndarray, box: CropBox, name: str) -> SourceState:
+    """``image`` (uint8, checked) with its face at ``box``: cropped and encoded."""
+    prepare(model)
+    crop = faces.crop_face(image, box, model.config.resolution)
+    latent0 = encode_images(model, crop)
+    return SourceState(photo=image, box=box.to_dict(), crop=crop, latent0=latent0, latent=latent0.copy(), protect=None, is_sample=False, name=name)
+
+
+def open_photo(
+    model: IAN, photo: str | os.PathLike | np.ndarray, *, whole_image_if_no_face: bool = False, name: str | None = None, box: CropBox | None = None
+) -> SourceState:
+    """A photo of any size (path or uint8 HxWx3): the face is found (unless ``box`` is given),
+    cropped and encoded. Raises ImageLoadError for an unreadable file and NoFaceError when no face
+    is found (unless ``whole_image_if_no_face``: then the largest centred square is the crop)."""
+    from npe.data.image_io import load_image
+
+    if isinstance(photo, np.ndarray):
+        image = check_image(photo, "photo")
+        label = name or "photo"
+    else:
+        image = load_image(photo)
+        label = name or Path(os.fspath(photo)).name
+    if box is None:
+        try:
+            box = faces.find_face(image)
+        except faces.NoFaceError:
+            if not whole_image_if_no_face:
+                raise
+            box = CropBox.whole_image(image.shape[1], image.shape[0])
+    return photo_source(model, image, box, label)
+
+
+def open_crop(model: IAN, crop: np.ndarray, name: str = "face crop") -> SourceState:
+    """An image that already is a face crop (any size; its largest centred square is used)."""
+    image = check_image(crop, "face crop")
+    return photo_source(model, image, CropBox.whole_image(image.shape[1], image.shape[0]), name)
+
+
+def open_latent(model: IAN, latent: np.ndarray, name: str = "sample") -> SourceState:
+    """A generated face: the photo is G(latent) at model resolution."""
+    prepare(model)
+    latent = check_latent(latent, model.config.latent_dim)
+    photo = decode_latents(model, latent)
+    resolution = model.config.resolution
+    box = CropBox.whole_image(resolution, resolution)
+    return SourceState(photo=photo, box=box.to_dict(), crop=photo, latent0=latent, latent=latent.copy(), protect=None, is_sample=True, name=name)
+
+
+def open_random(model: IAN, seed: int | None = None) -> SourceState:
+    """A random face from the model's sampling distribution (seeded when ``seed`` is given)."""
+    seed = fresh_seed() if seed is None else int(seed)
+    return open_latent(model, sample_latent(model, seed), name=f"random face (seed {seed})")
+
+
+def open_gallery_face(model: IAN, index: int, gallery: Gallery) -> SourceState:
+    """Sample face ``index`` of ``gallery``."""
+    if gallery.latent_dim != model.config.latent_dim:
+        raise SessionError(f"This gallery is for a model with {gallery.latent_dim} latents, not {model.config.latent_dim}.")
+    try:
+        latent = gallery.latent(int(index))
+    except IndexError as exc:
+        raise SessionError(f"Cannot open sample {index}: {exc}.") from None
+    return open_latent(model, latent, name=f"sample {index}")

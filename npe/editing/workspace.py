@@ -1,0 +1,183 @@
+"""The workspace: the loaded model with its directions and gallery, a user's face collection once
+read, and the current edit session, with the rule for opening another face (a fresh document if
+nothing is unsaved, else one undoable step of the current one). `npe edit` and the GUI's worker
+both use it; its collaborators are injectable so the rules are tested without Qt or real files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from npe.editing import sources
+from npe.editing.errors import NoModelError, SessionError, worded_for_people
+from npe.editing.session import EditSession
+from npe.errors import UserError
+
+if TYPE_CHECKING:
+    from npe.editing.directions import Directions
+    from npe.editing.gallery import Gallery
+    from npe.model import IAN
+
+
+class FaceCollection(Protocol):
+    """What a face-collection loader returns (npe.data.datasets.FaceCrops has these)."""
+
+    names: Any  # one name per face
+    images: Any  # N x R x R x 3 uint8
+
+
+ModelLoader = Callable[[str | None, str], "IAN"]  # (weights, device) -> model ready for editing
+CollectionLoader = Callable[[str, int], FaceCollection]  # (path, resolution) -> faces
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """The loaded model, as an About box or a status bar describes it."""
+
+    name: str
+    resolution: int
+    latent_dim: int
+    device: str  # "CPU" or "CUDA (device name)"
+    gallery_size: int  # sample faces offered (a generated gallery accepts any index)
+    gallery_generated: bool
+
+
+def default_model_loader(weights: str | None, device: str) -> IAN:
+    from npe.model.runtime import load_model
+
+    return load_model(weights, device=device)
+
+
+def default_collection_loader(path: str, resolution: int) -> FaceCollection:
+    from npe.data.datasets import load_face_crops
+
+    try:
+        return load_face_crops([path], resolution)
+    except (OSError, ValueError) as exc:  # the loader's errors say what is wrong with the collection
+        raise UserError(f"Cannot read the face collection '{path}': {exc}") from None
+
+
+class Workspace:
+    """See the module doc. Use it from one thread (the GUI's worker, or the `npe edit` command)."""
+
+    def __init__(
+        self,
+        *,
+        model_loader: ModelLoader = default_model_loader,
+        collection_loader: CollectionLoader = default_collection_loader,
+    ) -> None:
+        self._load = model_loader
+        self._load_collection = collection_loader
+        self.model: IAN | None = None
+        self.weights: str | None = None
+        self.directions: Directions | None = None
+        self.gallery: Gallery | None = None
+        self.session: EditSession | None = None
+        self._collection: tuple[str, FaceCollection] | None = None
+        self._listeners: list[Callable[[EditSession], object]] = []
+
+    # --- the model ----------------------------------------------------------------------------------
+    def load_model(self, weights: str | None = None, device: str = "auto") -> ModelSummary:
+        """Load the model (None: the bundled one) with the directions and gallery beside it."""
+        from npe.editing.directions import find_directions
+        from npe.editing.gallery import find_gallery
+        from npe.model.runtime import device_label, model_device
+
+        model = self._load(weights, device)
+        self.use_model(model, find_directions(model, weights), find_gallery(model, weights), weights)
+        return ModelSummary(
+            name=str(getattr(model, "name", None) or "unnamed model"),
+            resolution=int(model.config.resolution),
+            latent_dim=int(model.config.latent_dim),
+            device=device_label(str(model_device(model))),
+            gallery_size=len(self.gallery),
+            gallery_generated=bool(getattr(self.gallery, "generated", True)),
+        )
+
+    def use_model(self, model: IAN, directions: Directions | None, gallery: Gallery, weights: str | None = None) -> None:
+        """Use an already loaded model (its directions may be None)."""
+        self.model, self.directions, self.gallery, self.weights = model, directions, gallery, weights
+        self._collection = None
+
+    def require_model(self) -> IAN:
+        if self.model is None:
+            raise NoModelError("No model is loaded yet; load one first (--weights).")
+        return self.model
+
+    # --- the current session ------------------------------------------------------------------------
+    def on_session(self, callback: Callable[[EditSession], object]) -> None:
+        """Call ``callback(session)`` whenever another session becomes the current one."""
+        self._listeners.append(callback)
+
+    def set_session(self, session: EditSession) -> EditSession:
+        self.session = session
+        for callback in list(self._listeners):
+            callback(session)
+        return session
+
+    def adopt(self, session: EditSession, label: str) -> EditSession:
+        """The open-or-replace rule: ``session`` becomes the document if the current one has no
+        unsaved edits; otherwise the current one takes over its original as one undoable step
+        (so opening another face never loses work). Returns the current session."""
+        current = self.session
+        if current is None or not current.is_modified:
+            return self.set_session(session)
+        current.replace_source(session, label)
+        return current
+
+    # --- opening ------------------------------------------------------------------------------------
+    def open_photo(self, path: str | os.PathLike, whole_image: bool = False) -> EditSession:
+        """A photo file: the face is found (FaceNotFoundError if none, unless ``whole_image``)."""
+        model = self.require_model()
+        with worded_for_people():
+            session = EditSession.from_photo(model, path, whole_image_if_no_face=whole_image, directions=self.directions)
+        return self.adopt(session, f"Open {Path(path).name}")
+
+    def open_sample(self, index: int) -> EditSession:
+        """Gallery face ``index``."""
+        model = self.require_model()
+        return self.adopt(self._session(sources.open_gallery_face(model, int(index), self.gallery)), f"Sample {index}")
+
+    def open_random(self, seed: int | None = None) -> EditSession:
+        return self.adopt(self._session(sources.open_random(self.require_model(), seed)), "Random face")
+
+    def open_collection_face(self, path: str, index: int) -> EditSession:
+        """Face ``index`` of the user's own collection (a zip archive or folder of face photos),
+        which is read once and kept for the next face numbers."""
+        model = self.require_model()
+        collection = self.collection(path)
+        count = len(collection.names)
+        if not 0 <= index < count:
+            raise UserError(f"'{path}' has {count} usable face photos; pick a number from 0 to {count - 1}.")
+        name = Path(str(collection.names[index])).name
+        source = sources.open_crop(model, np.ascontiguousarray(collection.images[index]), name)
+        return self.adopt(self._session(source), f"Open {name}")
+
+    def open_session_file(self, path: str | os.PathLike) -> EditSession:
+        """A saved session replaces the current one (it brings its own history)."""
+        return self.set_session(EditSession.load(path, self.require_model(), directions=self.directions))
+
+    def save_session(self, path: str | os.PathLike) -> Path:
+        return self.require_session().save(path)
+
+    def export_png(self, path: str | os.PathLike, *, crop_only: bool = False) -> Path:
+        with worded_for_people():
+            return self.require_session().export_png(path, crop_only=crop_only)
+
+    def collection(self, path: str) -> FaceCollection:
+        if self._collection is None or self._collection[0] != path:
+            self._collection = (path, self._load_collection(path, int(self.require_model().config.resolution)))
+        return self._collection[1]
+
+    def require_session(self) -> EditSession:
+        if self.session is None:
+            raise SessionError("Nothing is open yet: open a photo or a sample face first.")
+        return self.session
+
+    def _session(self, source: sources.SourceState) -> EditSession:
+        return EditSession(self.require_model(), source, directions=self.directions)

@@ -1,0 +1,161 @@
+"""The method's numerical core against independent oracles: the change mask M (scipy's Gaussian
+filter and the paper's gain), the masked composite, commit's re-encoding, the brush's trust region
+and its pull toward the stroke start, and the session file's inflate guard."""
+
+from __future__ import annotations
+
+import math
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from npe.data.convert import to_model
+from npe.data.faces import crop_face
+from npe.editing.brush import GROW, INITIAL_STEP, MAX_STEP, MIN_STEP, SHRINK, StrokeOptimizer
+from npe.editing.compose import MaskSettings, change_mask
+from npe.editing.errors import SessionError
+
+BLACK = (0, 0, 0)
+
+
+def reference_mask(delta: np.ndarray, sigma: float, gain: float) -> np.ndarray:
+    """M = min(gain · g_sigma(mean_c |Δ|), 1) with scipy's Gaussian (radius ceil(3 sigma), edge
+    pixels repeated): the paper's formula, computed without npe."""
+    magnitude = np.abs(delta).mean(axis=0)
+    radius = max(1, math.ceil(3 * sigma))
+    blurred = ndimage.gaussian_filter(magnitude.astype(np.float64), sigma, mode="nearest", radius=radius)
+    return np.minimum(gain * blurred, 1.0)
+
+
+def _decode(model, latent: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model.decode(torch.from_numpy(np.array(latent, np.float32))[None])[0].numpy()
+
+
+@pytest.mark.parametrize(("resolution", "sigma", "gain"), [(64, 1.0, 10.0), (32, 1.0, 3.0), (48, 2.0, 10.0)])
+def test_change_mask_matches_a_reference_blur_and_gain(resolution, sigma, gain):
+    rng = np.random.default_rng(resolution)
+    delta = np.zeros((3, resolution, resolution), np.float32)
+    delta[:, 10:20, 12:30] = rng.normal(0, 0.08, (3, 10, 18))  # a local change, blurred into its surround
+    delta[:, 4:7, 4:7] = 0.9  # a strong patch: saturates M, and its blur reaches beyond it
+    got = change_mask(torch.from_numpy(delta)[None], MaskSettings(sigma=sigma, gain=gain)).numpy()
+    np.testing.assert_allclose(got, reference_mask(delta, sigma * resolution / 64, gain), atol=1e-6)
+    assert got[5, 5] == 1.0 and 0 < got[5, 8] < 1.0 and got[5, 8] > 10 * got[5, -1]  # saturated, then blurred
+
+
+def test_session_mask_and_composite_follow_the_formula(session, model):
+    session.paint([(85.0, 70.0), (100.0, 70.0), (115.0, 70.0)], color=BLACK, radius=12, steps=3, strength=6.0)
+    delta = _decode(model, session.latent) - _decode(model, session.latent0)  # Δ = G(z) − G(z0), float
+    mask = reference_mask(delta, 1.0 * session.resolution / 64, 10.0)
+    np.testing.assert_allclose(session.change_mask(), mask, atol=1e-5)
+    assert mask.max() > 0.5  # the stroke made a visible change
+    # Y = X + M·Δ in uint8 levels (Δ in [-1, 1] units is 127.5 levels per unit).
+    expected = np.clip(np.rint(session.crop.astype(np.float64) + mask[..., None] * delta.transpose(1, 2, 0) * 127.5), 0, 255)
+    assert np.abs(session.result_crop().astype(np.float64) - expected).max() <= 1.0
+
+
+def test_commit_re_encodes_the_result(session, model):
+    session.paint([(85.0, 70.0), (115.0, 70.0)], color=BLACK, radius=12, steps=3, strength=6.0)
+    result = np.array(session.result())
+    assert session.commit()
+    crop = crop_face(result, session.box, session.resolution)
+    with torch.no_grad():
+        encoded = model.encode(to_model(crop))[0].numpy()
+    np.testing.assert_array_equal(session.photo, result)
+    np.testing.assert_array_equal(session.crop, crop)
+    np.testing.assert_allclose(session.latent0, encoded, atol=1e-6)
+    np.testing.assert_allclose(session.latent, encoded, atol=1e-6)
+    np.testing.assert_array_equal(session.result(), result)  # z = z0 again: nothing more changes
+
+
+# --- the brush's optimiser on a quadratic whose minimiser is known ----------------------------------
+
+DIM = 12  # the "image" is z itself, as 1 x 3 x 2 x 2
+
+
+def _identity_forward(latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    leaf = latent.detach().clone().requires_grad_(True)
+    return leaf, leaf.view(1, 3, 2, 2)
+
+
+def _optimizer(start: np.ndarray, **options) -> StrokeOptimizer:
+    return StrokeOptimizer(_identity_forward, torch.from_numpy(start.astype(np.float32))[None], **options)
+
+
+WEIGHTS = torch.ones(2, 2)
+TARGET = torch.zeros(1, 3, 2, 2)
+
+
+def test_an_accepted_step_moves_by_the_step_length_along_the_gradient_and_grows_it():
+    start = np.linspace(10.0, 30.0, DIM)  # far from the minimiser at 0: every step is accepted
+    optimizer = _optimizer(start)
+    length = INITIAL_STEP * math.sqrt(DIM)
+    assert optimizer.step_length == pytest.approx(length)
+    assert optimizer.step(WEIGHTS, TARGET).accepted
+    # The loss is mean(z²) over the weights: its gradient points along z.
+    np.testing.assert_allclose(optimizer.latent[0].numpy(), start - length * start / np.linalg.norm(start), rtol=1e-5)
+    assert optimizer.step_length == pytest.approx(length * GROW)
+    for _ in range(10):
+        assert optimizer.step(WEIGHTS, TARGET).accepted
+    assert optimizer.step_length == pytest.approx(MAX_STEP * math.sqrt(DIM))  # grown up to its cap
+
+
+def test_an_overshooting_step_is_rejected_and_shrinks_the_step():
+    length = INITIAL_STEP * math.sqrt(DIM)
+    start = np.full(DIM, 0.2 * length / math.sqrt(DIM))  # |z| = 0.2 · step: a full step overshoots
+    optimizer = _optimizer(start)
+    outcome = optimizer.step(WEIGHTS, TARGET)
+    assert not outcome.accepted and outcome.loss_after == outcome.loss_before
+    np.testing.assert_array_equal(optimizer.latent[0].numpy(), start.astype(np.float32))
+    assert optimizer.step_length == pytest.approx(length * SHRINK)
+    for _ in range(20):
+        optimizer.step(WEIGHTS, TARGET)
+    assert optimizer.step_length >= MIN_STEP * math.sqrt(DIM) - 1e-9  # never below the floor
+
+
+def test_the_pull_toward_the_stroke_start():
+    start = np.linspace(1.0, 3.0, DIM)
+    anchor = torch.from_numpy(start.astype(np.float32))[None]
+    length = INITIAL_STEP * math.sqrt(DIM)
+    half = _optimizer(start, prior_weight=0.5, anchor=anchor)
+    assert half.step(WEIGHTS, TARGET).accepted
+    free = start - length * start / np.linalg.norm(start)
+    np.testing.assert_allclose(half.latent[0].numpy(), start + 0.5 * (free - start), rtol=1e-5)
+
+    pinned = _optimizer(start, prior_weight=1.0, anchor=anchor)
+    for _ in range(5):
+        assert not pinned.step(WEIGHTS, TARGET).accepted
+    np.testing.assert_array_equal(pinned.latent[0].numpy(), start.astype(np.float32))
+
+
+def test_prior_weight_one_leaves_the_session_latent_at_its_start(session):
+    start = session.latent
+    assert not session.paint([(85.0, 70.0), (115.0, 70.0)], color=BLACK, radius=12, steps=3, strength=6.0, prior_weight=1.0)
+    np.testing.assert_array_equal(session.latent, start)
+    assert session.history_labels == []
+
+
+# --- the session file --------------------------------------------------------------------------------
+
+
+def test_a_member_that_would_inflate_past_the_limit_is_refused(session, tmp_path):
+    from npe.editing.sessionfile import MAX_MEMBER_BYTES
+
+    path = session.save(tmp_path / "s.npe")
+    data = bytearray(path.read_bytes())
+    # Claim, in the central directory, that session.json inflates to one byte more than the limit.
+    entry = data.find(b"PK\x01\x02")
+    while entry >= 0:
+        name_length = int.from_bytes(data[entry + 28 : entry + 30], "little")
+        if data[entry + 46 : entry + 46 + name_length] == b"session.json":
+            data[entry + 24 : entry + 28] = (MAX_MEMBER_BYTES + 1).to_bytes(4, "little")
+        entry = data.find(b"PK\x01\x02", entry + 4)
+    bomb = tmp_path / "bomb.npe"
+    bomb.write_bytes(bytes(data))
+    with zipfile.ZipFile(bomb) as archive:
+        assert archive.getinfo("session.json").file_size == MAX_MEMBER_BYTES + 1
+    with pytest.raises(SessionError, match="implausibly large"):
+        type(session).load(bomb, session.model)
