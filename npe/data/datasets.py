@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from npe.errors import UserError
 from npe.config import CropConfig
 from npe.data.convert import to_model
 from npe.data.faces import aligned_crop_box, crop_face
@@ -32,7 +33,7 @@ _BATCH = 256  # images per unit of work (and per progress report)
 _log = logging.getLogger(__name__)
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A data source that cannot be used; the message says what was wrong and what to do."""
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from npe.errors import UserError
-from npe.fileio import atomic_write
+from npe.fileio import atomic_write, describe_write_error
 
 DEFAULT_MAX_PIXELS = 80_000_000
 
@@ -25,7 +25,7 @@ class ImageLoadError(UserError, ValueError):
     """A photo that cannot be read; the message says why and what to do, fit for a dialog."""
 
 
-class ImageSaveError(OSError):
+class ImageSaveError(UserError, OSError):
     """A PNG that could not be written; the message says why and what to do. Any old file is intact."""
 
 
@@ -242,22 +242,6 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def _save_error(target: Path, exc: OSError) -> ImageSaveError:
-    code = exc.errno
-    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
-        reason = f"the folder '{target.parent}' is read-only or you lack permission to write there"
-        advice = "Choose another folder."
-    elif code == errno.ENOSPC or code == getattr(errno, "EDQUOT", None):
-        reason = "the disk is full"
-        advice = "Free some space or choose another drive."
-    elif code == errno.ENOENT:
-        reason = f"the folder '{target.parent}' does not exist"
-        advice = "Choose an existing folder."
-    elif code == errno.EISDIR or target.is_dir():
-        reason = "a folder of that name is in the way"
-        advice = "Choose another file name."
-    else:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        advice = "Choose another location and try again."
-    error = ImageSaveError(f"Could not save '{target}': {reason}. {advice}")
-    error.errno = code  # kept for callers that branch on it; the message stays the readable one
+    error = ImageSaveError(describe_write_error(target, exc))
+    error.errno = exc.errno  # kept for callers that branch on it; the message stays the readable one
     return error

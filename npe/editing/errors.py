@@ -24,16 +24,13 @@ class FaceNotFoundError(SessionError):
 
 @contextmanager
 def worded_for_people() -> Iterator[None]:
-    """Re-raise npe.data's errors meant for people (unreadable photo, unwritable PNG, no face) as
-    UserErrors with the same message, so the GUI and the CLI need to know only UserError."""
+    """Re-raise npe.data's "no face" as FaceNotFoundError (same message), the one error of the lower
+    layers that the GUI and `npe edit` treat apart: they offer to edit the whole image instead."""
     from npe.data.faces import NoFaceError
-    from npe.data.image_io import ImageLoadError, ImageSaveError
 
     try:
         yield
+    except NoFaceError as exc:  # a UserError too, but the GUI and `npe edit` offer the whole image for it
+        raise FaceNotFoundError(str(exc)) from exc
     except UserError:
         raise
-    except NoFaceError as exc:
-        raise FaceNotFoundError(str(exc)) from exc
-    except (ImageLoadError, ImageSaveError) as exc:
-        raise SessionError(str(exc)) from exc
