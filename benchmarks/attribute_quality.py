@@ -65,6 +65,7 @@ def main() -> int:
     parser.add_argument("--attributes", nargs="+", help="only these (default: every attribute in the directions)")
     parser.add_argument("--fit", action="store_true", help="fit directions afresh on the training split instead of reading the file")
     parser.add_argument("--no-condition", action="store_true", help="with --fit: raw classifier normals, no conditioning")
+    parser.add_argument("--method", default="logistic", choices=("logistic", "means"), help="with --fit: the direction fitted")
     parser.add_argument("--grids", type=Path, default=SCRATCH, help="folder for the before/after grids")
     args = parser.parse_args()
 
@@ -80,7 +81,7 @@ def main() -> int:
     images, _, labels, train, validation = training_data(args.data, args.labels)  # columns: DEFAULT_ATTRIBUTES
     if args.fit:
         conditions = {} if args.no_condition else None
-        directions = fit_model_attributes(model, images[train], labels[train], DEFAULT_ATTRIBUTES, conditions)
+        directions = fit_model_attributes(model, images[train], labels[train], DEFAULT_ATTRIBUTES, conditions, method=args.method)
     else:
         directions = find_attributes(model, args.weights)
     classifier = load_classifier()

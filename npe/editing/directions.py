@@ -140,18 +140,24 @@ def fit_model_attributes(
     names: Sequence[str],
     conditions: dict[str, Sequence[str]] | None = None,
     batch_size: int = 64,
+    method: str = "logistic",
 ) -> AttributeDirections:
     """Encode labelled training crops (uint8 N x R x R x 3; ``labels`` N x A bool in ``names`` order)
     and fit conditional attribute directions in the model's whitened latent coordinates."""
-    return _fit_attributes(model, encode_images(model, images, batch_size), labels, names, conditions)
+    return _fit_attributes(model, encode_images(model, images, batch_size), labels, names, conditions, method)
 
 
 def _fit_attributes(
-    model: IAN, latents: np.ndarray, labels: np.ndarray, names: Sequence[str], conditions: dict[str, Sequence[str]] | None = None
+    model: IAN,
+    latents: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    conditions: dict[str, Sequence[str]] | None = None,
+    method: str = "logistic",
 ) -> AttributeDirections:
     mean = model.latent_mean.detach().cpu().double().numpy()
     basis = model.latent_basis.detach().cpu().double().numpy()
-    return fit_attribute_directions(latents, labels, names, mean, basis, model_identifier(model), conditions)
+    return fit_attribute_directions(latents, labels, names, mean, basis, model_identifier(model), conditions, method=method)
 
 
 def save_directions(

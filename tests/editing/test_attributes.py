@@ -18,6 +18,7 @@ from npe.editing.attributes import (
     icon_for,
     logistic_normal,
     model_identifier,
+    parse_attribute_values,
     project_out,
     read_celeba_attributes,
 )
@@ -78,6 +79,15 @@ def test_unknown_attribute_is_refused_with_the_known_names():
         directions.offset({"Smiling": float("nan")})
     with pytest.raises(AttributeDirectionsError, match="4 latents"):
         apply_attributes(np.zeros(5), directions, {"Smiling": 1})
+
+
+def test_parse_attribute_values():
+    assert parse_attribute_values(["smiling=2", " Male = -1.5"]) == {"smiling": 2.0, "Male": -1.5}
+    for bad in ("smiling", "=2", "smiling=lots", "smiling=inf"):
+        with pytest.raises(UserError, match="NAME=VALUE"):
+            parse_attribute_values([bad])
+    with pytest.raises(UserError, match="given twice"):
+        parse_attribute_values(["smiling=1", "SMILING=2"])
 
 
 def test_record_checks_its_arrays():
@@ -263,3 +273,19 @@ def test_icon_suggestions_exist_in_qtawesome(qapp):
         assert not qtawesome.icon(glyph).isNull(), glyph
     assert icon_for("eyeglasses") == "mdi6.glasses" and icon_for("Unheard_Of") == DEFAULT_ICON
     assert display_name("Mouth_Slightly_Open") == "Mouth slightly open"
+
+
+@pytest.mark.shipped
+def test_the_bundled_model_ships_attribute_directions_made_for_it():
+    from npe.model import WeightsError, load_default
+
+    try:
+        shipped = load_default()
+    except WeightsError as exc:
+        pytest.skip(f"no bundled model: {exc}")
+    attributes = find_attributes(shipped)
+    assert {"Smiling", "Eyeglasses", "Bangs", "Male", "Mouth_Slightly_Open", "Young"} <= set(attributes.names)
+    assert attributes.latent_dim == shipped.config.latent_dim and (attributes.scales > 0).all()
+    z = shipped.sample_latents(4, generator=__import__("torch").Generator().manual_seed(0)).numpy()
+    smiling = attributes.index("smiling")
+    assert (attributes.scores(apply_attributes(z, attributes, {"smiling": 2}))[:, smiling] > attributes.scores(z)[:, smiling]).all()
