@@ -28,6 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npe.editing.attributes import DEFAULT_ATTRIBUTES  # noqa: E402
 
+# What the classifier reads: the sliders' attributes and the ones dropped from them (so the
+# entanglement table can say whether an edit makes a face bald or moustached too).
+ATTRIBUTES: tuple[str, ...] = DEFAULT_ATTRIBUTES + tuple(name for name in ("Bald", "Mustache") if name not in DEFAULT_ATTRIBUTES)
+
 SCRATCH = Path("/root/npe-scratch/h5")
 DEFAULT_WEIGHTS = SCRATCH / "attribute_classifier.safetensors"
 DEFAULT_DATA = Path("/work/shared/data/celeba-9k.zip")
@@ -79,14 +83,14 @@ class AttributeClassifier:
         return [known.lower() for known in self.names].index(name.lower())
 
 
-def training_data(data: Path, labels_path: Path):
-    """(crops, names, labels N x A bool, train indices, validation indices)."""
+def training_data(data: Path, labels_path: Path, attributes: tuple[str, ...] = ATTRIBUTES):
+    """(crops, names, labels N x A bool in ``attributes`` order, train indices, validation indices)."""
     from npe.config import CropConfig
     from npe.data.datasets import load_face_crops, split_train_val
     from npe.editing.attributes import read_celeba_attributes
 
     crops = load_face_crops([data], RESOLUTION, CropConfig())
-    labels = read_celeba_attributes(labels_path).for_images(crops.names, DEFAULT_ATTRIBUTES)
+    labels = read_celeba_attributes(labels_path).for_images(crops.names, attributes)
     train, validation = split_train_val(crops.names, VAL_SIZE)
     return np.asarray(crops.images), crops.names, labels, train, validation
 
@@ -134,7 +138,7 @@ def train_classifier(
         train_images = np.concatenate([train_images, recon])
         train_labels = np.concatenate([train_labels, train_labels[picked]])
     print(f"training on {len(train_images)} crops ({time.time() - started:.0f} s to prepare)", flush=True)
-    network = _network(len(DEFAULT_ATTRIBUTES))
+    network = _network(len(ATTRIBUTES))
     optimiser = torch.optim.AdamW(network.parameters(), lr=2e-3, weight_decay=1e-4)
     steps_per_epoch = len(train_images) // 64
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 3e-3, total_steps=epochs * steps_per_epoch)
@@ -161,9 +165,9 @@ def train_classifier(
             schedule.step()
             total += float(loss.detach())
         print(f"epoch {epoch + 1}/{epochs}: loss {total / steps_per_epoch:.4f} ({time.time() - started:.0f} s)", flush=True)
-    classifier = AttributeClassifier(network.eval(), DEFAULT_ATTRIBUTES)
+    classifier = AttributeClassifier(network.eval(), ATTRIBUTES)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(out), metadata={"names": json.dumps(list(DEFAULT_ATTRIBUTES))})
+    save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(out), metadata={"names": json.dumps(list(ATTRIBUTES))})
     report(classifier, images[validation], labels[validation])
     return classifier
 

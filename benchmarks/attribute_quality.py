@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from attribute_classifier import DEFAULT_DATA, DEFAULT_LABELS, DEFAULT_MODEL, SCRATCH, load_classifier, training_data  # noqa: E402
+from attribute_classifier import ATTRIBUTES, DEFAULT_DATA, DEFAULT_LABELS, DEFAULT_MODEL, SCRATCH, load_classifier, training_data  # noqa: E402
 
 ACCEPTANCE = ("Smiling", "Eyeglasses", "Bangs", "Male")
 
@@ -78,24 +78,26 @@ def main() -> int:
     torch.set_num_threads(1)
     started = time.time()
     model = load_weights(args.weights).eval()
-    images, _, labels, train, validation = training_data(args.data, args.labels)  # columns: DEFAULT_ATTRIBUTES
+    images, _, labels, train, validation = training_data(args.data, args.labels)  # columns: ATTRIBUTES
     if args.fit:
         conditions = {} if args.no_condition else None
-        directions = fit_model_attributes(model, images[train], labels[train], DEFAULT_ATTRIBUTES, conditions, method=args.method)
+        fitted = [ATTRIBUTES.index(name) for name in DEFAULT_ATTRIBUTES]
+        directions = fit_model_attributes(model, images[train], labels[train][:, fitted], DEFAULT_ATTRIBUTES, conditions, method=args.method)
     else:
         directions = find_attributes(model, args.weights)
     classifier = load_classifier()
     names = [directions.canonical(name) for name in (args.attributes or directions.names)]
-    column = {name: list(DEFAULT_ATTRIBUTES).index(name) for name in directions.names}
+    column = {name: ATTRIBUTES.index(name) for name in ATTRIBUTES}  # label columns
 
     latents = encode_images(model, images[validation])
     before = classifier.classify(decode(model, latents))
     truth = labels[validation]
-    judged = [classifier.column(name) for name in directions.names]
+    judged_names = [name for name in classifier.names if name in column]
+    judged = [classifier.column(name) for name in judged_names]
     print(f"prepared in {time.time() - started:.0f} s; classifier on the unedited reconstructions vs labels: "
-          + ", ".join(f"{n} {(before[:, classifier.column(n)] == truth[:, column[n]]).mean():.0%}" for n in directions.names))
+          + ", ".join(f"{n} {(before[:, classifier.column(n)] == truth[:, column[n]]).mean():.0%}" for n in judged_names))
 
-    short = [name[:6] for name in directions.names]
+    short = [name[:6] for name in judged_names]
     header = f"{'edit':<24}{'faces':>6}{'before':>7}{'hit':>6} | flips: " + " ".join(f"{s:>6}" for s in short)
     results = {}
     for sign in (+1, -1):
@@ -116,8 +118,8 @@ def main() -> int:
             base_rate = float((before[chosen, target] == wanted).mean())
             hit = float((after[:, target] == wanted).mean())
             flips = [(after[:, j] != before[chosen, j]).mean() for j in judged]
-            results[(name, sign)] = (hit, dict(zip(directions.names, flips)))
-            cells = " ".join("     ." if other == name else f"{flip:6.0%}" for other, flip in zip(directions.names, flips))
+            results[(name, sign)] = (hit, dict(zip(judged_names, flips)))
+            cells = " ".join("     ." if other == name else f"{flip:6.0%}" for other, flip in zip(judged_names, flips))
             print(f"{name + (' +' if sign > 0 else ' -'):<24}{chosen.size:>6}{base_rate:>7.0%}{hit:>6.0%} | flips: {cells}", flush=True)
             if args.grids:
                 args.grids.mkdir(parents=True, exist_ok=True)

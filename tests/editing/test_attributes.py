@@ -150,6 +150,16 @@ def test_fitted_directions_are_conditional_scaled_and_read_by_their_normals():
     assert (fitted.scores(moved)[:, 0] > fitted.scores(latents[:50].astype(np.float32))[:, 0]).all()
 
 
+def test_default_conditions_cover_attributes_outside_the_table():
+    latents, labels, mean, basis = correlated_codes()
+    fitted = fit_attribute_directions(latents, labels, ("Bald", "Eyeglasses", "Male"), mean, basis, "id")
+    effect = (fitted.scales[:, None] * fitted.vectors) @ fitted.normals.T
+    # Bald is not in DEFAULT_CONDITIONS: it still leaves Male and Eyeglasses alone; Eyeglasses
+    # (conditioned on Male by the table) too.
+    for edited, kept in ((0, 2), (0, 1), (1, 2)):
+        assert abs(effect[edited, kept]) < 1e-4 * effect[kept, kept]
+
+
 def test_directions_file_round_trip_with_attributes(model, tmp_path):
     latents, labels, _, _ = correlated_codes()
     attributes = fit_attribute_directions(
@@ -268,7 +278,7 @@ def test_entry_point_fits_attributes_on_the_training_split_only(model, tmp_path,
 def test_icon_suggestions_exist_in_qtawesome(qapp):
     import qtawesome
 
-    assert set(ATTRIBUTE_ICONS) == set(DEFAULT_ATTRIBUTES)
+    assert set(DEFAULT_ATTRIBUTES) <= set(ATTRIBUTE_ICONS)
     for glyph in [*ATTRIBUTE_ICONS.values(), DEFAULT_ICON]:
         assert not qtawesome.icon(glyph).isNull(), glyph
     assert icon_for("eyeglasses") == "mdi6.glasses" and icon_for("Unheard_Of") == DEFAULT_ICON
