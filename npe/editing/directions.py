@@ -1,13 +1,20 @@
-"""Principal directions of the latent space (PCA of E(x) over training faces) for the editor's sliders.
+"""Latent directions for the editor's sliders, shipped beside the weights as NAME.directions.safetensors:
+principal directions (PCA of E(x) over the training faces) and, given CelebA labels, named attribute
+directions (npe.editing.attributes). Computed once per model, at every model release:
 
-Computed once per model and shipped beside its weights as NAME.directions.safetensors:
+    python -m npe.editing.directions --weights models/npe-celeba64 --data celeba-9k.zip \
+        --labels list_attr_celeba-9k.txt
 
-    python -m npe.editing.directions --weights models/npe-celeba64 --data celeba-9k.zip
+File keys: ``mean``, ``components``, ``stds`` (PCA, as always); with attributes also
+``attribute_vectors`` (A x D unit), ``attribute_scales`` (A), ``attribute_normals`` (A x D),
+``attribute_biases`` (A), and metadata ``attribute_names`` (JSON list) and ``model_id``
+(npe.editing.attributes.model_identifier of the model they were fitted on).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -17,7 +24,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from npe.editing.attributes import (
+    DEFAULT_ATTRIBUTES,
+    AttributeDirections,
+    AttributeDirectionsError,
+    fit_attribute_directions,
+    model_identifier,
+    read_celeba_attributes,
+)
 from npe.editing.companions import companion_candidates, companion_path
+from npe.errors import UserError
 from npe.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -27,7 +43,7 @@ SUFFIX = ".directions.safetensors"
 DEFAULT_COUNT = 20
 
 
-class DirectionsError(ValueError):
+class DirectionsError(UserError, ValueError):
     """A directions file that is missing, damaged or made for another model."""
 
 
@@ -117,51 +133,160 @@ def directions_path(weights: str | os.PathLike) -> Path:
     return companion_path(weights, SUFFIX)
 
 
-def save_directions(directions: Directions, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
-    """Write a directions file atomically."""
+def fit_model_attributes(
+    model: IAN,
+    images: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    conditions: dict[str, Sequence[str]] | None = None,
+    batch_size: int = 64,
+    method: str = "logistic",
+) -> AttributeDirections:
+    """Encode labelled training crops (uint8 N x R x R x 3; ``labels`` N x A bool in ``names`` order)
+    and fit conditional attribute directions in the model's whitened latent coordinates."""
+    return _fit_attributes(model, encode_images(model, images, batch_size), labels, names, conditions, method)
+
+
+def _fit_attributes(
+    model: IAN,
+    latents: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    conditions: dict[str, Sequence[str]] | None = None,
+    method: str = "logistic",
+) -> AttributeDirections:
+    mean = model.latent_mean.detach().cpu().double().numpy()
+    basis = model.latent_basis.detach().cpu().double().numpy()
+    return fit_attribute_directions(latents, labels, names, mean, basis, model_identifier(model), conditions, method=method)
+
+
+def save_directions(
+    directions: Directions,
+    path: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+    attributes: AttributeDirections | None = None,
+) -> Path:
+    """Write a directions file atomically (with the attribute directions too, when given)."""
     from safetensors.numpy import save
 
     target = Path(path)
-    data = save(
-        {"mean": directions.mean.copy(), "components": directions.components.copy(), "stds": directions.stds.copy()},
-        metadata={"npe": "directions", **(metadata or {})},
-    )
-    atomic_write_bytes(target, data)
+    tensors = {"mean": directions.mean.copy(), "components": directions.components.copy(), "stds": directions.stds.copy()}
+    header = {"npe": "directions", **(metadata or {})}
+    if attributes is not None:
+        if attributes.latent_dim != directions.latent_dim:
+            raise DirectionsError(f"attribute directions have {attributes.latent_dim} latents, the principal ones {directions.latent_dim}")
+        tensors.update(
+            attribute_vectors=attributes.vectors.copy(),
+            attribute_scales=attributes.scales.copy(),
+            attribute_normals=attributes.normals.copy(),
+            attribute_biases=attributes.biases.copy(),
+        )
+        header.update(attribute_names=json.dumps(list(attributes.names)), model_id=attributes.model_id)
+    atomic_write_bytes(target, save(tensors, metadata=header))
     return target
 
 
-def load_directions(path: str | os.PathLike, latent_dim: int | None = None) -> Directions:
-    """Read a directions file; DirectionsError with a readable message if it is unusable."""
-    from safetensors import SafetensorError
+def _read(target: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Tensors and metadata of a safetensors file; FileNotFoundError or OSError/SafetensorError/ValueError."""
     from safetensors.numpy import load
+
+    data = target.read_bytes()
+    tensors = load(data)
+    header_size = int.from_bytes(data[:8], "little")
+    metadata = json.loads(data[8 : 8 + header_size]).get("__metadata__") or {}
+    return tensors, metadata
+
+
+def _rebuild_hint() -> str:
+    return "Recreate it with 'python -m npe.editing.directions --weights W --data ARCHIVE --labels LABELS'."
+
+
+def load_directions(path: str | os.PathLike, latent_dim: int | None = None, model_id: str | None = None) -> Directions:
+    """Read the principal directions of a file; DirectionsError with a readable message if it is
+    unusable, or (``model_id`` given and the file names another model) made for another model."""
+    from safetensors import SafetensorError
 
     target = Path(path)
     try:
-        tensors = load(target.read_bytes())
+        tensors, metadata = _read(target)
         directions = Directions(tensors["mean"], tensors["components"], tensors["stds"])
     except FileNotFoundError:
         raise DirectionsError(f"Directions file '{target}' does not exist.") from None
     except (OSError, SafetensorError, KeyError, ValueError) as exc:
-        raise DirectionsError(
-            f"Directions file '{target}' is damaged or not a directions file ({exc}). Recreate it with "
-            "'python -m npe.editing.directions'."
-        ) from exc
+        raise DirectionsError(f"Directions file '{target}' is damaged or not a directions file ({exc}). {_rebuild_hint()}") from exc
     if latent_dim is not None and directions.latent_dim != latent_dim:
         raise DirectionsError(
             f"Directions file '{target}' is for a model with {directions.latent_dim} latents, not {latent_dim}."
         )
+    stored = metadata.get("model_id")
+    if model_id is not None and stored is not None and stored != model_id:
+        raise DirectionsError(f"Directions file '{target}' was made for another model (id {stored}; this one is {model_id}). {_rebuild_hint()}")
     return directions
+
+
+def load_attributes(path: str | os.PathLike, model: IAN | None = None, *, model_id: str | None = None) -> AttributeDirections:
+    """Read the attribute directions of a file. With ``model`` (or ``model_id``) they must have been
+    made for that model: AttributeDirectionsError otherwise, and for a file without attributes."""
+    from safetensors import SafetensorError
+
+    target = Path(path)
+    try:
+        tensors, metadata = _read(target)
+    except FileNotFoundError:
+        raise AttributeDirectionsError(f"Directions file '{target}' does not exist.") from None
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise AttributeDirectionsError(f"Directions file '{target}' is damaged or not a directions file ({exc}). {_rebuild_hint()}") from exc
+    if "attribute_vectors" not in tensors:
+        raise AttributeDirectionsError(f"Directions file '{target}' has no attribute directions. {_rebuild_hint()}")
+    try:
+        attributes = AttributeDirections(
+            tuple(json.loads(metadata["attribute_names"])),
+            tensors["attribute_vectors"],
+            tensors["attribute_scales"],
+            tensors["attribute_normals"],
+            tensors["attribute_biases"],
+            metadata["model_id"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AttributeDirectionsError(f"Directions file '{target}' has damaged attribute directions ({exc}). {_rebuild_hint()}") from exc
+    expected = model_identifier(model) if model is not None else model_id
+    if expected is not None and attributes.model_id != expected:
+        raise AttributeDirectionsError(
+            f"The attribute directions in '{target}' were made for another model (id {attributes.model_id}; "
+            f"this model is {expected}). {_rebuild_hint()}"
+        )
+    if model is not None and attributes.latent_dim != model.config.latent_dim:
+        raise AttributeDirectionsError(f"The attribute directions in '{target}' have {attributes.latent_dim} latents, the model {model.config.latent_dim}.")
+    return attributes
 
 
 def find_directions(model: IAN, weights: str | os.PathLike | None = None) -> Directions | None:
     """The directions shipped beside ``weights`` (or beside the bundled model of this name), or None
     if there are none or they do not fit the model. Never raises."""
-    for candidate in companion_candidates(model, weights, SUFFIX):
+    candidates = companion_candidates(model, weights, SUFFIX)
+    identifier = model_identifier(model) if candidates else None
+    for candidate in candidates:
         try:
-            return load_directions(candidate, model.config.latent_dim)
+            return load_directions(candidate, model.config.latent_dim, identifier)
         except DirectionsError:
             continue
     return None
+
+
+def find_attributes(model: IAN, weights: str | os.PathLike | None = None) -> AttributeDirections:
+    """The attribute directions for ``model`` beside ``weights`` (or beside the bundled model of
+    this name). AttributeDirectionsError saying why when there are none that fit this model."""
+    candidates = companion_candidates(model, weights, SUFFIX)
+    problems = []
+    for candidate in candidates:
+        try:
+            return load_attributes(candidate, model)
+        except AttributeDirectionsError as exc:
+            problems.append(str(exc))
+    if not problems:
+        where = f"beside '{weights}'" if weights is not None else "for this model"
+        raise AttributeDirectionsError(f"No directions file {where}. {_rebuild_hint()}")
+    raise AttributeDirectionsError(" ".join(problems))
 
 
 def training_split(names: Sequence[str], val_size: int) -> np.ndarray:
@@ -172,15 +297,53 @@ def training_split(names: Sequence[str], val_size: int) -> np.ndarray:
     return train
 
 
+@dataclass(frozen=True)
+class BuiltDirections:
+    """What `npe directions` makes: principal directions, attribute directions (None without
+    labels) and how many training faces they came from."""
+
+    principal: Directions
+    attributes: AttributeDirections | None
+    training_faces: int
+
+
+def build_directions(
+    model: IAN,
+    images: np.ndarray,
+    names: Sequence[str],
+    *,
+    val_size: int = 500,
+    count: int = DEFAULT_COUNT,
+    labels: str | os.PathLike | None = None,
+    attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
+    batch_size: int = 64,
+) -> BuiltDirections:
+    """Encode the training split of ``images`` (the crops of ``names``; the last ``val_size`` by name
+    are validation and never used) once, and fit the principal directions and, given a CelebA
+    ``labels`` file, the attribute directions."""
+    train = training_split(names, val_size)
+    if train.size < 2:
+        raise DirectionsError(f"only {train.size} training image(s); need at least 2")
+    latents = encode_images(model, np.asarray(images)[train], batch_size)
+    principal = principal_directions(latents, count)
+    fitted = None
+    if labels is not None:
+        table = read_celeba_attributes(labels).for_images([names[i] for i in train], attributes)
+        fitted = _fit_attributes(model, latents, table, attributes)
+    return BuiltDirections(principal, fitted, int(train.size))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m npe.editing.directions",
-        description="Compute the principal latent directions of a model over its training faces and save "
-        "them beside the weights as NAME.directions.safetensors.",
+        description="Compute a model's principal latent directions over its training faces (and, given CelebA "
+        "labels, one direction per named attribute) and save them beside the weights as NAME.directions.safetensors.",
     )
     parser.add_argument("--weights", required=True, metavar="W", help="model weights (NAME.safetensors with NAME.json beside it)")
     parser.add_argument("--data", required=True, nargs="+", metavar="ARCHIVE", help="zip archive(s) or folder(s) of face photos")
-    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help=f"directions to keep (default: {DEFAULT_COUNT})")
+    parser.add_argument("--labels", metavar="FILE", help="CelebA attribute labels (list_attr_celeba.txt format) for the named directions")
+    parser.add_argument("--attributes", nargs="+", default=list(DEFAULT_ATTRIBUTES), metavar="NAME", help="attributes to fit (CelebA names)")
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help=f"principal directions to keep (default: {DEFAULT_COUNT})")
     parser.add_argument("--val-size", type=int, default=500, help="images held out as validation: the last N by name (default: 500)")
     parser.add_argument("--out", metavar="FILE", help="where to write (default: beside the weights)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
@@ -195,20 +358,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         model = load_weights(args.weights)
-    except WeightsError as exc:
+        crops = load_face_crops(args.data, model.config.resolution)
+        built = build_directions(
+            model, crops.images, crops.names, val_size=args.val_size, count=args.count, labels=args.labels, attributes=args.attributes
+        )
+    except (WeightsError, UserError) as exc:
         print(f"npe: {exc}", file=sys.stderr)
         return 2
-    crops = load_face_crops(args.data, model.config.resolution)
-    images = np.asarray(crops.images)
-    train = training_split(crops.names, args.val_size)
-    if train.size < 2:
-        print(f"npe: only {train.size} training image(s) in {', '.join(args.data)}; need at least 2", file=sys.stderr)
-        return 2
-    directions = compute_directions(model, images[train], args.count)
     out = Path(args.out) if args.out else directions_path(args.weights)
-    save_directions(directions, out, {"images": str(int(train.size)), "model": Path(args.weights).name})
-    explained = ", ".join(f"{s:.2f}" for s in directions.stds[:5])
-    print(f"wrote {out}: {len(directions)} directions from {train.size} faces (std of the first: {explained})")
+    metadata = {"images": str(built.training_faces), "model": Path(args.weights).name}
+    save_directions(built.principal, out, metadata, built.attributes)
+    explained = ", ".join(f"{s:.2f}" for s in built.principal.stds[:5])
+    print(f"wrote {out}: {len(built.principal)} directions from {built.training_faces} faces (std of the first: {explained})")
+    if built.attributes is not None:
+        print(f"  and {len(built.attributes)} attribute directions: {', '.join(built.attributes.names)}")
     return 0
 
 
