@@ -263,6 +263,40 @@ def run(brushes, edits, count: int, grid_dir: Path | None) -> None:
             print(f"grid: {path} (per face: original | {' | '.join(b.name for b in brushes)})")
 
 
+def step_latency(model, threads: int, positions: int = 200) -> tuple[float, float, float, float]:
+    """Median and p95 ms of one local-brush step (brush weights, Adam step = one generator backward
+    + forward on the tuned generator) and of step + reach-limited change mask, on skimage's
+    astronaut (a photo that may be used freely), ``threads`` torch threads."""
+    from skimage import data
+
+    from npe.data.faces import find_face
+    from npe.editing.brush import brush_weights, color_target
+    from npe.editing.compose import change_mask, photo_to_crop
+    from npe.editing.inversion import InversionSettings, decode
+    from npe.editing.local_brush import LocalBrushSettings, LocalStroke, limit_change_mask
+
+    torch.set_num_threads(threads)
+    photo = np.ascontiguousarray(data.astronaut())
+    brush = NewBrush(model, LocalBrushSettings(), InversionSettings())
+    brush.open(photo, find_face(photo))
+    tuned, resolution = brush.inversion.tuned, model.config.resolution
+    stroke = LocalStroke(lambda z: decode(model, z, tuned), brush.latent0, model.latent_basis, LocalBrushSettings())
+    target, radius = color_target((255, 255, 255)), 3.5
+    angles = np.linspace(0, 6 * np.pi, positions + 10)
+    steps, totals = [], []
+    for index, angle in enumerate(angles):
+        u, v = 32 + 12 * np.sin(angle), 36 + 8 * np.sin(0.5 * angle)
+        started = time.perf_counter()
+        stroke.step(brush_weights(resolution, u, v, radius), target, (u, v), radius)
+        stepped = time.perf_counter()
+        limit_change_mask(change_mask(stroke.image() - brush.reconstruction), stroke.composite_reach())
+        done = time.perf_counter()
+        if index >= 10:
+            steps.append((stepped - started) * 1000)
+            totals.append((done - started) * 1000)
+    return float(np.median(steps)), _p(steps, 95), float(np.median(totals)), _p(totals, 95)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=50, help="faces per edit (default 50)")
@@ -270,6 +304,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("old", "new"), help="run one brush only")
     parser.add_argument("--edit", choices=[edit.name for edit in EDITS], help="run one edit only")
     parser.add_argument("--weights", help="model weights (default: the bundled model)")
+    parser.add_argument("--latency", action="store_true", help="only time the local brush step (1 and 2 threads)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -281,6 +316,12 @@ def main() -> None:
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
+    if args.latency:
+        for threads in (1, 2):
+            step, step95, total, total95 = step_latency(model, threads)
+            print(f"local brush step, {threads} thread(s): median {step:.2f} ms p95 {step95:.2f} ms; "
+                  f"with reach-limited change mask: median {total:.2f} ms p95 {total95:.2f} ms")
+        return
     brushes = []
     if args.only in (None, "old"):
         brushes.append(OldBrush(model))
@@ -291,7 +332,7 @@ def main() -> None:
 
 
 # Reach per edit (crop pixels beyond the brush): local for the mouth, wider for hair from a forehead.
-REACH = {"mouth": 4.0, "forehead": 10.0}
+REACH = {"mouth": 4.0, "forehead": 16.0}
 
 if __name__ == "__main__":
     main()

@@ -41,7 +41,7 @@ class LocalBrushSettings:
     reach: float = 4.0
     feather: float = 3.0
     preserve: float = 3.0
-    prior: float = 0.05
+    prior: float = 0.2
     components: int = 20
     step: float = 0.15
     strength: float = 1.0
