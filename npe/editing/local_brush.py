@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from npe.editing.errors import SessionError
@@ -100,10 +101,8 @@ def greyscale_delta(delta: torch.Tensor) -> torch.Tensor:
     return luminance(delta).expand_as(delta).contiguous()
 
 
-def is_greyscale(image, tolerance: int = 2) -> bool:
-    """True if a uint8 H x W x 3 image (numpy) has equal channels within ``tolerance`` levels."""
-    import numpy as np
-
+def is_greyscale(image: np.ndarray, tolerance: int = 2) -> bool:
+    """True if a uint8 H x W x 3 image has equal channels within ``tolerance`` levels."""
     pixels = np.asarray(image).astype(np.int16)
     return bool(np.abs(pixels[..., 0] - pixels[..., 1]).max() <= tolerance and np.abs(pixels[..., 1] - pixels[..., 2]).max() <= tolerance)
 
