@@ -163,6 +163,8 @@ class LocalStroke:
         self._points: list[tuple[float, float]] = []
         self._radius = 0.0
         self._distance: torch.Tensor | None = None
+        centres = torch.arange(self.resolution, dtype=torch.float32, device=self.start.device) + 0.5
+        self._centres = (centres[None, :], centres[:, None])
         self._leaf: torch.Tensor | None = None
         self._output: torch.Tensor | None = None
 
@@ -200,7 +202,9 @@ class LocalStroke:
     def _add_point(self, u: float, v: float, radius: float) -> None:
         self._points.append((u, v))
         self._radius = max(self._radius, radius)
-        here = distance_to_points(self.resolution, [(u, v)]).to(self.start.device)
+        # The pixel-centre grid is made once per stroke (torch.arange per step showed in profiles).
+        grid_u, grid_v = self._centres
+        here = ((grid_u - u).square() + (grid_v - v).square()).sqrt()
         self._distance = here if self._distance is None else torch.minimum(self._distance, here)
 
     def step(self, weights: torch.Tensor, target: torch.Tensor, centre: tuple[float, float], radius: float) -> float:
