@@ -6,7 +6,8 @@ import torch
 
 from npe.config import TrainConfig
 from npe.model import load_weights
-from npe.train.loop import CHECKPOINT_NAME, Trainer
+from npe.train.checkpoint import CHECKPOINT_NAME
+from npe.train.loop import Trainer
 
 
 def _trainer(tmp_path, tiny_config, faces32, **overrides):
