@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from PIL import Image
 
 from npe.config import TrainConfig
 from npe.model import load_weights
 from npe.train.distributed import Processes
 from npe.train.loop import Trainer
-from tests.conftest import synthetic_faces
+from tests.train.conftest import write_aligned_photos
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,12 +89,7 @@ def _torchrun(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Complete
 
 @pytest.mark.slow
 def test_npe_train_under_torchrun_with_two_processes_learns_writes_once_and_resumes(tmp_path):
-    faces = tmp_path / "faces"
-    faces.mkdir()
-    for index, image in enumerate(synthetic_faces(24, 89, seed=3)):
-        canvas = Image.new("RGB", (89, 109), (40, 40, 40))
-        canvas.paste(Image.fromarray(image), (0, 15))
-        canvas.save(faces / f"{index:06d}.jpg", quality=95)
+    faces = write_aligned_photos(tmp_path / "faces", 24)
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"model": {"max_channels": 8, "encoder_hidden": 8, "classifier_hidden": 8},
                                   "train": {"warmup_steps": 5, "adversarial_ramp_steps": 2, "log_every": 1, "lr_generator": 2e-3}}))
