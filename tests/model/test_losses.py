@@ -27,6 +27,8 @@ def test_kl_matches_the_gaussian_closed_form():
     log_var = torch.log(torch.tensor([[4.0, 0.25]]))
     # 0.5 (mu^2 + s^2 - 1 - ln s^2) per latent, by hand: 1.306853 and 2.318147, mean 1.8125
     assert losses.kl_loss(mean, log_var).item() == pytest.approx(1.8125, abs=1e-6)
+    # One latent, N(0, e^2) against N(0, 1): 0.5 (e^2 - 1 - 2) = 2.194528
+    assert losses.kl_loss(torch.zeros(1, 1), torch.full((1, 1), 2.0)).item() == pytest.approx(0.5 * (math.e**2 - 3), rel=1e-6)
     reference = kl_divergence(Normal(mean, (0.5 * log_var).exp()), Normal(0.0, 1.0)).mean()
     assert losses.kl_loss(mean, log_var).item() == pytest.approx(reference.item(), rel=1e-6)
     # The KL grows with the distance from the prior, never below zero.
@@ -35,11 +37,12 @@ def test_kl_matches_the_gaussian_closed_form():
 
 
 def test_pixel_loss_is_the_mean_absolute_error():
-    images = torch.zeros(2, 3, 2, 2)
+    images = torch.full((2, 3, 2, 2), 0.25)
     reconstructions = images.clone()
-    reconstructions[0] = 0.5  # 12 of 24 values off by 0.5
-    reconstructions[1, 0, 0, 0] = -1.2
+    reconstructions[0] = 0.75  # 12 of 24 values off by 0.5
+    reconstructions[1, 0, 0, 0] = -0.95  # one off by 1.2
     assert losses.pixel_loss(images, reconstructions).item() == pytest.approx((12 * 0.5 + 1.2) / 24)
+    assert losses.pixel_loss(reconstructions, images) == losses.pixel_loss(images, reconstructions)
 
 
 def test_feature_loss_is_each_layers_error_over_its_target_energy_then_averaged():
@@ -51,9 +54,9 @@ def test_feature_loss_is_each_layers_error_over_its_target_energy_then_averaged(
     value.backward()
     assert real[0].grad is None and real[1].grad is None  # targets are constants
     assert reconstructed[0].grad is not None and reconstructed[0].grad.abs().sum() > 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^feature lists must be non-empty and of equal length$"):
         losses.feature_loss(real, reconstructed[:1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^feature lists must be non-empty and of equal length$"):
         losses.feature_loss([], [])
 
 
@@ -98,8 +101,10 @@ def test_orthogonal_regularisation_values():
     assert losses.orthogonal_regularisation([weight, 3 * torch.eye(2).view(2, 2, 1, 1)]).item() == pytest.approx(4.5)
     q, _ = torch.linalg.qr(torch.randn(9, 9))
     assert losses.orthogonal_regularisation([q.t().reshape(9, 1, 3, 3)]).item() < 1e-5
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^no weights given$"):
         losses.orthogonal_regularisation([])
+    # The penalty keeps the weights' precision (mixed-precision training).
+    assert losses.orthogonal_regularisation([weight.bfloat16()]).dtype == torch.bfloat16
 
 
 def test_conv_weights_finds_every_filter_bank_with_filters_first():
