@@ -133,3 +133,15 @@ def test_reparameterised_samples_have_the_posterior_statistics():
     assert drawn.mean().item() == pytest.approx(3.0, abs=0.01)
     assert drawn.std().item() == pytest.approx(0.3, rel=0.02)
     assert F.mse_loss(drawn, mean).item() == pytest.approx(0.09, rel=0.03)
+
+
+def test_every_term_stays_on_its_inputs_device():
+    """On the 'meta' device (shapes only, no data) a term that makes a tensor on the CPU fails, as it would on a GPU."""
+    logits = torch.zeros(4, 3, device="meta")
+    assert losses.discriminator_loss(logits, logits, logits).device.type == "meta"
+    assert losses.generator_adversarial_loss(logits, logits).device.type == "meta"
+    assert losses.orthogonal_regularisation([torch.zeros(2, 2, 3, 3, device="meta")]).device.type == "meta"
+    mean = torch.zeros(2, 5, device="meta")
+    assert losses.reparameterise(mean, mean).device.type == "meta"
+    with torch.device("meta"):  # a seeded draw is made on the CPU, where its generator lives, then moved
+        assert losses.reparameterise(mean, mean, generator=torch.Generator()).device.type == "meta"
