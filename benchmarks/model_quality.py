@@ -51,7 +51,8 @@ def main() -> int:
 
     from npe.config import ModelConfig
     from npe.model import IAN, load_weights
-    from npe.train.evaluate import _load_crops, _split, evaluate, format_table
+    from npe.commands.evaluate import load_crops, split_indices
+    from npe.train.evaluate import evaluate, format_table
 
     torch.set_num_threads(args.threads)
     if args.weights:
@@ -62,8 +63,8 @@ def main() -> int:
     model = model.to(memory_format=torch.channels_last)  # as npe eval runs it on a CPU
     resolution = model.config.resolution
     if args.data:
-        crops = _load_crops(args.data, resolution)
-        eval_index, train_index = _split(crops.names, "val", args.val_size)
+        crops = load_crops(args.data, resolution)
+        eval_index, train_index = split_indices(crops.names, "val", args.val_size)
         images, train_images = crops.images[eval_index], crops.images[train_index]
     else:
         images, train_images = synthetic_faces(args.images, resolution), None

@@ -144,19 +144,19 @@ def build_command_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "train":
-        from npe.train.commands import train_command
+        from npe.commands.train import train_command
 
         return train_command(args)
     if args.command == "eval":
-        from npe.train.evaluate import eval_command
+        from npe.commands.evaluate import eval_command
 
         return eval_command(args)
     if args.command == "reconstruct":
-        from npe.train.evaluate import reconstruct_command
+        from npe.commands.evaluate import reconstruct_command
 
         return reconstruct_command(args)
     if args.command == "sample":
-        from npe.train.evaluate import sample_command
+        from npe.commands.evaluate import sample_command
 
         return sample_command(args)
     if args.command == "edit":

@@ -11,7 +11,39 @@ T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A configuration that cannot describe a valid model or run."""
+    """A configuration that cannot describe a valid model or run (weights loading and `npe train`
+    turn it into a UserError: WeightsError, or the command's own)."""
+
+
+# Sane ranges for the integer fields of ModelConfig: a weights .json (a file from anywhere) is checked
+# against them before any tensor is allocated; "latent_dim": 1e9 would otherwise ask for terabytes.
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "resolution": (16, 1024),
+    "latent_dim": (1, 4096),
+    "width": (1, 1024),
+    "max_channels": (1, 4096),
+    "encoder_hidden": (0, 8192),
+    "generator_width": (1, 1024),
+    "generator_top_width": (0, 1024),
+    "classifier_hidden": (0, 8192),
+}
+_BOOL_FIELDS = ("mdc", "ternary", "feature_loss", "ortho_reg", "recon_grad_to_trunk", "trunk_norm")
+_MAX_DILATION, _MAX_BLOCKS, _MAX_TUPLE = 8, 8, 16
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    # bool is an int subclass, and 64.0 or "64" are not sizes: only real ints pass.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+
+
+def _check_int_tuple(name: str, value: Any, low: int, high: int) -> None:
+    if not isinstance(value, tuple) or len(value) > _MAX_TUPLE:
+        raise ConfigError(f"{name} must be a list of at most {_MAX_TUPLE} whole numbers, got {value!r}")
+    for item in value:
+        _check_int(f"each of {name}", item, low, high)
 
 
 @dataclass(frozen=True)
@@ -38,6 +70,9 @@ class ModelConfig:
     max_channels: int = 256
     encoder_hidden: int = 512  # MLP layer before the latent heads (0: linear heads)
     generator_width: int = 16  # channels of the generator's last (full resolution) stage
+    # Channels of the full-resolution stage alone when > 0 (a wider top stage, e.g. 32 at 64 px, with
+    # the lower stages unchanged); 0 keeps generator_width there, as every earlier config did.
+    generator_top_width: int = 0
     mdc: bool = True  # Multiscale Dilated Convolution blocks in the generator
     mdc_dilations: tuple[int, ...] = (1, 2, 3)
     mdc_blocks: tuple[int, ...] = (0, 0, 1, 1, 1)  # MDC blocks after each generator stage (4x4 first)
@@ -54,13 +89,18 @@ class ModelConfig:
     classifier_hidden: int = 256  # hidden units of the discriminator head on the shared trunk
 
     def __post_init__(self) -> None:
+        for name, (low, high) in _INT_RANGES.items():
+            _check_int(name, getattr(self, name), low, high)
+        for name in _BOOL_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.generator_norm, str):
+            raise ConfigError(f"generator_norm must be pixel, batch or none, got {self.generator_norm!r}")
+        _check_int_tuple("mdc_dilations", self.mdc_dilations, 1, _MAX_DILATION)
+        _check_int_tuple("mdc_blocks", self.mdc_blocks, 0, _MAX_BLOCKS)
         res = self.resolution
-        if res < 16 or res & (res - 1):
+        if res & (res - 1):
             raise ConfigError(f"resolution must be a power of two >= 16, got {res}")
-        if self.latent_dim < 1:
-            raise ConfigError(f"latent_dim must be positive, got {self.latent_dim}")
-        if self.width < 1 or self.generator_width < 1:
-            raise ConfigError("width and generator_width must be positive")
         if len(self.mdc_blocks) != self.num_stages + 1:
             # Allow a shorter/longer tuple by padding with the last value / truncating.
             blocks = tuple(self.mdc_blocks[: self.num_stages + 1])
@@ -68,8 +108,8 @@ class ModelConfig:
             object.__setattr__(self, "mdc_blocks", blocks)
         if self.generator_norm not in ("pixel", "batch", "none"):
             raise ConfigError(f"generator_norm must be pixel, batch or none, got {self.generator_norm!r}")
-        if not self.mdc_dilations or min(self.mdc_dilations) < 1:
-            raise ConfigError("mdc_dilations must be positive integers")
+        if not self.mdc_dilations:
+            raise ConfigError("mdc_dilations must name at least one dilation")
 
     @property
     def num_stages(self) -> int:

@@ -65,6 +65,8 @@ class Generator(nn.Module):
         stages = config.num_stages
         # Channels shrink toward the output: generator_width at full resolution, doubling per stage up.
         channels = [min(config.generator_width * 2 ** (stages - index), config.max_channels) for index in range(stages + 1)]
+        if config.generator_top_width > 0:
+            channels[-1] = config.generator_top_width
         self.base_channels = channels[0]
         norm = config.generator_norm
         self.project = nn.Linear(config.latent_dim, channels[0] * 16, bias=norm != "batch")

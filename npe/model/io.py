@@ -11,6 +11,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
+from npe.errors import UserError
 from npe.fileio import atomic_write_bytes
 from npe.config import ConfigError, ModelConfig, from_dict, to_dict
 from npe.model.ian import IAN
@@ -19,7 +20,7 @@ FORMAT_VERSION = 1
 LATENT_DISTRIBUTION_KEYS = ("latent_mean", "latent_basis")
 
 
-class WeightsError(RuntimeError):
+class WeightsError(UserError, RuntimeError):
     """Weights that cannot be loaded: missing, truncated, corrupt or not matching their config."""
 
 
@@ -107,6 +108,12 @@ def load_weights(path: str | os.PathLike, *, device: str | torch.device = "cpu",
                 break
     if problems:
         raise WeightsError(f"Model weights '{tensors_path}' do not match their config: " + "; ".join(problems))
+    for key in expected:
+        # A NaN or Inf anywhere makes every image NaN and every brush step a silent no-op.
+        if tensors[key].is_floating_point() and not bool(torch.isfinite(tensors[key]).all()):
+            raise WeightsError(
+                f"Model weights '{tensors_path}' hold NaN or infinite values in '{key}'. Re-download or re-export the model."
+            )
     model.load_state_dict({key: tensors[key] for key in expected})
     model.metadata = metadata  # type: ignore[attr-defined]
     model.name = tensors_path.stem  # type: ignore[attr-defined]

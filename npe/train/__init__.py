@@ -1,1 +1,1 @@
-"""Training the IAN (loop, EMA, checkpoints) and measuring it (PSNR, SSIM, sharpness, SWD)."""
+"""Training the IAN: objective (losses of a step), loop (Trainer), checkpoint, export, distributed, and measuring it (metrics, evaluate)."""

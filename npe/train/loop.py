@@ -1,4 +1,9 @@
-"""The IAN training loop: alternating encoder/generator and discriminator steps, EMA, checkpoints, resume."""
+"""The IAN training loop: data, alternating steps, learning-rate schedule, EMA, validation, checkpoints, logging.
+
+The losses of a step are npe.train.objective's; export is npe.train.export's; the checkpoint file
+format is npe.train.checkpoint's. Under torchrun every process runs this loop on its own shard of
+each batch (npe.train.distributed); only the main process writes anything.
+"""
 
 from __future__ import annotations
 
@@ -13,31 +18,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from npe.config import ModelConfig, TrainConfig, from_dict, to_dict
-from npe.fileio import atomic_write
+from npe.config import ModelConfig, TrainConfig, to_dict
 from npe.data.convert import to_model, to_uint8
-from npe.model import losses
-from npe.train.augment import diff_augment, parse_policy
 from npe.model.ian import IAN
-from npe.model.io import save_weights
+from npe.train import objective
+from npe.train.augment import diff_augment, parse_policy
+from npe.train.checkpoint import CHECKPOINT_NAME, configs_of, load_module, read_checkpoint, write_checkpoint
+from npe.train.distributed import Processes
+from npe.train.export import encode_faces, export_weights, recalibrate_batchnorm
+from npe.model.runtime import resolve_device
+from npe.train.metrics import psnr
 
-CHECKPOINT_NAME = "checkpoint.pt"
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU on this machine.")
-    return torch.device(name)
-
-
-def psnr(images: torch.Tensor, reconstructions: torch.Tensor) -> float:
-    """Mean PSNR in dB of [-1, 1] images over the batch (peak = the [0, 1] range)."""
-    mse = ((images - reconstructions) / 2).pow(2).flatten(1).mean(1).clamp_min(1e-10)
-    return float((10 * torch.log10(1.0 / mse)).mean())
+__all__ = ["CHECKPOINT_NAME", "Trainer", "cosine_lr_factor", "image_grid"]
 
 
 def image_grid(images: np.ndarray, columns: int) -> np.ndarray:
@@ -52,10 +45,11 @@ def image_grid(images: np.ndarray, columns: int) -> np.ndarray:
     return grid
 
 
-def _save_grid(path: Path, images: np.ndarray, columns: int) -> None:
-    from npe.data.image_io import save_png
-
-    save_png(path, image_grid(images, columns))
+def cosine_lr_factor(step: int, steps: int, start_fraction: float, final_ratio: float) -> float:
+    """1 until `start_fraction` of the run, then a half cosine down to `final_ratio` at `steps`."""
+    start = start_fraction * steps
+    progress = min(max((step - start) / max(steps - start, 1.0), 0.0), 1.0)
+    return final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class Trainer:
@@ -63,8 +57,8 @@ class Trainer:
 
     Each iteration: (1) the encoder and generator step on pixel L1, trunk-feature L2, KL and the
     adversarial terms for reconstructions G(E(x)) and samples G(z); (2) the discriminator steps on
-    the ternary loss over real / generated / reconstructed. With `recon_grad_to_trunk` the
-    reconstruction gradients also reach the shared trunk and are applied with the discriminator's step.
+    the ternary loss over real / generated / reconstructed (npe.train.objective). `augment` (default:
+    DiffAugment with the configured policy) is applied to the discriminator's inputs only.
     """
 
     def __init__(
@@ -76,23 +70,31 @@ class Trainer:
         out_dir: str | Path,
         data_description: dict[str, Any] | None = None,
         log: Callable[[str], None] | None = None,
+        *,
+        processes: Processes | None = None,
+        device: torch.device | None = None,
+        augment: objective.Augment | None = None,
     ) -> None:
         if train_images.ndim != 4 or train_images.shape[1:] != (model_config.resolution, model_config.resolution, 3):
             raise ValueError(
                 f"training images must be N x {model_config.resolution} x {model_config.resolution} x 3, got {train_images.shape}"
             )
-        if len(train_images) == 0:
-            raise ValueError("no training images")
+        self.processes = processes or Processes()
+        if len(train_images) < self.processes.world_size:
+            raise ValueError(f"{len(train_images)} training image(s) cannot be shared by {self.processes.world_size} processes")
         self.model_config = model_config
         self.config = train_config
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.processes.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         self.data_description = data_description or {}
-        self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-        self.device = resolve_device(train_config.device)
+        default_log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+        self.log = (log or default_log) if self.processes.is_main else (lambda message: None)
+        self.device = device or torch.device(resolve_device(train_config.device))
         if train_config.threads > 0:
             torch.set_num_threads(train_config.threads)
 
+        # The same seed on every process: identical initial replicas.
         torch.manual_seed(train_config.seed)
         self.model = IAN(model_config).to(self.device)
         self.memory_format = torch.channels_last if train_config.channels_last else torch.contiguous_format
@@ -100,6 +102,7 @@ class Trainer:
         self.ema = copy.deepcopy(self.model).eval()
         for parameter in self.ema.parameters():
             parameter.requires_grad_(False)
+        self._seed_process_noise(0)
 
         # Each objective gets its own Adam moments. The shared trunk receives reconstruction
         # gradients (~1e-6) and discriminator gradients (~1e-4): through one optimizer the
@@ -123,6 +126,7 @@ class Trainer:
         )
         self.train_images = torch.from_numpy(np.ascontiguousarray(train_images))
         self.val_images = np.ascontiguousarray(val_images)
+        # The data order is the same on every process (same seed): each reads its slice of it.
         self.data_rng = torch.Generator().manual_seed(train_config.seed + 1)
         self.permutation = torch.randperm(len(self.train_images), generator=self.data_rng)
         self.cursor = 0
@@ -133,25 +137,41 @@ class Trainer:
         fixed = torch.Generator().manual_seed(1234)
         self.fixed_latents = torch.randn(64, model_config.latent_dim, generator=fixed)
         self.metrics_path = self.out_dir / "metrics.jsonl"
-        self.augment_policy = parse_policy(train_config.diffaugment)
+        if augment is None:
+            policy = parse_policy(train_config.diffaugment)
+            augment = (lambda images: diff_augment(images, policy)) if policy else objective.identity
+        self.augment = augment
         if train_config.lr_decay not in ("cosine", "none"):
             raise ValueError(f"lr_decay must be 'cosine' or 'none', got {train_config.lr_decay!r}")
         self._base_lrs = [[group["lr"] for group in opt.param_groups] for opt in (self.opt_g, self.opt_d)]
 
+    def _seed_process_noise(self, step: int) -> None:
+        """Processes other than the main one draw their own noise (reparameterisation, priors, augmentation)."""
+        if not self.processes.is_main:
+            torch.manual_seed(self.config.seed + 7919 * self.processes.rank + 104729 * step)
+
     # --- data -----------------------------------------------------------------------------
+    @property
+    def global_batch(self) -> int:
+        """Images per step over all processes."""
+        return min(self.config.batch_size, len(self.train_images) // self.processes.world_size) * self.processes.world_size
+
     def next_batch(self) -> torch.Tensor:
-        size = min(self.config.batch_size, len(self.train_images))
-        if self.cursor + size > len(self.permutation):
+        """This process's slice of the next global batch of the epoch's permutation, randomly flipped."""
+        span = self.global_batch
+        size = span // self.processes.world_size
+        if self.cursor + span > len(self.permutation):
             self.permutation = torch.randperm(len(self.train_images), generator=self.data_rng)
             self.cursor = 0
-        indices = self.permutation[self.cursor : self.cursor + size]
-        self.cursor += size
+        mine = slice(self.processes.rank * size, (self.processes.rank + 1) * size)
+        indices = self.permutation[self.cursor : self.cursor + span][mine]
+        self.cursor += span
         batch = to_model(self.train_images[indices])
-        flip = torch.rand(size, generator=self.data_rng) < 0.5
+        flip = (torch.rand(span, generator=self.data_rng) < 0.5)[mine]
         batch[flip] = batch[flip].flip(-1)
         return batch.to(self.device, memory_format=self.memory_format, non_blocking=True)
 
-    # --- one iteration ---------------------------------------------------------------------
+    # --- schedule -------------------------------------------------------------------------
     def adversarial_active(self) -> bool:
         return self.step >= self.config.warmup_steps and self.config.losses.adversarial > 0
 
@@ -165,9 +185,7 @@ class Trainer:
         cfg = self.config
         if cfg.lr_decay == "none" or cfg.steps <= 0:
             return 1.0
-        start = cfg.lr_decay_start * cfg.steps
-        progress = min(max((self.step - start) / max(cfg.steps - start, 1.0), 0.0), 1.0)
-        return cfg.lr_final_ratio + (1.0 - cfg.lr_final_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return cosine_lr_factor(self.step, cfg.steps, cfg.lr_decay_start, cfg.lr_final_ratio)
 
     def apply_lr_schedule(self) -> None:
         factor = self.lr_factor()
@@ -175,97 +193,51 @@ class Trainer:
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * factor
 
-    def augment(self, images: torch.Tensor) -> torch.Tensor:
-        """DiffAugment for the discriminator's inputs (identity when the policy is empty)."""
-        return diff_augment(images, self.augment_policy) if self.augment_policy else images
-
+    # --- one iteration ---------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        cfg, weights, model = self.model_config, self.config.losses, self.model
         self.apply_lr_schedule()
-        assert model.classifier is not None
-        model.train()
+        self.model.train()
         images = self.next_batch()
         batch = images.shape[0]
         adversarial = self.adversarial_active()
-        trunk_params = list(model.trunk.parameters())
-        head_params = list(model.classifier.parameters())
+        scale = self.adversarial_ramp() if adversarial else None
+        prior_count = max(1, int(round(batch * self.config.prior_fraction))) if adversarial else 0
 
         # (1) encoder + generator
-        for parameter in trunk_params:
-            parameter.requires_grad_(cfg.recon_grad_to_trunk)
-        mean, log_var, _ = model.encode_distribution(images)
-        latent = losses.reparameterise(mean, log_var)
-        prior_count = max(1, int(round(batch * self.config.prior_fraction))) if adversarial else 0
-        if prior_count:
-            latent = torch.cat([latent, torch.randn(prior_count, cfg.latent_dim, device=self.device)])
-        generated = model.generator(latent)
-        reconstructions, samples = generated[:batch], generated[batch:]
-        for parameter in trunk_params + head_params:
-            parameter.requires_grad_(False)
-
-        loss_pixel = losses.pixel_loss(images, reconstructions)
-        loss_kl = losses.kl_loss(mean, log_var)
-        total = weights.pixel * loss_pixel + weights.kl * loss_kl
-        values = {"pixel": loss_pixel.item(), "kl": loss_kl.item()}
-        if self.augment_policy and adversarial:
-            # The feature loss compares clean images with their reconstructions; the adversarial
-            # terms classify augmented reconstructions and samples, as the discriminator saw them.
-            if cfg.feature_loss:
-                features = model.trunk(torch.cat([images, reconstructions]))
-                loss_feature = losses.feature_loss([f[:batch] for f in features], [f[batch:] for f in features])
-                total = total + weights.feature * loss_feature
-                values["feature"] = loss_feature.item()
-            logits, _ = model.discriminate(self.augment(torch.cat([reconstructions, samples])))
-            loss_adv = losses.generator_adversarial_loss(logits[batch:], logits[:batch])
-            total = total + weights.adversarial * self.adversarial_ramp() * loss_adv
-            values["g_adv"] = loss_adv.item()
-        elif adversarial or cfg.feature_loss:
-            # Real images go through the same pass so the features and logits share one batch.
-            logits, features = model.discriminate(torch.cat([images, reconstructions, samples]))
-            if cfg.feature_loss:
-                loss_feature = losses.feature_loss(
-                    [f[:batch] for f in features], [f[batch : 2 * batch] for f in features]
-                )
-                total = total + weights.feature * loss_feature
-                values["feature"] = loss_feature.item()
-            if adversarial:
-                loss_adv = losses.generator_adversarial_loss(logits[2 * batch :], logits[batch : 2 * batch])
-                total = total + weights.adversarial * self.adversarial_ramp() * loss_adv
-                values["g_adv"] = loss_adv.item()
-        if cfg.ortho_reg and weights.ortho > 0:
-            loss_ortho = losses.orthogonal_regularisation(losses.conv_weights(model.generator))
-            total = total + weights.ortho * loss_ortho
-            values["ortho_g"] = loss_ortho.item()
+        step_g = objective.generator_loss(
+            self.model, images, self.config.losses, prior_count=prior_count, adversarial_scale=scale, augment=self.augment
+        )
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_d.zero_grad(set_to_none=True)
-        total.backward()
+        step_g.total.backward()
+        self.processes.average_gradients(self._parameters(self.opt_g))
         self.opt_g.step()
-        for parameter in trunk_params + head_params:
-            parameter.requires_grad_(True)
+        values = step_g.values
 
         # (2) discriminator, with its own optimizer (see __init__)
-        if adversarial:
+        if scale is not None:
             self.opt_d.zero_grad(set_to_none=True)
-            logits, _ = model.discriminate(self.augment(torch.cat([images, samples.detach(), reconstructions.detach()])))
-            loss_d = losses.discriminator_loss(
-                logits[:batch], logits[batch : batch + prior_count], logits[batch + prior_count :]
+            total_d, values_d = objective.discriminator_loss(
+                self.model, images, step_g.samples, step_g.reconstructions, self.config.losses,
+                adversarial_scale=scale, augment=self.augment,
             )
-            total_d = self.adversarial_ramp() * loss_d
-            if cfg.ortho_reg and weights.ortho > 0:
-                total_d = total_d + weights.ortho * losses.orthogonal_regularisation(losses.conv_weights(model.trunk))
             total_d.backward()
-            values["d"] = loss_d.item()
-            with torch.no_grad():
-                values["d_acc"] = float((logits.argmax(1)[:batch] == losses.REAL).float().mean()) if logits.shape[1] > 1 else float((logits[:batch] > 0).float().mean())
+            self.processes.average_gradients(self._parameters(self.opt_d))
             self.opt_d.step()
+            values.update(values_d)
 
         self.update_ema()
         self.step += 1
-        self.images_seen += batch
+        self.images_seen += batch * self.processes.world_size
         return values
+
+    @staticmethod
+    def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
+        return [parameter for group in optimizer.param_groups for parameter in group["params"]]
 
     @torch.no_grad()
     def update_ema(self) -> None:
+        """ema <- decay * ema + (1 - decay) * model, with decay warming up as (1 + step) / (10 + step)."""
         decay = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
         for ema_param, param in zip(self.ema.parameters(), self.model.parameters()):
             ema_param.lerp_(param.detach(), 1 - decay)
@@ -276,19 +248,22 @@ class Trainer:
     @torch.no_grad()
     def validate(self, count: int = 500) -> dict[str, float]:
         self.ema.eval()
-        images = to_model(self.val_images[:count]).to(self.device)
+        originals = self.val_images[:count]
+        images = to_model(originals).to(self.device)
         reconstructions = torch.cat([self.ema.decode(self.ema.encode(chunk)) for chunk in images.split(128)])
-        return {"val_psnr": psnr(images, reconstructions), "val_l1": float((images - reconstructions).abs().mean())}
+        return {"val_psnr": psnr(originals, to_uint8(reconstructions)), "val_l1": float((images - reconstructions).abs().mean())}
 
     @torch.no_grad()
     def write_grids(self) -> None:
+        from npe.data.image_io import save_png
+
         self.ema.eval()
         samples = self.ema.decode(self.fixed_latents.to(self.device))
-        _save_grid(self.out_dir / "samples.png", to_uint8(samples), 8)
+        save_png(self.out_dir / "samples.png", image_grid(to_uint8(samples), 8))
         originals = self.val_images[:32]
         reconstructions = to_uint8(self.ema.decode(self.ema.encode(to_model(originals).to(self.device))))
         pairs = np.stack([originals, reconstructions], axis=1).reshape(-1, *originals.shape[1:])
-        _save_grid(self.out_dir / "reconstructions.png", pairs, 8)
+        save_png(self.out_dir / "reconstructions.png", image_grid(pairs, 8))
 
     # --- checkpoints -----------------------------------------------------------------------
     def checkpoint_state(self) -> dict[str, Any]:
@@ -309,21 +284,19 @@ class Trainer:
             "best_val_psnr": self.best_val_psnr,
         }
 
-    def save_checkpoint(self) -> Path:
-        path = self.out_dir / CHECKPOINT_NAME
-        atomic_write(path, lambda stream: torch.save(self.checkpoint_state(), stream))
-        return path
+    def save_checkpoint(self) -> Path | None:
+        """Write OUT/checkpoint.pt (main process only; the others return None)."""
+        if not self.processes.is_main:
+            return None
+        return write_checkpoint(self.out_dir / CHECKPOINT_NAME, self.checkpoint_state())
 
     def load_checkpoint(self, path: str | Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        saved_config = from_dict(ModelConfig, json.loads(state["model_config"]))
+        state = read_checkpoint(path, self.device)
+        saved_config, _ = configs_of(state)
         if saved_config != self.model_config:
             raise ValueError(f"checkpoint '{path}' was made with another model config: {saved_config}")
-        for module, key in ((self.model, "model"), (self.ema, "ema")):
-            # Checkpoints written before the sampling-distribution buffers existed lack only those.
-            missing, unexpected = module.load_state_dict(state[key], strict=False)
-            if unexpected or set(missing) - {"latent_mean", "latent_basis"}:
-                raise ValueError(f"checkpoint '{path}' does not match the model: missing {missing}, unexpected {unexpected}")
+        load_module(self.model, state["model"], path)
+        load_module(self.ema, state["ema"], path)
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
@@ -333,6 +306,7 @@ class Trainer:
         self.permutation = state["permutation"].cpu()
         self.data_rng.set_state(state["data_rng"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
+        self._seed_process_noise(self.step)
         self.best_val_psnr = float(state.get("best_val_psnr", -math.inf))
 
     def initialize_from(self, weights: IAN) -> None:
@@ -347,44 +321,16 @@ class Trainer:
                 raise ValueError(f"weights do not fit the model: missing {missing}, unexpected {unexpected}")
 
     # --- export ----------------------------------------------------------------------------
-    @torch.no_grad()
     def recalibrate_ema_batchnorm(self, batches: int = 20) -> None:
-        """Recompute the EMA generator's batch-norm statistics for its own (averaged) weights."""
-        norms = [m for m in self.ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if not norms:
-            return
-        saved_rng = torch.get_rng_state()
-        for norm in norms:
-            norm.reset_running_stats()
-            norm.momentum = None  # cumulative average over the calibration batches
-        self.ema.train()
-        generator = torch.Generator().manual_seed(99)
-        for _ in range(batches):
-            indices = torch.randint(len(self.train_images), (self.config.batch_size,), generator=generator)
-            images = to_model(self.train_images[indices]).to(self.device)
-            mean, _, _ = self.ema.encode_distribution(images)
-            prior = torch.randn(int(len(images) * self.config.prior_fraction), self.model_config.latent_dim, generator=generator)
-            self.ema.generator(torch.cat([mean, prior.to(self.device)]))
-        for norm in norms:
-            norm.momentum = 0.1
-        self.ema.eval()
-        torch.set_rng_state(saved_rng)
+        recalibrate_batchnorm(
+            self.ema, self.train_images, batch_size=self.config.batch_size, prior_fraction=self.config.prior_fraction, batches=batches
+        )
 
-    @torch.no_grad()
-    def encode_training_faces(self, model: IAN, batch: int = 256) -> torch.Tensor:
-        """Posterior means of every training face (unflipped), N x latent_dim."""
-        model.eval()
-        chunks = [
-            model.encode(to_model(self.train_images[start : start + batch]).to(self.device))
-            for start in range(0, len(self.train_images), batch)
-        ]
-        return torch.cat(chunks).cpu()
+    def encode_training_faces(self, model: IAN) -> torch.Tensor:
+        return encode_faces(model, self.train_images)
 
     def export(self, path: str | Path, metrics: dict[str, Any] | None = None) -> tuple[Path, Path]:
-        """Write the EMA model (generator + trunk + encoder) as NAME.safetensors + NAME.json, with its
-        sampling distribution fitted to the encoded training faces."""
-        export_model = copy.deepcopy(self.ema)
-        export_model.fit_latent_distribution(self.encode_training_faces(export_model))
+        """Write the EMA model as NAME.safetensors + NAME.json (see npe.train.export.export_weights)."""
         metadata = {
             "training_data": self.data_description,
             "steps": self.step,
@@ -392,20 +338,23 @@ class Trainer:
             "train_seconds": round(self.train_seconds, 1),
             "train_config": to_dict(self.config),
             "device": str(self.device),
+            "processes": self.processes.world_size,
             "torch": torch.__version__,
             "metrics": metrics or {},
-            "sampling": f"z = mean + basis @ N(0, I): a Gaussian fitted to the encoder's means of the {len(self.train_images)} training faces",
         }
-        return save_weights(export_model, path, metadata)
+        return export_weights(self.ema, self.train_images, path, metadata)
 
     # --- the loop --------------------------------------------------------------------------
     def log_metrics(self, record: dict[str, Any]) -> None:
-        with open(self.metrics_path, "a", encoding="utf-8") as stream:
-            stream.write(json.dumps(record) + "\n")
+        if self.processes.is_main:
+            with open(self.metrics_path, "a", encoding="utf-8") as stream:
+                stream.write(json.dumps(record) + "\n")
 
     def fit(self, steps: int, time_limit_minutes: float | None = None) -> None:
         """Train until `steps` total steps (or the time limit), checkpointing every few minutes."""
-        cfg = self.config
+        cfg, main = self.config, self.processes.is_main
+        self.processes.broadcast_module(self.model)
+        self.processes.broadcast_module(self.ema)
         last_checkpoint = last_validation = time.monotonic()
         started = time.monotonic()
         window_images, window_start = 0, time.monotonic()
@@ -414,31 +363,31 @@ class Trainer:
             step_start = time.monotonic()
             values = self.train_step()
             self.train_seconds += time.monotonic() - step_start
-            window_images += cfg.batch_size
+            window_images += self.global_batch
             for key, value in values.items():
                 running[key] = 0.9 * running.get(key, value) + 0.1 * value
             now = time.monotonic()
             if self.step % cfg.log_every == 0 or self.step == steps:
                 rate = window_images / max(now - window_start, 1e-6)
                 window_images, window_start = 0, now
-                eta = (steps - self.step) * cfg.batch_size / max(rate, 1e-6)
+                eta = (steps - self.step) * self.global_batch / max(rate, 1e-6)
                 losses_text = " ".join(f"{key} {value:.3f}" for key, value in running.items())
-                self.log(
-                    f"{_bar(self.step / steps)} step {self.step}/{steps} | {rate:.1f} img/s | ETA {_hms(eta)} | {losses_text}"
-                )
+                self.log(f"{_bar(self.step / steps)} step {self.step}/{steps} | {rate:.1f} img/s | ETA {_hms(eta)} | {losses_text}")
                 self.log_metrics({"step": self.step, "images_seen": self.images_seen, "images_per_s": round(rate, 2),
                                   "train_seconds": round(self.train_seconds, 1), **{k: round(v, 5) for k, v in running.items()}})
-            if now - last_validation >= cfg.validate_minutes * 60 or self.step == steps:
+            if main and (now - last_validation >= cfg.validate_minutes * 60 or self.step == steps):
                 record = self.validate()
                 self.best_val_psnr = max(self.best_val_psnr, record["val_psnr"])
                 self.log(f"step {self.step}: validation PSNR {record['val_psnr']:.2f} dB")
                 self.log_metrics({"step": self.step, "images_seen": self.images_seen, **record})
                 self.write_grids()
                 last_validation = time.monotonic()
-            if now - last_checkpoint >= cfg.checkpoint_minutes * 60 or self.step == steps:
+            if main and (now - last_checkpoint >= cfg.checkpoint_minutes * 60 or self.step == steps):
                 self.save_checkpoint()
                 last_checkpoint = time.monotonic()
-            if time_limit_minutes is not None and now - started >= time_limit_minutes * 60:
+            # The main process's clock decides, so every process leaves the loop at the same step.
+            out_of_time = time_limit_minutes is not None and now - started >= time_limit_minutes * 60
+            if self.processes.main_decides(out_of_time, self.device):
                 self.save_checkpoint()
                 self.log(f"time limit reached at step {self.step}; checkpoint saved, continue with --resume")
                 break

@@ -13,6 +13,7 @@ from PIL import Image
 from npe import cli
 from npe.config import ModelConfig
 from npe.model import IAN, save_weights
+from npe.commands import evaluate as commands
 from npe.train import evaluate as evaluation
 
 TINY = dict(resolution=16, latent_dim=8, width=4, generator_width=4, max_channels=16, encoder_hidden=16)
@@ -82,7 +83,7 @@ REPORT_KEYS = {
 }
 
 
-def test_evaluate_reports_every_measure():
+def test_evaluate_reports_every_measure(tmp_path):
     model = _tiny_model()
     images, train = _faces(10), _faces(20, seed=1)
     report = evaluation.evaluate(model, images, train, samples=30, seed=0)
@@ -102,7 +103,8 @@ def test_evaluate_reports_every_measure():
     assert set(report["passes"]) == {"psnr", "ssim", "sharpness", "swd_finest_ratio"}
     assert set(report["targets"]) == {"psnr", "ssim", "sharpness", "sharpness_max", "swd_finest_ratio"}
     assert not report["passes"]["psnr"] and not report["passes"]["ssim"]
-    json.dumps(evaluation._json_ready(report), allow_nan=False)
+    written = evaluation.write_report(report, tmp_path / "report.json")
+    assert json.loads(written.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))["images"] == len(images)
 
 
 def test_evaluate_is_deterministic_and_keeps_the_model_mode():
@@ -158,16 +160,16 @@ def test_table_shows_ours_pca_and_targets():
 
 def test_output_names_are_file_safe_and_unique():
     names = ["celeba.zip:img_align_celeba/000001.jpg", "other/000001.jpg", "a b?.png", "UTK/1_0_0.jpg.chip.jpg", "x/000001.JPG"]
-    assert evaluation.output_names(names) == ["000001", "000001-2", "a_b", "1_0_0.jpg.chip", "000001-3"]
+    assert commands.output_names(names) == ["000001", "000001-2", "a_b", "1_0_0.jpg.chip", "000001-3"]
 
 
 def test_report_goes_to_the_current_folder_when_the_weights_folder_is_read_only(tmp_path, monkeypatch):
     weights = tmp_path / "installed" / "model.safetensors"
     weights.parent.mkdir()
-    assert evaluation._default_report_path(weights) == weights.parent / "model.eval.json"
-    monkeypatch.setattr(evaluation.os, "access", lambda path, mode: Path(path) != weights.parent)
+    assert commands.default_report_path(weights) == weights.parent / "model.eval.json"
+    monkeypatch.setattr(commands.os, "access", lambda path, mode: Path(path) != weights.parent)
     monkeypatch.chdir(tmp_path)
-    assert evaluation._default_report_path(weights) == tmp_path / "model.eval.json"
+    assert commands.default_report_path(weights) == tmp_path / "model.eval.json"
 
 
 # --- the commands -------------------------------------------------------------------------

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from PIL import Image
 
 from npe.cli import main
 from npe.model import load_weights
-from tests.conftest import synthetic_faces
+from tests.train.conftest import write_aligned_photos
 
 TINY_FLAGS = ["--resolution", "16", "--latent-dim", "8", "--width", "4", "--generator-width", "4", "--batch-size", "4",
               "--threads", "1", "--val-size", "2", "--device", "cpu", "--quiet"]
@@ -18,14 +17,7 @@ TINY_FLAGS = ["--resolution", "16", "--latent-dim", "8", "--width", "4", "--gene
 @pytest.fixture
 def face_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("NPE_CACHE_DIR", str(tmp_path / "cache"))
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    # CelebA-aligned photos are 178 x 218 (here at half scale); the face square is cut from them.
-    for index, image in enumerate(synthetic_faces(10, 89, seed=3)):
-        canvas = Image.new("RGB", (89, 109), (40, 40, 40))
-        canvas.paste(Image.fromarray(image), (0, 15))
-        canvas.save(folder / f"{index:06d}.jpg", quality=95)
-    return folder
+    return write_aligned_photos(tmp_path / "faces", 10)
 
 
 def test_train_resume_export_and_eval(tmp_path, face_folder, capsys):

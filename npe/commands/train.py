@@ -1,4 +1,7 @@
-"""`npe train`: load face crops, build the configs from the command line, train, checkpoint, export."""
+"""`npe train`: load face crops, build the configs from the command line, train, checkpoint, export.
+
+Under `torchrun --nproc-per-node N` every process runs this; only the main one writes files.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from npe.errors import UserError
-from npe.config import ConfigError, CropConfig, LossWeights, ModelConfig, TrainConfig, from_dict, to_dict
+from npe.config import ConfigError, CropConfig, ModelConfig, TrainConfig, from_dict, to_dict
 
 
 def _user_error(message: str) -> Exception:
@@ -68,43 +71,56 @@ def build_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from npe.train import distributed
+
+    processes = distributed.from_environment()
+    try:
+        status = _train(args, processes)
+    except BaseException:
+        distributed.stop(processes, wait=False)  # the others may never reach a barrier now
+        raise
+    distributed.stop(processes)
+    return status
+
+
+def _train(args: argparse.Namespace, processes: Any) -> int:
     import torch
 
     from npe.data.datasets import load_face_crops, split_train_val
-    from npe.train.loop import CHECKPOINT_NAME, Trainer
+    from npe.model.runtime import resolve_device
+    from npe.train import distributed
+    from npe.train.checkpoint import CHECKPOINT_NAME, configs_of, read_checkpoint
+    from npe.train.loop import Trainer
 
     out_dir = Path(args.out)
     checkpoint = out_dir / CHECKPOINT_NAME
     if args.resume:
         if not checkpoint.is_file():
             raise _user_error(f"--resume: no checkpoint at '{checkpoint}'. Start without --resume, or pass the --out folder of the earlier run.")
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model_config = from_dict(ModelConfig, json.loads(state["model_config"]))
-        saved_train = json.loads(state["train_config"])
-        saved_train["losses"] = from_dict(LossWeights, saved_train["losses"])
-        train_config = TrainConfig(**saved_train)
+        model_config, train_config = configs_of(read_checkpoint(checkpoint))
         # Settings that only affect speed and logging may change on resume.
         train_config = dataclasses.replace(
             train_config, device=args.device, threads=args.threads,
             checkpoint_minutes=args.checkpoint_minutes, validate_minutes=args.validate_minutes,
         )
-        del state
     else:
         model_config, train_config = build_configs(args)
         if args.init_from:
-            from npe.model import WeightsError, read_config
+            from npe.model import read_config
 
-            try:
-                model_config, _ = read_config(args.init_from)
-            except WeightsError as exc:
-                raise _user_error(str(exc)) from exc
+            model_config, _ = read_config(args.init_from)
         if checkpoint.exists():
             raise _user_error(f"'{out_dir}' already holds a training run. Use --resume to continue it, or choose another --out.")
 
     for source in args.data:
         if not Path(source).exists():
             raise _user_error(f"training data '{source}' does not exist (expected a zip archive or a folder of face photos)")
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    try:
+        device = distributed.start(processes, torch.device(resolve_device(train_config.device)))
+    except RuntimeError as exc:
+        raise _user_error(str(exc)) from None
+    quiet = args.quiet or not processes.is_main
+    log = (lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     log(f"loading face crops from {', '.join(args.data)} at {model_config.resolution}x{model_config.resolution} ...")
     crops = load_face_crops(args.data, model_config.resolution, CropConfig())
     if len(crops.images) < 2:
@@ -120,29 +136,30 @@ def train_command(args: argparse.Namespace) -> int:
         "skipped_files": len(crops.skipped),
         "crop": to_dict(CropConfig()),
     }
-    trainer = Trainer(model_config, train_config, crops.images[train_index], crops.images[val_index], out_dir, description, log=log)
+    if processes.distributed:
+        log(f"training on {processes.world_size} processes, {train_config.batch_size} images each per step")
+    trainer = Trainer(model_config, train_config, crops.images[train_index], crops.images[val_index], out_dir, description,
+                      log=log, processes=processes, device=device)
     if args.resume:
         trainer.load_checkpoint(checkpoint)
         log(f"resumed from step {trainer.step} ({trainer.images_seen} images seen)")
     elif args.init_from:
-        from npe.model import WeightsError, load_weights
+        from npe.model import load_weights
 
-        try:
-            trainer.initialize_from(load_weights(args.init_from))
-        except WeightsError as exc:
-            raise _user_error(str(exc)) from exc
+        trainer.initialize_from(load_weights(args.init_from))
         log(f"initialised from {args.init_from}")
     if args.steps is not None:
         steps = args.steps
     elif args.epochs is not None:
-        steps = math.ceil(args.epochs * len(train_index) / train_config.batch_size)
+        steps = math.ceil(args.epochs * len(train_index) / trainer.global_batch)
     else:
         steps = train_config.steps
     trainer.config = dataclasses.replace(trainer.config, steps=steps)  # recorded in the exported metadata
-    (out_dir / "config.json").write_text(json.dumps({"model": to_dict(model_config), "train": to_dict(train_config), "data": description}, indent=2))
+    if processes.is_main:
+        (out_dir / "config.json").write_text(json.dumps({"model": to_dict(model_config), "train": to_dict(train_config), "data": description}, indent=2))
     started = time.monotonic()
     trainer.fit(steps, time_limit_minutes=args.time_limit)
-    if trainer.step >= steps:
+    if trainer.step >= steps and processes.is_main:
         final = trainer.validate()
         trainer.recalibrate_ema_batchnorm()
         tensors_path, _ = trainer.export(out_dir / args.name, metrics=final)

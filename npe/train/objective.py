@@ -1,0 +1,128 @@
+"""The IAN objective of one training step: the encoder/generator loss and the discriminator loss.
+
+Assembled from the pure terms in npe.model.losses. Which parameters a term may train is part of the
+objective, so it is decided here (`requires_grad`), not in the loop. `augment` is DiffAugment (or any
+differentiable callable): it is applied to every image the discriminator classifies, and never to the
+encoder's input, the pixel loss or the feature loss of clean images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from npe.config import LossWeights
+from npe.model import losses
+from npe.model.ian import IAN
+
+Augment = Callable[[torch.Tensor], torch.Tensor]
+
+
+def identity(images: torch.Tensor) -> torch.Tensor:
+    return images
+
+
+@contextlib.contextmanager
+def requires_grad(parameters: Iterable[nn.Parameter], flag: bool) -> Iterator[None]:
+    """Set requires_grad on `parameters` for the block, then back to True (training's resting state)."""
+    parameters = list(parameters)
+    for parameter in parameters:
+        parameter.requires_grad_(flag)
+    try:
+        yield
+    finally:
+        for parameter in parameters:
+            parameter.requires_grad_(True)
+
+
+@dataclass
+class GeneratorLoss:
+    """The encoder/generator objective of one step, with what the discriminator step reuses."""
+
+    total: torch.Tensor
+    reconstructions: torch.Tensor
+    samples: torch.Tensor
+    values: dict[str, float] = field(default_factory=dict)
+
+
+def generator_loss(
+    model: IAN,
+    images: torch.Tensor,
+    weights: LossWeights,
+    *,
+    prior_count: int,
+    adversarial_scale: float | None,
+    augment: Augment = identity,
+) -> GeneratorLoss:
+    """Pixel L1 + KL + feature L2 (clean images vs their reconstructions) + the adversarial terms.
+
+    `prior_count` latents drawn from N(0, I) are decoded beside the reconstructions; `adversarial_scale`
+    is the ramp factor of the adversarial terms, None before they switch on. The trunk gets
+    reconstruction gradients only through the encoder (with `recon_grad_to_trunk`); the discriminator
+    passes are recorded with trunk and head frozen, so `total.backward()` never reaches them there.
+    """
+    cfg = model.config
+    assert model.classifier is not None
+    batch = images.shape[0]
+    with requires_grad(model.trunk.parameters(), cfg.recon_grad_to_trunk):
+        mean, log_var, _ = model.encode_distribution(images)
+    latent = losses.reparameterise(mean, log_var)
+    if prior_count:
+        latent = torch.cat([latent, torch.randn(prior_count, cfg.latent_dim, device=images.device)])
+    generated = model.generator(latent)
+    reconstructions, samples = generated[:batch], generated[batch:]
+
+    loss_pixel = losses.pixel_loss(images, reconstructions)
+    loss_kl = losses.kl_loss(mean, log_var)
+    total = weights.pixel * loss_pixel + weights.kl * loss_kl
+    values = {"pixel": loss_pixel.item(), "kl": loss_kl.item()}
+    adversarial = adversarial_scale is not None
+    # The discriminator's weights are constants here: these terms train only encoder and generator.
+    if adversarial or cfg.feature_loss:
+        with requires_grad([*model.trunk.parameters(), *model.classifier.parameters()], False):
+            if cfg.feature_loss:
+                features = model.trunk(torch.cat([images, reconstructions]))
+                loss_feature = losses.feature_loss([f[:batch] for f in features], [f[batch:] for f in features])
+                total = total + weights.feature * loss_feature
+                values["feature"] = loss_feature.item()
+            if adversarial:
+                logits, _ = model.discriminate(augment(torch.cat([reconstructions, samples])))
+                loss_adv = losses.generator_adversarial_loss(logits[batch:], logits[:batch])
+                total = total + weights.adversarial * adversarial_scale * loss_adv
+                values["g_adv"] = loss_adv.item()
+    if cfg.ortho_reg and weights.ortho > 0:
+        loss_ortho = losses.orthogonal_regularisation(losses.conv_weights(model.generator))
+        total = total + weights.ortho * loss_ortho
+        values["ortho_g"] = loss_ortho.item()
+    return GeneratorLoss(total, reconstructions, samples, values)
+
+
+def discriminator_loss(
+    model: IAN,
+    images: torch.Tensor,
+    samples: torch.Tensor,
+    reconstructions: torch.Tensor,
+    weights: LossWeights,
+    *,
+    adversarial_scale: float,
+    augment: Augment = identity,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The ternary (or binary) loss over real / generated / reconstructed, all augmented alike.
+
+    Generated images are detached: this trains only the trunk and the classifier head.
+    """
+    cfg = model.config
+    batch, prior_count = images.shape[0], samples.shape[0]
+    logits, _ = model.discriminate(augment(torch.cat([images, samples.detach(), reconstructions.detach()])))
+    loss_d = losses.discriminator_loss(logits[:batch], logits[batch : batch + prior_count], logits[batch + prior_count :])
+    total = adversarial_scale * loss_d
+    if cfg.ortho_reg and weights.ortho > 0:
+        total = total + weights.ortho * losses.orthogonal_regularisation(losses.conv_weights(model.trunk))
+    with torch.no_grad():
+        real = logits[:batch]
+        accuracy = (real.argmax(1) == losses.REAL) if real.shape[1] > 1 else (real[:, 0] > 0)
+    return total, {"d": loss_d.item(), "d_acc": float(accuracy.float().mean())}
