@@ -130,6 +130,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     edit.add_argument("--steps", type=int, default=None, help="gradient steps per brush position")
     edit.add_argument("--protect", action="append", default=[], metavar="X1,Y1,X2,Y2,...", help="paint the protect mask along these positions (same radius)")
     edit.add_argument("--direction", action="append", default=[], metavar="K=VALUE", help="move along principal direction K by VALUE (standard deviations)")
+    edit.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE", help="move along a named attribute (CelebA name, any case: smiling, eyeglasses, bangs, male...) by VALUE standard deviations; repeatable")
     edit.add_argument("--crop-only", action="store_true", help="write the model-resolution crop instead of the full photo")
     edit.add_argument("--whole-image", action="store_true", help="use the whole image when no face is found")
     edit.add_argument("--dataset", metavar="ARCHIVE|FOLDER", help="with --index: take face N from this collection instead of the bundled gallery")

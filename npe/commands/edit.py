@@ -1,4 +1,4 @@
-"""`npe edit`: brush strokes, protect strokes and direction moves applied to a photo from the command line."""
+"""`npe edit`: brush strokes, protect strokes, direction and attribute moves applied to a photo from the command line."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     """Run `npe edit`; returns 0. Problems the user can fix raise npe.errors.UserError, which the
     `npe` command prints as one line with exit status 2. ``workspace``: one with its own
     collaborators (tests); by default a fresh one that loads ``--weights``."""
+    from npe.editing.attributes import parse_attribute_values
     from npe.editing.brush import densify
     from npe.editing.errors import FaceNotFoundError
     from npe.editing.workspace import Workspace
@@ -27,10 +28,15 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     strokes = [_points(text, "--stroke") for text in args.stroke]
     protects = [_points(text, "--protect") for text in args.protect]
     moves = [_direction(text) for text in args.direction]
+    attribute_values = parse_attribute_values(args.attribute)  # {name: std}; names checked once loaded
     _check_options(args, colors, strokes)
 
     workspace = workspace if workspace is not None else Workspace()
     workspace.load_model(args.weights, args.device)
+    if attribute_values:  # no attributes for this model, or an unknown name: said before any work on the photo
+        attributes = workspace.require_attributes()
+        for name in attribute_values:
+            attributes.index(name)
     try:
         session = _open(workspace, args)
         width, height = session.photo_size
@@ -45,6 +51,8 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
             # "move by VALUE": relative to where the photo already lies along direction K.
             current = session.direction_values()
             session.set_direction(k, (float(current[k]) if k < current.size else 0.0) + value)
+        if attribute_values:  # one undo step: z + sum v * scale * d, as the Attributes panel does
+            session.move_attributes(attribute_values)
         for number, points in enumerate(strokes):
             session.paint(
                 densify(points, max(1.0, radius / 2)),

@@ -166,6 +166,14 @@ class AttributeDirections:
             total += value * float(self.scales[position]) * self.vectors[position].astype(np.float64)
         return total.astype(np.float32)
 
+    def coordinates(self, offset: np.ndarray) -> np.ndarray:
+        """The values v (A, in standard deviations) whose ``offset(v)`` is nearest ``offset`` (D) in
+        the least-squares sense: the inverse of ``offset`` on combinations of the directions (the
+        directions are linearly independent but not orthogonal, so a projection would not do)."""
+        basis = self.vectors.astype(np.float64) * self.scales.astype(np.float64)[:, None]  # A x D
+        solution, *_ = np.linalg.lstsq(basis.T, np.asarray(offset, dtype=np.float64), rcond=None)
+        return solution.astype(np.float32)
+
     def scores(self, latent: np.ndarray) -> np.ndarray:
         """Each attribute's linear-classifier logit at ``latent`` (D, or N x D -> N x A)."""
         return np.asarray(latent, dtype=np.float32) @ self.normals.T + self.biases
@@ -180,6 +188,17 @@ def apply_attributes(latent: np.ndarray, directions: AttributeDirections, values
             f"attribute directions are for {directions.latent_dim} latents, the code has {latent.shape[-1]}"
         )
     return (latent + directions.offset(values)).astype(np.float32)
+
+
+def move_to(directions: AttributeDirections, latent: np.ndarray, reference: np.ndarray, name: str, value: float) -> tuple[np.ndarray, float]:
+    """``latent`` moved along attribute ``name`` until its coordinate (``coordinates(latent -
+    reference)``) reads ``value``: (the moved latent, the change in standard deviations)."""
+    if not np.isfinite(value):
+        raise UserError(f"An attribute value must be a finite number of standard deviations, got {value}.")
+    latent = np.asarray(latent, dtype=np.float32)
+    current = directions.coordinates(latent - np.asarray(reference, dtype=np.float32))[directions.index(name)]
+    change = float(value) - float(current)
+    return apply_attributes(latent, directions, {name: change}), change
 
 
 def parse_attribute_values(assignments: Sequence[str]) -> dict[str, float]:
@@ -199,6 +218,19 @@ def parse_attribute_values(assignments: Sequence[str]) -> dict[str, float]:
             raise UserError(f"Attribute '{name}' is given twice.")
         values[name] = value
     return values
+
+
+def format_sigma(value: float) -> str:
+    """A value in standard deviations as the editor shows it: '+1.5 σ', '−2 σ', '0 σ'."""
+    text = f"{float(value):+.2f}".rstrip("0").rstrip(".")
+    if text in ("+0", "-0"):
+        return "0 σ"
+    return text.replace("-", "\u2212") + " σ"
+
+
+def edit_label(values: Mapping[str, float]) -> str:
+    """The undo step's label for moving by ``values``: 'Smiling +1.5 σ', 'Smiling +2 σ, Male −1 σ'."""
+    return ", ".join(f"{display_name(name)} {format_sigma(value)}" for name, value in values.items())
 
 
 def icon_for(name: str) -> str:

@@ -361,6 +361,15 @@ class History:
     def grouping(self) -> bool:
         return bool(self._groups)
 
+    def open_records(self) -> list[Record]:
+        """The records of the innermost open group so far (empty outside a group)."""
+        return list(self._groups[-1][1]) if self._groups else []
+
+    def relabel_group(self, label: str) -> None:
+        """Rename the innermost open group (a slider drag names its net change); no-op outside one."""
+        if self._groups:
+            self._groups[-1] = (label, self._groups[-1][1])
+
     def push(self, record: Record) -> None:
         if self._groups:
             self._groups[-1][1].append(record)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from npe.editing import sources
+from npe.editing.attribute_actions import AttributeActions
 from npe.editing.compose import MaskSettings, box_rect
 from npe.editing.document import EVENT_NAMES, Document, SessionEvents, readonly
 from npe.editing.errors import SessionError
@@ -41,6 +42,7 @@ from npe.model.runtime import encode_images
 
 if TYPE_CHECKING:
     from npe.data.faces import CropBox
+    from npe.editing.attributes import AttributeDirections
     from npe.editing.directions import Directions
     from npe.editing.gallery import Gallery
     from npe.model import IAN
@@ -71,7 +73,7 @@ def _action(method: _F) -> _F:
     return run
 
 
-class EditSession:
+class EditSession(AttributeActions):
     """One photo being edited with an IAN. Create it with a ``from_*`` class method (or ``load``)."""
 
     def __init__(
@@ -82,6 +84,7 @@ class EditSession:
         directions: Directions | None = None,
         history: History | None = None,
         mask_settings: MaskSettings = MaskSettings(),
+        attributes: AttributeDirections | None = None,
     ) -> None:
         """Low level: prefer the ``from_*`` class methods. ``directions`` None looks for the
         model's shipped directions file."""
@@ -96,6 +99,7 @@ class EditSession:
 
             directions = find_directions(model)
         self._directions = self._check_directions(directions)
+        self._attributes = self._check_attributes(attributes)  # named sliders: see AttributeActions
 
     # --- creation (npe.editing.sources builds the SourceState) ------------------------------------
     @classmethod
@@ -304,6 +308,11 @@ class EditSession:
         if not math.isfinite(value):
             raise SessionError(f"A direction value must be a finite number, got {value}.")
         self.set_latent(self._directions.moved(self.latent, int(k), float(value)), f"Direction {int(k)}")
+
+    # --- named attributes (Smiling, Eyeglasses...): npe.editing.attribute_actions -------------------
+    move_attributes = _action(AttributeActions.move_attributes)
+    set_attribute = _action(AttributeActions.set_attribute)
+    reset_attributes = _action(AttributeActions.reset_attributes)
 
     @_action
     def commit(self) -> bool:

@@ -19,6 +19,7 @@ from npe.editing.session import EditSession
 from npe.errors import UserError
 
 if TYPE_CHECKING:
+    from npe.editing.attributes import AttributeDirections
     from npe.editing.directions import Directions
     from npe.editing.gallery import Gallery
     from npe.model import IAN
@@ -45,6 +46,8 @@ class ModelSummary:
     device: str  # "CPU" or "CUDA (device name)"
     gallery_size: int  # sample faces offered (a generated gallery accepts any index)
     gallery_generated: bool
+    attribute_names: tuple[str, ...] = ()  # the named sliders (CelebA names)
+    attribute_warning: str | None = None  # why there are none (missing, damaged, another model's file)
 
 
 def default_model_loader(weights: str | None, device: str) -> IAN:
@@ -78,6 +81,8 @@ class Workspace:
         self.directions: Directions | None = None
         self.gallery: Gallery | None = None
         self.session: EditSession | None = None
+        self.attributes: AttributeDirections | None = None
+        self.attribute_warning: str | None = None  # why ``attributes`` is None, for the status bar and `npe edit`
         self._collection: tuple[str, FaceCollection] | None = None
         self._listeners: list[Callable[[EditSession], object]] = []
 
@@ -90,6 +95,7 @@ class Workspace:
 
         model = self._load(weights, device)
         self.use_model(model, find_directions(model, weights), find_gallery(model, weights), weights)
+        self._find_attributes(model, weights)
         return ModelSummary(
             name=str(getattr(model, "name", None) or "unnamed model"),
             resolution=int(model.config.resolution),
@@ -97,12 +103,38 @@ class Workspace:
             device=device_label(str(model_device(model))),
             gallery_size=len(self.gallery),
             gallery_generated=bool(getattr(self.gallery, "generated", True)),
+            attribute_names=tuple(self.attributes.names) if self.attributes is not None else (),
+            attribute_warning=self.attribute_warning,
         )
 
     def use_model(self, model: IAN, directions: Directions | None, gallery: Gallery, weights: str | None = None) -> None:
         """Use an already loaded model (its directions may be None)."""
         self.model, self.directions, self.gallery, self.weights = model, directions, gallery, weights
         self._collection = None
+        self.attributes = self.attribute_warning = None  # another model's would not fit: use_attributes
+
+    def use_attributes(self, attributes: AttributeDirections | None, warning: str | None = None) -> None:
+        """Named attribute directions for the sessions from now on (None, with the reason, if none)."""
+        self.attributes, self.attribute_warning = attributes, (None if attributes is not None else warning)
+        if self.session is not None:
+            self.session.attributes = attributes
+
+    def require_attributes(self) -> AttributeDirections:
+        """The attribute directions, or an AttributeDirectionsError that says why there are none."""
+        from npe.editing.attributes import AttributeDirectionsError
+
+        if self.attributes is None:
+            raise AttributeDirectionsError(self.attribute_warning or "This model has no attribute directions.")
+        return self.attributes
+
+    def _find_attributes(self, model: IAN, weights: str | None) -> None:
+        from npe.editing.attributes import AttributeDirectionsError
+        from npe.editing.directions import find_attributes
+
+        try:
+            self.use_attributes(find_attributes(model, weights))
+        except AttributeDirectionsError as exc:  # not silent: kept for the status bar and `npe edit --attribute`
+            self.use_attributes(None, f"No attribute sliders: {exc}")
 
     def require_model(self) -> IAN:
         if self.model is None:
@@ -116,6 +148,8 @@ class Workspace:
 
     def set_session(self, session: EditSession) -> EditSession:
         self.session = session
+        if session.attributes is None and self.attributes is not None:
+            session.attributes = self.attributes  # the model's named sliders, like its directions
         for callback in list(self._listeners):
             callback(session)
         return session

@@ -41,6 +41,7 @@ class EditorController(QObject):
     imageChanged = Signal(QImage, QImage)  # result, change-mask overlay
     sourceChanged = Signal(object)  # SourceInfo
     latentChanged = Signal(object, object)  # latent, direction values (numpy)
+    attributesChanged = Signal(object)  # the named attributes' values (numpy, standard deviations)
     protectChanged = Signal(object)  # the protect overlay QImage, or None when nothing is protected
     historyChanged = Signal(object)  # HistoryInfo
     failed = Signal(object)  # Failure
@@ -193,6 +194,22 @@ class EditorController(QObject):
         self.begin_gesture(f"Direction {k}", ("direction", k))
         self._submit(LatentJob("moving along a direction", lambda session: session.set_direction(k, value), key=("direction", k)))
 
+    def set_attribute(self, name: str, value: float) -> None:
+        """Move named attribute ``name`` to ``value`` std; one drag (until end_attribute) is one undo step."""
+        self.begin_gesture(name, ("attribute", name))
+        self._submit(LatentJob("moving an attribute", lambda session: session.set_attribute(name, value), key=("attribute", name)))
+
+    def end_attribute(self, name: str) -> None:
+        self.end_gesture(("attribute", name))
+
+    def reset_attribute(self, name: str) -> None:
+        from npe.editing.attributes import display_name
+
+        self._action(f"resetting {name}", lambda session: session.set_attribute(name, 0.0, label=f"Reset {display_name(name)}"))
+
+    def reset_attributes(self) -> None:
+        self._action("resetting the attributes", lambda session: session.reset_attributes())
+
     # --- document commands ---------------------------------------------------------------------------------
     def undo(self) -> None:
         self._action("undoing", lambda session: session.undo())
@@ -261,6 +278,8 @@ class EditorController(QObject):
         if frame.latent is not None:
             values = frame.direction_values if frame.direction_values is not None else np.zeros(0, np.float32)
             self.latentChanged.emit(frame.latent, values)
+        if frame.attribute_values is not None:
+            self.attributesChanged.emit(frame.attribute_values)
         if frame.history is not None:
             self.historyChanged.emit(frame.history)
         if frame.timed:

@@ -56,6 +56,7 @@ class Frame:
     protect: QImage | None = None  # the protect mask as an overlay at photo resolution (null: none)
     latent: np.ndarray | None = None
     direction_values: np.ndarray | None = None
+    attribute_values: np.ndarray | None = None  # the named sliders' positions (derived from z)
     source: SourceInfo | None = None
     history: HistoryInfo | None = None
     timed: bool = False  # a model update (brush/latent step): its time goes to the status bar
@@ -63,7 +64,7 @@ class Frame:
 
 def build_frame(session: EditSession, changed: set[str], *, seq: int, job: str, started: float, view_scale: float = 1.0, timed: bool = False) -> Frame:
     """A Frame with copies of what ``changed`` (event names) says is new."""
-    image = change = protect = latent = values = source = history = None
+    image = change = protect = latent = values = attributes = source = history = None
     if "source" in changed:
         box = session.box
         source = SourceInfo(
@@ -86,6 +87,7 @@ def build_frame(session: EditSession, changed: set[str], *, seq: int, job: str, 
     if "latent" in changed or "source" in changed:
         latent = session.latent
         values = np.array(session.direction_values(), dtype=np.float32)
+        attributes = np.array(session.attribute_values(), dtype=np.float32)
     if "history" in changed or "source" in changed:
         history = HistoryInfo(
             labels=tuple(session.history_labels), index=session.history_index,
@@ -93,7 +95,7 @@ def build_frame(session: EditSession, changed: set[str], *, seq: int, job: str, 
         )
     return Frame(
         seq=seq, job=job, elapsed_ms=(time.perf_counter() - started) * 1000.0, image=image, change_mask=change,
-        protect=protect, latent=latent, direction_values=values, source=source, history=history, timed=timed,
+        protect=protect, latent=latent, direction_values=values, attribute_values=attributes, source=source, history=history, timed=timed,
     )
 
 

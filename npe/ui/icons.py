@@ -13,6 +13,9 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QAbstractButton
 
+from npe.editing.attributes import ATTRIBUTE_ICONS as _ATTRIBUTE_ICONS
+from npe.editing.attributes import DEFAULT_ICON as _ATTRIBUTE_DEFAULT
+
 # meaning -> Material Design Icons 6 glyph (qtawesome prefix "mdi6.")
 ICONS: dict[str, str] = {
     "open-photo": "mdi6.image-outline",
@@ -49,6 +52,11 @@ ICONS: dict[str, str] = {
     "error": "mdi6.alert-circle-outline",
 }
 
+# Named attributes (Smiling, Eyeglasses...): the glyphs npe.editing.attributes suggests, as
+# "attribute:<name in lower case>"; "attribute" for one without a glyph of its own.
+ICONS["attribute"] = _ATTRIBUTE_DEFAULT
+ICONS.update({f"attribute:{name.lower()}": glyph for name, glyph in _ATTRIBUTE_ICONS.items()})
+
 APP_ICON = "npe.svg"  # in resources/icons/
 
 _bound: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
@@ -71,6 +79,12 @@ def icon(name: str) -> QIcon:
         color_on=palette.color(QPalette.ColorRole.Highlight),
         color_on_active=palette.color(QPalette.ColorRole.Highlight),
     )
+
+
+def attribute_icon_name(attribute: str) -> str:
+    """The ICONS key for a CelebA attribute name (any case)."""
+    key = f"attribute:{attribute.lower()}"
+    return key if key in ICONS else "attribute"
 
 
 def bind(target: QAction | QAbstractButton, name: str) -> None:

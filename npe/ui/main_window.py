@@ -18,6 +18,7 @@ from npe.ui.dialogs import AboutDialog, ask_save_changes, ask_whole_image, show_
 from npe.ui.failures import Failure
 from npe.ui.frames import HistoryInfo, SourceInfo
 from npe.ui.menus import make_actions, make_menus, make_toolbar
+from npe.ui.panels.attributes import AttributesPanel
 from npe.ui.panels.brush import BrushPanel
 from npe.ui.panels.history import HistoryPanel
 from npe.ui.panels.latent import LatentPanel
@@ -92,7 +93,8 @@ class MainWindow(QMainWindow):
     def _make_panels(self) -> None:
         tool_actions = [self.actions[k] for k in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick")]
         self.brush_panel = BrushPanel(tool_actions)
-        self.latent_panel = LatentPanel(self.actions["reset"])
+        self.attributes_panel = AttributesPanel()
+        self.latent_panel = LatentPanel(self.actions["reset"], self.attributes_panel)
         self.history_panel = HistoryPanel()
         self.samples_panel = SamplesPanel(self.actions["random"], self.actions["open-photo"])
         self.docks: dict[str, QDockWidget] = {}
@@ -174,6 +176,7 @@ class MainWindow(QMainWindow):
         self.latent_panel.latentEdited.connect(c.set_latent_value)
         self.latent_panel.directionEdited.connect(c.set_direction)
         self.latent_panel.editFinished.connect(c.end_gesture)
+        self.attributes_panel.follow(c)
         self.history_panel.jumpRequested.connect(c.jump_to)
         self.samples_panel.sampleRequested.connect(self.open_sample)
         self.samples_panel.recentRequested.connect(self.open_path)
@@ -383,7 +386,7 @@ class MainWindow(QMainWindow):
         if not self.dataset:
             self.samples_panel.set_sample_count(info.gallery_size, info.gallery_generated)
         self.canvas.set_placeholder("Opening…")
-        self.statusBar().showMessage("Model ready", 3000)
+        self.statusBar().showMessage(info.attribute_warning or "Model ready", 15000 if info.attribute_warning else 3000)
 
     def _model_failed(self, failure: Failure) -> None:
         self.failures.append(failure)

@@ -91,3 +91,21 @@ def test_the_astronaut_is_reconstructed_recognisably(shipped):
     error = session.reconstruction.astype(float) - session.crop.astype(float)
     psnr = 10 * np.log10(255.0**2 / np.mean(error**2))
     assert psnr > 18
+
+
+def test_the_workspace_finds_the_shipped_attribute_directions(astronaut_path):
+    """The bundled model's named sliders load without a warning, and a move is the file's vector."""
+    from npe.editing.workspace import Workspace
+
+    workspace = Workspace()
+    summary = workspace.load_model(None, "cpu")
+    assert summary.attribute_warning is None
+    assert {"Smiling", "Eyeglasses", "Bangs", "Male"} <= set(summary.attribute_names)
+    session = workspace.open_photo(astronaut_path)
+    attributes = session.attributes
+    assert attributes is workspace.attributes
+    session.move_attributes({"eyeglasses": 2.0})
+    i = attributes.index("Eyeglasses")
+    expected = session.latent0.astype(np.float64) + 2.0 * float(attributes.scales[i]) * attributes.vectors[i]
+    np.testing.assert_allclose(session.latent, expected, atol=1e-5)
+    assert session.history_labels == ["Eyeglasses +2 σ"]

@@ -1,6 +1,7 @@
-"""The latent panel: z as a grid of tiles (red = positive, blue = negative, brighter = larger, as in
-the original Neural Photo Editor) that can be dragged or clicked, a slider per principal direction,
-and Reset."""
+"""The latent panel: the named Attributes on top (panels/attributes.py, when given), z as a grid of
+tiles (red = positive, blue = negative, brighter = larger, as in the original Neural Photo Editor)
+that can be dragged or clicked, Reset, and a slider per principal direction in a section that
+starts collapsed."""
 
 from __future__ import annotations
 
@@ -214,7 +215,7 @@ class LatentPanel(QWidget):
     directionEdited = Signal(int, float)
     editFinished = Signal()
 
-    def __init__(self, reset_action: QAction | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, reset_action: QAction | None = None, attributes: QWidget | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.grid = LatentGrid()
         self.grid.valueEdited.connect(self.latentEdited)
@@ -234,8 +235,16 @@ class LatentPanel(QWidget):
             reset.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
             header.addWidget(reset)
 
-        self.directions_title = QLabel("Principal directions")
-        self.directions_title.setObjectName("sectionLabel")
+        # Principal components mean little to a person: available, but folded away at first.
+        self.directions_title = QToolButton()
+        self.directions_title.setObjectName("sectionToggle")
+        self.directions_title.setText("Principal directions")
+        self.directions_title.setCheckable(True)
+        self.directions_title.setChecked(False)
+        self.directions_title.setAutoRaise(True)
+        self.directions_title.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.directions_title.setArrowType(Qt.ArrowType.RightArrow)
+        self.directions_title.toggled.connect(self._show_directions)
         self.no_directions = QLabel(
             "This model ships no principal directions. Create them with "
             "'python -m npe.editing.directions --weights W --data ARCHIVE'."
@@ -258,6 +267,9 @@ class LatentPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 12)
         layout.setSpacing(8)
+        self.attributes = attributes
+        if attributes is not None:
+            layout.addWidget(attributes)
         layout.addLayout(header)
         layout.addWidget(self.grid)
         layout.addWidget(self.directions_title)
@@ -283,8 +295,12 @@ class LatentPanel(QWidget):
             slider.slider.sliderReleased.connect(self.editFinished)
             self._sliders_layout.insertWidget(k, slider)
             self.sliders.append(slider)
-        self.no_directions.setVisible(count == 0)
-        self.scroll.setVisible(count > 0)
+        self._show_directions(self.directions_title.isChecked())
+
+    def _show_directions(self, expanded: bool) -> None:
+        self.directions_title.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
+        self.no_directions.setVisible(expanded and not self.sliders)
+        self.scroll.setVisible(expanded and bool(self.sliders))
 
     def _direction_moved(self, slider: DirectionSlider, value: int) -> None:
         self.directionEdited.emit(slider.k, value / SLIDER_STEPS)
