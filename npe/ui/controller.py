@@ -147,11 +147,16 @@ class EditorController(QObject):
         return self._open(f"exporting '{Path(path).name}'", lambda ws: ws.export_png(path), on_done, path)
 
     # --- painting ------------------------------------------------------------------------------------------
-    def begin_stroke(self, x: float, y: float, color: tuple[int, int, int], radius: float, strength: float, view_scale: float = 1.0) -> None:
-        """Start a brush stroke at (x, y) (photo pixels), one gesture; follow with stroke_to / end_stroke."""
+    def begin_stroke(
+        self, x: float, y: float, color: tuple[int, int, int], radius: float, strength: float, view_scale: float = 1.0, reach: float | None = None
+    ) -> None:
+        """Start a brush stroke at (x, y) (photo pixels), one gesture; follow with stroke_to / end_stroke.
+        ``reach``: crop pixels the change may spread beyond the brush (None: the brush's default)."""
         self.begin_gesture("Paint", ("stroke", next(self._strokes)))
         self._stroke = True
         brush = {"color": color, "radius": radius, "strength": strength}
+        if reach is not None:
+            brush["reach"] = float(reach)
         self._submit(BrushJob(x=x, y=y, brush=brush, scale=view_scale))
 
     def stroke_to(self, x: float, y: float, view_scale: float = 1.0) -> None:
@@ -168,11 +173,11 @@ class EditorController(QObject):
         the press, end_gesture at the release) all calls are one undo step."""
         self._submit(ProtectJob(points=[(float(x), float(y)) for x, y in points], radius=radius, erase=erase))
 
-    def lighten(self, x: float, y: float, amount: float, radius: float, view_scale: float = 1.0) -> None:
+    def lighten(self, x: float, y: float, amount: float, radius: float, view_scale: float = 1.0, reach: float | None = None) -> None:
         """One wheel notch: brighten (amount > 0) or darken. A spin is one gesture (ended by
         ``end_gesture("wheel")`` when the pointer moves, or by any other action)."""
         self.begin_gesture("Lighten" if amount > 0 else "Darken", ("wheel", amount > 0))
-        self._submit(LightenJob(x=x, y=y, amount=amount, radius=radius, scale=view_scale))
+        self._submit(LightenJob(x=x, y=y, amount=amount, radius=radius, scale=view_scale, reach=None if reach is None else float(reach)))
 
     def end_wheel(self) -> None:
         """The pointer moved: a wheel spin in progress is finished."""

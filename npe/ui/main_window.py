@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self.brush_panel.colorChanged.connect(self._brush_changed)
         self.brush_panel.sizeChanged.connect(self._size_changed)
         self.brush_panel.strengthChanged.connect(self.settings.set_brush_strength)
+        self.brush_panel.reachChanged.connect(self.settings.set_brush_reach)
         self.latent_panel.latentEdited.connect(c.set_latent_value)
         self.latent_panel.directionEdited.connect(c.set_direction)
         self.latent_panel.editFinished.connect(c.end_gesture)
@@ -183,6 +184,7 @@ class MainWindow(QMainWindow):
         self.brush_panel.set_color(QColor(s.brush_color()))
         self.brush_panel.size.setValue(s.brush_size())
         self.brush_panel.strength.setValue(s.brush_strength())
+        self.brush_panel.reach.setValue(s.brush_reach())
         self._brush_changed()
         geometry, state = s.geometry(), s.window_state()
         if geometry is not None:
@@ -335,7 +337,7 @@ class MainWindow(QMainWindow):
         color = self.brush_panel.color
         self.controller.begin_stroke(
             x, y, (color.red(), color.green(), color.blue()), self.brush_radius(),
-            self.brush_panel.strength_percent() / 100.0, self.canvas.scale(),
+            self.brush_panel.strength_percent() / 100.0, self.canvas.scale(), reach=self.brush_panel.reach_crop_pixels(),
         )
 
     def _protect_started(self, erase: bool) -> None:
@@ -349,7 +351,7 @@ class MainWindow(QMainWindow):
         self.controller.end_gesture()
 
     def _lighten(self, x: float, y: float, notches: float) -> None:
-        self.controller.lighten(x, y, LIGHTEN_PER_NOTCH * notches, self.brush_radius(), self.canvas.scale())
+        self.controller.lighten(x, y, LIGHTEN_PER_NOTCH * notches, self.brush_radius(), self.canvas.scale(), reach=self.brush_panel.reach_crop_pixels())
 
     def _color_picked(self, color: QColor) -> None:
         self.brush_panel.set_color(color)
@@ -393,7 +395,7 @@ class MainWindow(QMainWindow):
 
     def _source_changed(self, source: SourceInfo) -> None:
         self.canvas.set_source(source.original, source.photo_size, source.box, source.resolution)
-        self.brush_panel.set_face_size(source.box[2])
+        self.brush_panel.set_face_size(source.box[2], source.resolution)
         self.latent_panel.set_direction_count(source.direction_count)
         self._brush_changed()
         self._update_title()

@@ -154,6 +154,7 @@ class LightenJob(_BrushAt):
     name: str = "lightening"
     amount: float = 0.0
     radius: float = 1.0
+    reach: float | None = None  # crop pixels (None: the brush's default)
 
     def absorb(self, queued: Job) -> Job | None:
         if isinstance(queued, LightenJob):  # notches that arrive while a step runs add up
@@ -163,7 +164,8 @@ class LightenJob(_BrushAt):
     def execute(self, workspace: Workspace) -> None:
         if workspace.session is None:
             raise _NothingOpen
-        workspace.session.lighten(self.x, self.y, self.amount, self.radius)
+        extra = {} if self.reach is None else {"reach": self.reach}
+        workspace.session.lighten(self.x, self.y, self.amount, self.radius, **extra)
 
 
 @dataclass
