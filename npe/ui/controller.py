@@ -46,6 +46,7 @@ class EditorController(QObject):
     failed = Signal(object)  # Failure
     busyChanged = Signal(bool)
     updateTimed = Signal(float)  # milliseconds of the last model update
+    fittingProgress = Signal(float)  # fitting the model to an opened photo: 0-1; -1 when it ends
 
     def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +56,7 @@ class EditorController(QObject):
         self.worker.idle.connect(self._on_idle)
         self.worker.jobDone.connect(self._on_job_done)
         self.worker.modelLoaded.connect(self._on_model_loaded)
+        self.worker.fittingProgress.connect(self.fittingProgress)
         self.model_info: ModelSummary | None = None
         self.source: SourceInfo | None = None
         self.history = HistoryInfo((), 0, False, False, False)
@@ -129,13 +131,19 @@ class EditorController(QObject):
 
     def open_dataset_face(self, dataset: str, index: int, on_done: Callable[[bool], None] | None = None) -> int:
         """Face ``index`` of the user's own collection (a zip archive or folder of face photos)."""
-        return self._open(f"opening face {index} of '{Path(dataset).name}'", lambda ws: ws.open_collection_face(dataset, index), on_done)
+        fit = self.worker.fitting
+        return self._open(f"opening face {index} of '{Path(dataset).name}'", lambda ws: ws.open_collection_face(dataset, index, tune=fit()), on_done, fits=True)
 
     def open_random(self, seed: int | None = None, on_done: Callable[[bool], None] | None = None) -> int:
         return self._open("making a random face", lambda ws: ws.open_random(seed), on_done)
 
     def open_photo(self, path: str, whole_image: bool = False, on_done: Callable[[bool], None] | None = None) -> int:
-        return self._open(f"opening '{Path(path).name}'", lambda ws: ws.open_photo(path, whole_image), on_done, path)
+        fit = self.worker.fitting  # called on the worker, when the job starts
+        return self._open(f"opening '{Path(path).name}'", lambda ws: ws.open_photo(path, whole_image, tune=fit()), on_done, path, fits=True)
+
+    def cancel_fitting(self) -> None:
+        """Stop fitting the model to the photo being opened: it opens with the encoder's face."""
+        self.worker.cancel_fitting()
 
     def open_session(self, path: str, on_done: Callable[[bool], None] | None = None) -> int:
         return self._open(f"opening the session '{Path(path).name}'", lambda ws: ws.open_session_file(path), on_done, path)
@@ -219,9 +227,11 @@ class EditorController(QObject):
         self.end_gesture()
         return self._submit(SessionJob(name, run))
 
-    def _open(self, name: str, run: Callable[[Workspace], object], on_done: Callable[[bool], None] | None, path: str | None = None) -> int:
+    def _open(
+        self, name: str, run: Callable[[Workspace], object], on_done: Callable[[bool], None] | None, path: str | None = None, fits: bool = False
+    ) -> int:
         self.end_gesture()
-        return self._submit(Job(name, run, path=path), on_done)
+        return self._submit(Job(name, run, path=path, fits=fits), on_done)
 
     def _submit(self, job: Job, on_done: Callable[[bool], None] | None = None) -> int:
         seq = self.worker.submit(job)

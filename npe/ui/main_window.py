@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QWidget
 
 from npe.ui import icons
 from npe.ui.canvas import Canvas, Tool
@@ -137,6 +137,15 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("Loading model…")
         self.device_label = QLabel("")
         self.device_label.setObjectName("statusDevice")
+        # Fitting the model to an opened photo: its progress and a Cancel button (Esc does the same).
+        self.fitting_label = QLabel("")
+        self.fitting_cancel = QPushButton("Cancel")
+        self.fitting_cancel.setToolTip("Stop fitting the model to this photo (Esc); it opens with the encoder's face")
+        self.fitting_cancel.clicked.connect(self.controller.cancel_fitting)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self._escape)
+        status.addWidget(self.fitting_label)
+        status.addWidget(self.fitting_cancel)
+        self._fitting_progress(-1.0)
         for label in (self.busy_label, self.zoom_label, self.timing_label, self.model_label, self.device_label):
             label.setObjectName(label.objectName() or "statusField")
             status.addPermanentWidget(label)
@@ -154,6 +163,7 @@ class MainWindow(QMainWindow):
         c.failed.connect(self._failed)
         c.busyChanged.connect(self._busy_changed)
         c.updateTimed.connect(lambda ms: self.timing_label.setText(f"{ms:.0f} ms / update"))
+        c.fittingProgress.connect(self._fitting_progress)
 
         canvas = self.canvas
         canvas.strokeStarted.connect(self._stroke_started)
@@ -426,6 +436,16 @@ class MainWindow(QMainWindow):
         name = source.name if source is not None else ""
         self.setWindowTitle(f"{name}[*] — {APP_NAME}" if name else APP_NAME)
         self.setWindowModified(self.controller.modified)
+
+    def _fitting_progress(self, fraction: float) -> None:
+        fitting = fraction >= 0
+        self.fitting_label.setText(f"Fitting the model to this photo… {fraction * 100:.0f}%" if fitting else "")
+        self.fitting_label.setVisible(fitting)
+        self.fitting_cancel.setVisible(fitting)
+
+    def _escape(self) -> None:
+        if self.fitting_cancel.isVisible():
+            self.controller.cancel_fitting()
 
     def _busy_changed(self, busy: bool) -> None:
         self.busy_label.setText("Working…" if busy else "")
