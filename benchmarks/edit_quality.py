@@ -1,8 +1,9 @@
 """Do edits work on real photos? One white stroke over closed mouths and one dark stroke across
-foreheads of validation photos the model never trained on (CelebA 008501-009000), with the old
-brush (EditSession) and the local brush on the tuned per-photo generator.
+foreheads of validation photos the model never trained on (CelebA 008501-009000), through the
+editor's EditSession ("session": fitted to the photo, the local brush, as users get it) and through
+the bare local brush on the tuned per-photo generator ("new", the calibration harness).
 
-    python benchmarks/edit_quality.py [--limit N] [--grid-dir DIR] [--only old|new]
+    python benchmarks/edit_quality.py [--limit N] [--grid-dir DIR] [--only session|new]
 
 Faces are picked by CelebA's labels: mouth edits on Mouth_Slightly_Open = -1 and Smiling = -1,
 forehead edits on Bangs = -1 and Bald = -1 (the first 50 of each in the split). Per edit it prints
@@ -10,7 +11,7 @@ forehead edits on Bangs = -1 and Bald = -1 (the first 50 of each in the split). 
   local    pixels > 25 px from the stroke (89x109 scale) change by <= 2/255 on average and
            <= 8/255 at the 99th percentile (per pixel: the largest change over its channels),
 the rate of each, reconstruction PSNR (encoder only, and after inversion), seconds to open a photo,
-and writes a before/after grid PNG (original | old brush | new brush per face) to --grid-dir,
+and writes a before/after grid PNG (original | session | new per face) to --grid-dir,
 which must lie outside git: CelebA images may not be committed. Uses 1 torch thread.
 """
 
@@ -112,26 +113,32 @@ def measure(photo: np.ndarray, result: np.ndarray, points, edit: Edit) -> dict[s
 # --- the two brushes, behind one thin adapter each (re-point them at the refactored session) -------
 
 
-class OldBrush:
-    """The shipped EditSession brush: from_photo / begin_stroke / stroke_to / end_stroke / result."""
+class SessionBrush:
+    """What users get: EditSession.from_photo (fitted to the photo) / begin_stroke / stroke_to /
+    end_stroke / result, with the edit's reach (REACH)."""
 
-    name = "old"
+    name = "session"
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, tune: bool = True) -> None:
         self.model = model
+        self.tune = tune
 
     def open(self, photo: np.ndarray, box) -> dict[str, float]:
         from npe.data.convert import to_model
         from npe.editing import EditSession
         from npe.editing.inversion import psnr
 
-        self.session = EditSession.from_photo(self.model, photo, box=box, directions=None)
-        psnr_value = psnr(to_model(np.ascontiguousarray(self.session.reconstruction)), to_model(np.ascontiguousarray(self.session.crop)))
-        return {"psnr_before": psnr_value, "psnr_after": psnr_value}
+        self.session = EditSession.from_photo(self.model, photo, box=box, directions=None, tune=self.tune)
+        crop = to_model(np.ascontiguousarray(self.session.crop))
+        with torch.no_grad():
+            encoder = psnr(self.model.decode(self.model.encode(crop)), crop)
+        return {"psnr_before": encoder, "psnr_after": psnr(to_model(np.ascontiguousarray(self.session.reconstruction)), crop)}
 
-    def paint(self, points, color) -> tuple[np.ndarray, list[float]]:
+    def paint(self, points, color, edit_name: str = "") -> tuple[np.ndarray, list[float]]:
+        from npe.editing.stroke import BrushSettings
+
         timings = []
-        self.session.begin_stroke(color=color, radius=RADIUS)
+        self.session.begin_stroke(color=color, radius=RADIUS, reach=REACH.get(edit_name, BrushSettings.reach))
         for x, y in points:
             started = time.perf_counter()
             self.session.stroke_to(x, y)
@@ -240,7 +247,7 @@ def run(brushes, edits, count: int, grid_dir: Path | None) -> None:
                 opened["open_s"] = time.perf_counter() - started
                 opened["open_cpu_s"] = time.process_time() - started_cpu  # a shared machine's wall time includes waiting
                 points = stroke_points(edit, box)
-                result, timings = brush.paint(points, edit.color, edit.name) if brush.name == "new" else brush.paint(points, edit.color)
+                result, timings = brush.paint(points, edit.color, edit.name)
                 figures[brush.name].append({**opened, **measure(photo, result, points, edit), "steps_ms": timings[3:]})
                 row.append(result)
             rows.append(row)
@@ -305,7 +312,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=50, help="faces per edit (default 50)")
     parser.add_argument("--grid-dir", type=Path, default=Path("/root/npe-scratch/edit_quality"), help="where the grids go (outside git)")
-    parser.add_argument("--only", choices=("old", "new"), help="run one brush only")
+    parser.add_argument("--only", choices=("session", "new"), help="run one brush only (session: the wired EditSession)")
     parser.add_argument("--edit", choices=[edit.name for edit in EDITS], help="run one edit only")
     parser.add_argument("--weights", help="model weights (default: the bundled model)")
     parser.add_argument("--latency", action="store_true", help="only time the local brush step (1 and 2 threads)")
@@ -328,8 +335,8 @@ def main() -> None:
                   f"CPU median {cpu:.2f} p95 {cpu95:.2f} ms (all threads)")
         return
     brushes = []
-    if args.only in (None, "old"):
-        brushes.append(OldBrush(model))
+    if args.only in (None, "session"):
+        brushes.append(SessionBrush(model))
     if args.only in (None, "new"):
         brushes.append(NewBrush(model, LocalBrushSettings(), InversionSettings(), reach=REACH))
     edits = [edit for edit in EDITS if args.edit in (None, edit.name)]

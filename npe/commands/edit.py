@@ -22,6 +22,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     from npe.editing.attributes import parse_attribute_values
     from npe.editing.brush import densify
     from npe.editing.errors import FaceNotFoundError
+    from npe.editing.stroke import BrushSettings
     from npe.editing.workspace import Workspace
 
     colors = [_color(text) for text in args.color] or [(255, 255, 255)]
@@ -60,6 +61,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
                 radius=radius,
                 strength=args.strength if args.strength is not None else 1.0,
                 steps=args.steps if args.steps is not None else DEFAULT_STEPS,
+                reach=args.reach if args.reach is not None else BrushSettings.reach,
             )
         written = workspace.export_png(args.output, crop_only=args.crop_only)
     except FaceNotFoundError as exc:
@@ -79,6 +81,8 @@ def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]],
         raise UserError(f"--strength must be a number >= 0, got {args.strength:g}")
     if args.steps is not None and not 1 <= args.steps <= 100:
         raise UserError(f"--steps must be from 1 to 100, got {args.steps}")
+    if args.reach is not None and not (math.isfinite(args.reach) and 0 <= args.reach <= 64):
+        raise UserError(f"--reach must be from 0 to 64 pixels of the model's face crop, got {args.reach:g}")
     if args.input is not None and args.index is not None:
         raise UserError("give either INPUT or --index N, not both")
     if args.input is None and args.index is None:
@@ -90,11 +94,12 @@ def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]],
 
 
 def _open(workspace: Workspace, args: argparse.Namespace) -> EditSession:
+    tune = not args.no_tune  # fit the model to the photo (samples need no fitting)
     if args.index is None:
-        return workspace.open_photo(args.input, whole_image=args.whole_image)
+        return workspace.open_photo(args.input, whole_image=args.whole_image, tune=tune)
     if args.dataset is None:
         return workspace.open_sample(args.index)
-    return workspace.open_collection_face(args.dataset, args.index)
+    return workspace.open_collection_face(args.dataset, args.index, tune=tune)
 
 
 def _points(text: str, option: str) -> list[tuple[float, float]]:

@@ -25,6 +25,8 @@ from npe.data.faces import CropBox
 from npe.editing.compose import crop_to_photo, photo_to_crop
 from npe.editing.errors import SessionError
 from npe.editing.history import CommitState, SourceState
+from npe.editing.inversion import TunedGenerator, decode
+from npe.editing.local_brush import is_greyscale
 from npe.model.runtime import model_device, prepare
 
 if TYPE_CHECKING:
@@ -126,7 +128,7 @@ class Document:
         return SourceState(
             photo=self.photo, box=self.box.to_dict(), crop=self.crop, latent0=self.latent0,
             latent=readonly(self.latent), protect=self.protect if self._protect_any else None,
-            is_sample=self.is_sample, name=self.name,
+            is_sample=self.is_sample, name=self.name, tuned=self.tuned_arrays, limit=self.limit,
         )
 
     def to_crop_coords(self, x: float, y: float) -> tuple[float, float]:
@@ -143,24 +145,24 @@ class Document:
             raise SessionError(f"The {what} ({x:g}, {y:g}) is outside the image ({width}x{height} pixels).")
 
     def decode(self, latent: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """G(latent) as a 1 x 3 x R x R tensor, no graph."""
+        """G(latent) as a 1 x 3 x R x R tensor, no graph (this photo's tuned generator, if any)."""
         tensor = torch.as_tensor(np.array(latent, dtype=np.float32) if isinstance(latent, np.ndarray) else latent)
         with torch.no_grad():
-            return self.model.decode(tensor.reshape(1, -1).to(self.device, torch.float32))
+            return decode(self.model, tensor.reshape(1, -1).to(self.device, torch.float32), self.tuned)
 
-    def forward_with_graph(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(leaf, G(leaf)) with the graph kept: what the brush differentiates."""
-        leaf = latent.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            return leaf, self.model.decode(leaf)
+    def generate(self, latent: torch.Tensor) -> torch.Tensor:
+        """G(latent) differentiable in ``latent`` (1 x D): what the brush optimises through."""
+        return decode(self.model, latent, self.tuned)
 
     # --- setters (each emits its own events) --------------------------------------------------
-    def set_latent(self, latent: np.ndarray | torch.Tensor, generated: torch.Tensor | None = None) -> None:
+    def set_latent(self, latent: np.ndarray | torch.Tensor, generated: torch.Tensor | None = None, *, limit: np.ndarray | None = None) -> None:
         """Make ``latent`` the current z. ``generated`` is G(latent) when the caller already has it
-        (a brush step's forward pass); otherwise it is decoded here."""
+        (a brush step's forward pass); otherwise it is decoded here. ``limit``: where the composite
+        may show the change (uint8 R x R, 255 = fully; the brush strokes' reach), None everywhere."""
         tensor = torch.as_tensor(np.array(latent, dtype=np.float32) if isinstance(latent, np.ndarray) else latent)
         self.z = tensor.detach().clone().reshape(1, -1).to(self.device, torch.float32)
         self.generated = generated.detach() if generated is not None else self.decode(self.z)
+        self.limit = self._check_limit(limit)
         self.latent_revision += 1
         self.events.emit("latent", "image")
 
@@ -185,6 +187,7 @@ class Document:
         self._load(SourceState(
             photo=photo, box=self.box.to_dict(), crop=state.crop, latent0=state.latent0, latent=state.latent,
             protect=self.protect if self._protect_any else None, is_sample=self.is_sample, name=self.name,
+            tuned=self.tuned_arrays, limit=state.limit,
         ))
         self.events.emit("source", "latent", "image")
 
@@ -196,6 +199,12 @@ class Document:
         self.latent0 = source.latent0
         self.is_sample = source.is_sample
         self.name = source.name
+        # The photo's own generator (per-photo tuning; SessionError if saved for another model).
+        self.tuned_arrays = source.tuned
+        self.tuned = TunedGenerator.from_arrays(source.tuned, self.model, prefix="") if source.tuned else None
+        # A grey photo gets grey changes and a brush that compares brightness (issue 10).
+        self.grey = not source.is_sample and is_greyscale(source.photo)
+        self.limit = self._check_limit(source.limit)
         height, width = self.photo.shape[:2]
         self.recon = self.decode(self.latent0)
         self.source_revision += 1
@@ -203,6 +212,11 @@ class Document:
         self.z = torch.from_numpy(np.array(source.latent, dtype=np.float32)).reshape(1, -1).to(self.device)
         self.generated = self.decode(self.z)
         self.latent_revision += 1
+
+    def _check_limit(self, limit: np.ndarray | None) -> np.ndarray | None:
+        if limit is not None and (limit.dtype != np.uint8 or limit.shape != (self.resolution, self.resolution)):
+            raise SessionError(f"A reach limit must be uint8 {self.resolution}x{self.resolution}, got {limit.dtype} {limit.shape}.")
+        return limit
 
     def _set_protect(self, protect: np.ndarray) -> None:
         self.protect = readonly(protect)

@@ -21,7 +21,7 @@ DEFAULT_LIMIT = 500
 class Restorable(Protocol):
     """What records need from the document they change (npe.editing.document.Document)."""
 
-    def set_latent(self, latent: np.ndarray) -> None: ...
+    def set_latent(self, latent: np.ndarray, *, limit: np.ndarray | None = None) -> None: ...
 
     def set_protect_region(self, rect: tuple[int, int, int, int], values: np.ndarray) -> None: ...
 
@@ -79,28 +79,38 @@ def _rect(value: Any) -> tuple[int, int, int, int]:
 
 @dataclass
 class LatentRecord:
-    """The current latent changed (a stroke, a latent value, a direction, lighten, reset)."""
+    """The current latent changed (a stroke, a latent value, a direction, lighten, reset), with the
+    composite's reach limit before and after (uint8 R x R, 255 = may change; None = everywhere)."""
 
     label: str
     before: np.ndarray
     after: np.ndarray
+    limit_before: np.ndarray | None = None
+    limit_after: np.ndarray | None = None
 
     def undo(self, target: Restorable) -> None:
-        target.set_latent(self.before)
+        target.set_latent(self.before, limit=self.limit_before)
 
     def redo(self, target: Restorable) -> None:
-        target.set_latent(self.after)
+        target.set_latent(self.after, limit=self.limit_after)
 
     @property
     def nbytes(self) -> int:
-        return self.before.nbytes + self.after.nbytes
+        return sum(a.nbytes for a in (self.before, self.after, self.limit_before, self.limit_after) if a is not None)
 
     def to_state(self, store: ArrayStore) -> dict[str, Any]:
-        return {"type": "latent", "label": self.label, "before": store.put(self.before), "after": store.put(self.after)}
+        return {
+            "type": "latent", "label": self.label, "before": store.put(self.before), "after": store.put(self.after),
+            "limit_before": store.put(self.limit_before), "limit_after": store.put(self.limit_after),
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any], store: ArrayStore) -> LatentRecord:
-        return cls(str(state["label"]), store.get(state["before"], np.float32, 1), store.get(state["after"], np.float32, 1))
+        # Files written before the reach limit existed have no limits: the change shows everywhere, as then.
+        return cls(
+            str(state["label"]), store.get(state["before"], np.float32, 1), store.get(state["after"], np.float32, 1),
+            store.get(state.get("limit_before"), np.uint8, 2), store.get(state.get("limit_after"), np.uint8, 2),
+        )
 
 
 @dataclass
@@ -160,29 +170,40 @@ class SourceState:
     protect: np.ndarray | None
     is_sample: bool
     name: str
+    # The per-photo tuned generator (npe.editing.inversion.TunedGenerator.to_arrays(prefix=""): fp16
+    # deltas by parameter name, shared between snapshots) or None: the shared generator.
+    tuned: dict[str, np.ndarray] | None = None
+    # The composite's reach limit (uint8 R x R, 255 = may change) or None: everywhere.
+    limit: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for array in (self.photo, self.crop, self.latent0, self.latent, self.protect):
+        for array in (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, *(self.tuned or {}).values()):
             _readonly(array)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.photo, self.crop, self.latent0, self.latent, self.protect) if a is not None)
+        arrays = (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, *(self.tuned or {}).values())
+        return sum(a.nbytes for a in arrays if a is not None)
 
     def to_state(self, store: ArrayStore) -> dict[str, Any]:
         return {
             "photo": store.put(self.photo), "box": dict(self.box), "crop": store.put(self.crop),
             "latent0": store.put(self.latent0), "latent": store.put(self.latent),
             "protect": store.put(self.protect), "is_sample": self.is_sample, "name": self.name,
+            "tuned": None if self.tuned is None else {name: store.put(a) for name, a in self.tuned.items()},
+            "limit": store.put(self.limit),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any], store: ArrayStore) -> SourceState:
+        tuned = state.get("tuned")  # absent in files from before per-photo tuning: untuned
         return cls(
             photo=store.get(state["photo"], np.uint8, 3), box={k: float(v) for k, v in dict(state["box"]).items()},
             crop=store.get(state["crop"], np.uint8, 3), latent0=store.get(state["latent0"], np.float32, 1),
             latent=store.get(state["latent"], np.float32, 1), protect=store.get(state["protect"], np.bool_, 2),
             is_sample=bool(state["is_sample"]), name=str(state["name"]),
+            tuned=None if tuned is None else {str(name): store.get(key, np.float16) for name, key in dict(tuned).items()},
+            limit=store.get(state.get("limit"), np.uint8, 2),
         )
 
 
@@ -220,13 +241,17 @@ class CommitState:
     crop: np.ndarray
     latent0: np.ndarray
     latent: np.ndarray
+    limit: np.ndarray | None = None  # the reach limit (see SourceState); None: everywhere
 
     def to_state(self, store: ArrayStore) -> dict[str, Any]:
-        return {"crop": store.put(self.crop), "latent0": store.put(self.latent0), "latent": store.put(self.latent)}
+        return {"crop": store.put(self.crop), "latent0": store.put(self.latent0), "latent": store.put(self.latent), "limit": store.put(self.limit)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], store: ArrayStore) -> CommitState:
-        return cls(store.get(state["crop"], np.uint8, 3), store.get(state["latent0"], np.float32, 1), store.get(state["latent"], np.float32, 1))
+        return cls(
+            store.get(state["crop"], np.uint8, 3), store.get(state["latent0"], np.float32, 1), store.get(state["latent"], np.float32, 1),
+            store.get(state.get("limit"), np.uint8, 2),
+        )
 
 
 @dataclass
@@ -321,7 +346,7 @@ def merge(label: str, records: list[Record]) -> Record:
     """One record for a group: consecutive latent changes collapse into one (a slider drag of a
     hundred moves costs one record); anything else becomes a GroupRecord."""
     if all(isinstance(r, LatentRecord) for r in records):
-        return LatentRecord(label, records[0].before, records[-1].after)
+        return LatentRecord(label, records[0].before, records[-1].after, records[0].limit_before, records[-1].limit_after)
     if len(records) == 1:
         records[0].label = label
         return records[0]

@@ -111,7 +111,7 @@ def is_greyscale(image: np.ndarray, tolerance: int = 2) -> bool:
 
 
 def colour_loss(output: torch.Tensor, weights: torch.Tensor, target: torch.Tensor, *, grey: bool = False) -> torch.Tensor:
-    """Brush-weighted mean squared difference to ``target`` (as brush.weighted_loss), on luminance
+    """Brush-weighted mean squared difference to ``target`` (normalised by the brush's weight), on luminance
     when ``grey`` (a colour brush on a grey photo acts by its brightness)."""
     if grey:
         output, target = luminance(output), luminance(target)

@@ -11,6 +11,7 @@ import torch
 
 from npe.editing.compose import MaskSettings, PreviewCompositor, change_mask, crop_composite, feather_for, full_result
 from npe.editing.document import Document, readonly
+from npe.editing.local_brush import greyscale_delta, limit_change_mask
 from npe.editing.protect import crop_coverage
 
 
@@ -54,11 +55,16 @@ class Renderer:
         """(Δ, M) for the current latent; M is all ones for a generated sample (no masking)."""
         cache = self._current()
         if cache.delta is None or cache.mask is None:
-            delta = (self.document.generated - self.document.recon).detach()
-            if self.document.is_sample:
+            doc = self.document
+            delta = (doc.generated - doc.recon).detach()
+            if doc.grey:  # a grey photo stays grey: the change as its luminance on every channel
+                delta = greyscale_delta(delta)
+            if doc.is_sample:
                 mask = torch.ones(delta.shape[-2:], device=delta.device)
             else:
                 mask = change_mask(delta, self.mask_settings)
+                if doc.limit is not None:  # never carry a change beyond the strokes' reach
+                    mask = limit_change_mask(mask, torch.tensor(doc.limit, dtype=torch.float32, device=mask.device) / 255.0)
             cache.delta, cache.mask = delta.cpu(), mask.cpu()
         return cache.delta, cache.mask
 

@@ -106,13 +106,16 @@ class EditSession(AttributeActions):
     def from_photo(
         cls, model: IAN, photo: str | os.PathLike | np.ndarray, *, whole_image_if_no_face: bool = False,
         name: str | None = None, directions: Directions | None = None, box: CropBox | None = None,
+        tune: sources.Tuning = None,
     ) -> EditSession:
-        """A photo (path or uint8 HxWx3): the face is found (or ``box`` used), cropped, encoded."""
-        return cls(model, sources.open_photo(model, photo, whole_image_if_no_face=whole_image_if_no_face, name=name, box=box), directions=directions)
+        """A photo (path or uint8 HxWx3): the face is found (or ``box`` used), cropped, encoded and,
+        with ``tune`` (True or InversionSettings), the model fitted to it (sources.photo_source)."""
+        source = sources.open_photo(model, photo, whole_image_if_no_face=whole_image_if_no_face, name=name, box=box, tune=tune)
+        return cls(model, source, directions=directions)
 
     @classmethod
-    def from_crop(cls, model: IAN, crop: np.ndarray, *, name: str = "face crop", directions: Directions | None = None) -> EditSession:
-        return cls(model, sources.open_crop(model, crop, name), directions=directions)
+    def from_crop(cls, model: IAN, crop: np.ndarray, *, name: str = "face crop", directions: Directions | None = None, tune: sources.Tuning = None) -> EditSession:
+        return cls(model, sources.open_crop(model, crop, name, tune=tune), directions=directions)
 
     @classmethod
     def from_latent(cls, model: IAN, latent: np.ndarray, *, name: str = "sample", directions: Directions | None = None) -> EditSession:
@@ -221,16 +224,16 @@ class EditSession(AttributeActions):
             return False
         before, after = stroke.latents()
         if np.array_equal(before, after):
-            self.document.set_latent(after)  # the canonical image again (strokes show graph passes)
+            self.document.set_latent(after, limit=stroke.start_limit)  # the canonical image again (strokes show graph passes)
             return False
         # Decoded again: the stroke's images came from graph-building passes.
-        return self._push(LatentRecord(stroke.brush.label, readonly(before), readonly(after)))
+        return self._push(LatentRecord(stroke.brush.label, readonly(before), readonly(after), stroke.start_limit, self.document.limit))
 
     def cancel_stroke(self) -> None:
         """Abandon the stroke in progress and restore the latent it started from (no undo step)."""
         stroke, self._stroke = self._stroke, None
         if stroke is not None:
-            self.document.set_latent(stroke.start)
+            self.document.set_latent(stroke.start, limit=stroke.start_limit)
 
     def paint(self, points: Sequence[Point], brush: BrushSettings | Color | str | None = None, radius: float | None = None, strength: float | None = None, **settings: object) -> bool:
         """A whole stroke in one call (every point checked first). True if it changed z."""
@@ -246,10 +249,11 @@ class EditSession(AttributeActions):
         return self.end_stroke()
 
     @_action
-    def lighten(self, x: float, y: float, amount: float, radius: float, *, steps: int = 3) -> bool:
-        """Brighten (amount > 0) or darken under a soft brush at (x, y). One undo step."""
-        after = lighten_latent(self.document, x, y, amount, radius, steps)
-        return after is not None and self._set_latent(after, "Lighten" if amount > 0 else "Darken")
+    def lighten(self, x: float, y: float, amount: float, radius: float, *, steps: int = 3, reach: float = BrushSettings.reach) -> bool:
+        """Brighten (amount > 0) or darken under a soft brush at (x, y), changing the photo within
+        ``reach`` crop pixels of the brush (as a stroke does). One undo step."""
+        found = lighten_latent(self.document, x, y, amount, radius, steps, reach)
+        return found is not None and self._set_latent(found[0], "Lighten" if amount > 0 else "Darken", found[1])
 
     @_action
     def paint_protect(self, points: Sequence[Point], radius: float, *, erase: bool = False) -> bool:
@@ -333,9 +337,13 @@ class EditSession(AttributeActions):
             new_crop, new_latent0 = result, latent
         else:
             new_crop = crop_face(result, doc.box, self.resolution)
-            new_latent0 = encode_images(self.model, new_crop)
-        after = CommitState(readonly(np.ascontiguousarray(new_crop)), readonly(new_latent0), readonly(new_latent0.copy()))
-        before = CommitState(doc.crop, doc.latent0, readonly(latent))
+            # A tuned generator was fitted around the photo's z: the edited z is the new original's
+            # code (its tuned G(z) is the composite where it changed); untuned, the encoder's.
+            new_latent0 = latent if doc.tuned is not None else encode_images(self.model, new_crop)
+        # Nothing has changed since the commit yet: the reach limit starts empty again.
+        limit = None if doc.limit is None else readonly(np.zeros_like(doc.limit))
+        after = CommitState(readonly(np.ascontiguousarray(new_crop)), readonly(new_latent0), readonly(new_latent0.copy()), limit)
+        before = CommitState(doc.crop, doc.latent0, readonly(latent), doc.limit)
         region_before, region_after = readonly(doc.photo[y0:y1, x0:x1].copy()), readonly(result[y0:y1, x0:x1].copy())
         return self._push(CommitRecord("Commit", rect, region_before, region_after, before, after))
 
@@ -457,10 +465,12 @@ class EditSession(AttributeActions):
             self.events.emit("history")
         return True
 
-    def _set_latent(self, after: np.ndarray, label: str) -> bool:
+    def _set_latent(self, after: np.ndarray, label: str, limit: np.ndarray | None = None) -> bool:
+        """``limit``: the composite's reach limit afterwards; None (a slider, a direction, reset):
+        the change may show everywhere."""
         before = readonly(self.latent)
         after = readonly(np.array(after, dtype=np.float32))
-        return not np.array_equal(before, after) and self._push(LatentRecord(label, before, after))
+        return not np.array_equal(before, after) and self._push(LatentRecord(label, before, after, self.document.limit, limit))
 
     def _change_protect(self, label: str, change: ProtectChange | None) -> bool:
         return change is not None and self._push(ProtectRecord.from_regions(label, change.rect, change.before, change.after))

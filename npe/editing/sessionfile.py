@@ -156,6 +156,8 @@ def _check_source(source: SourceState, dim: int, resolution: int) -> None:
         raise ValueError(f"a crop of shape {source.crop.shape}, the model needs {resolution}x{resolution}")
     if source.protect is not None and source.protect.shape != source.photo.shape[:2]:
         raise ValueError("a protect mask that does not match its photo")
+    if source.limit is not None and source.limit.shape != (resolution, resolution):
+        raise ValueError("a reach limit that does not match the model's crop")
 
 
 def _source_states(record: object) -> list[SourceState]:
@@ -171,6 +173,8 @@ def _check_record(record: object, dim: int, resolution: int, photo_shapes: set[t
     if isinstance(record, LatentRecord):
         if record.before.size != dim or record.after.size != dim:
             raise ValueError("a history step with latents of the wrong size")
+        if any(limit is not None and limit.shape != (resolution, resolution) for limit in (record.limit_before, record.limit_after)):
+            raise ValueError("a history step whose reach limit does not fit this model")
     elif isinstance(record, GroupRecord):
         for child in record.records:
             _check_record(child, dim, resolution, photo_shapes)
@@ -186,6 +190,8 @@ def _check_record(record: object, dim: int, resolution: int, photo_shapes: set[t
             for state in (record.before, record.after):
                 if state.latent0.size != dim or state.latent.size != dim or state.crop.shape != (resolution, resolution, 3):
                     raise ValueError("a commit step that does not fit this model")
+                if state.limit is not None and state.limit.shape != (resolution, resolution):
+                    raise ValueError("a commit step whose reach limit does not fit this model")
 
 
 def png_metadata(*, source_name: str, model_name: str, latent: np.ndarray, latent0: np.ndarray, applied: list[str], box: CropBox) -> dict[str, str]:

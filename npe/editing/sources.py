@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,11 +17,26 @@ from npe.data.faces import CropBox
 from npe.editing.errors import SessionError
 from npe.editing.gallery import sample_latent
 from npe.editing.history import SourceState
+from npe.editing.inversion import InversionCancelled, InversionSettings, Progress, invert
 from npe.model.runtime import decode_latents, encode_images, prepare
 
 if TYPE_CHECKING:
     from npe.editing.gallery import Gallery
     from npe.model import IAN
+
+@dataclass
+class Fitting:
+    """Per-photo inversion with a progress callback and a cancel check (the GUI's worker)."""
+
+    settings: InversionSettings | None = None
+    progress: Progress | None = None
+    cancelled: Callable[[], bool] | None = None
+    was_cancelled: bool = False  # set when the fitting was cancelled: the photo opened untuned
+
+
+# How to fit the model to a photo when it is opened: None/False (the encoder only), True (the
+# default InversionSettings), an InversionSettings, or a Fitting (settings + progress + cancel).
+Tuning = bool | InversionSettings | Fitting | None
 
 
 def fresh_seed() -> int:
@@ -44,16 +61,34 @@ def check_latent(latent: np.ndarray, dim: int) -> np.ndarray:
     return array
 
 
-def photo_source(model: IAN, image: np.ndarray, box: CropBox, name: str) -> SourceState:
-    """``image`` (uint8, checked) with its face at ``box``: cropped and encoded."""
+def photo_source(model: IAN, image: np.ndarray, box: CropBox, name: str, tune: Tuning = None) -> SourceState:
+    """``image`` (uint8, checked) with its face at ``box``: cropped, encoded and, with ``tune``, the
+    model fitted to this crop (npe.editing.inversion: refined z0 and a tuned generator, so G(z0)
+    is the face the user sees). A cancelled fitting leaves the encoder's z0, untuned."""
     prepare(model)
-    crop = faces.crop_face(image, box, model.config.resolution)
+    resolution = model.config.resolution
+    crop = faces.crop_face(image, box, resolution)
     latent0 = encode_images(model, crop)
-    return SourceState(photo=image, box=box.to_dict(), crop=crop, latent0=latent0, latent=latent0.copy(), protect=None, is_sample=False, name=name)
+    tuned = None
+    fitting = tune if isinstance(tune, Fitting) else Fitting(tune if isinstance(tune, InversionSettings) else None) if tune else None
+    if fitting is not None:
+        try:
+            found = invert(model, crop, fitting.settings or InversionSettings(), latent=latent0, progress=fitting.progress, cancelled=fitting.cancelled)
+        except InversionCancelled:
+            fitting.was_cancelled = True
+        else:
+            latent0, tuned = found.latent, found.tuned.to_arrays(prefix="")
+    # Nothing is edited yet, so the composite may change nothing: strokes add their reach.
+    limit = np.zeros((resolution, resolution), dtype=np.uint8)
+    return SourceState(
+        photo=image, box=box.to_dict(), crop=crop, latent0=latent0, latent=latent0.copy(), protect=None, is_sample=False, name=name,
+        tuned=tuned, limit=limit,
+    )
 
 
 def open_photo(
-    model: IAN, photo: str | os.PathLike | np.ndarray, *, whole_image_if_no_face: bool = False, name: str | None = None, box: CropBox | None = None
+    model: IAN, photo: str | os.PathLike | np.ndarray, *, whole_image_if_no_face: bool = False, name: str | None = None, box: CropBox | None = None,
+    tune: Tuning = None,
 ) -> SourceState:
     """A photo of any size (path or uint8 HxWx3): the face is found (unless ``box`` is given),
     cropped and encoded. Raises ImageLoadError for an unreadable file and NoFaceError when no face
@@ -73,13 +108,13 @@ def open_photo(
             if not whole_image_if_no_face:
                 raise
             box = CropBox.whole_image(image.shape[1], image.shape[0])
-    return photo_source(model, image, box, label)
+    return photo_source(model, image, box, label, tune)
 
 
-def open_crop(model: IAN, crop: np.ndarray, name: str = "face crop") -> SourceState:
+def open_crop(model: IAN, crop: np.ndarray, name: str = "face crop", tune: Tuning = None) -> SourceState:
     """An image that already is a face crop (any size; its largest centred square is used)."""
     image = check_image(crop, "face crop")
-    return photo_source(model, image, CropBox.whole_image(image.shape[1], image.shape[0]), name)
+    return photo_source(model, image, CropBox.whole_image(image.shape[1], image.shape[0]), name, tune)
 
 
 def open_latent(model: IAN, latent: np.ndarray, name: str = "sample") -> SourceState:

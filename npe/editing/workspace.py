@@ -165,11 +165,12 @@ class Workspace:
         return current
 
     # --- opening ------------------------------------------------------------------------------------
-    def open_photo(self, path: str | os.PathLike, whole_image: bool = False) -> EditSession:
-        """A photo file: the face is found (FaceNotFoundError if none, unless ``whole_image``)."""
+    def open_photo(self, path: str | os.PathLike, whole_image: bool = False, tune: sources.Tuning = True) -> EditSession:
+        """A photo file: the face is found (FaceNotFoundError if none, unless ``whole_image``) and,
+        unless ``tune`` is False, the model fitted to it (a cancelled fitting opens it untuned)."""
         model = self.require_model()
         with worded_for_people():
-            session = EditSession.from_photo(model, path, whole_image_if_no_face=whole_image, directions=self.directions)
+            session = EditSession.from_photo(model, path, whole_image_if_no_face=whole_image, directions=self.directions, tune=tune)
         return self.adopt(session, f"Open {Path(path).name}")
 
     def open_sample(self, index: int) -> EditSession:
@@ -180,7 +181,7 @@ class Workspace:
     def open_random(self, seed: int | None = None) -> EditSession:
         return self.adopt(self._session(sources.open_random(self.require_model(), seed)), "Random face")
 
-    def open_collection_face(self, path: str, index: int) -> EditSession:
+    def open_collection_face(self, path: str, index: int, tune: sources.Tuning = True) -> EditSession:
         """Face ``index`` of the user's own collection (a zip archive or folder of face photos),
         which is read once and kept for the next face numbers."""
         model = self.require_model()
@@ -189,7 +190,7 @@ class Workspace:
         if not 0 <= index < count:
             raise UserError(f"'{path}' has {count} usable face photos; pick a number from 0 to {count - 1}.")
         name = Path(str(collection.names[index])).name
-        source = sources.open_crop(model, np.ascontiguousarray(collection.images[index]), name)
+        source = sources.open_crop(model, np.ascontiguousarray(collection.images[index]), name, tune=tune)
         return self.adopt(self._session(source), f"Open {name}")
 
     def open_session_file(self, path: str | os.PathLike) -> EditSession:

@@ -47,6 +47,7 @@ class EditorController(QObject):
     failed = Signal(object)  # Failure
     busyChanged = Signal(bool)
     updateTimed = Signal(float)  # milliseconds of the last model update
+    fittingProgress = Signal(float)  # fitting the model to an opened photo: 0-1; -1 when it ends
 
     def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +57,7 @@ class EditorController(QObject):
         self.worker.idle.connect(self._on_idle)
         self.worker.jobDone.connect(self._on_job_done)
         self.worker.modelLoaded.connect(self._on_model_loaded)
+        self.worker.fittingProgress.connect(self.fittingProgress)
         self.model_info: ModelSummary | None = None
         self.source: SourceInfo | None = None
         self.history = HistoryInfo((), 0, False, False, False)
@@ -130,13 +132,19 @@ class EditorController(QObject):
 
     def open_dataset_face(self, dataset: str, index: int, on_done: Callable[[bool], None] | None = None) -> int:
         """Face ``index`` of the user's own collection (a zip archive or folder of face photos)."""
-        return self._open(f"opening face {index} of '{Path(dataset).name}'", lambda ws: ws.open_collection_face(dataset, index), on_done)
+        fit = self.worker.fitting
+        return self._open(f"opening face {index} of '{Path(dataset).name}'", lambda ws: ws.open_collection_face(dataset, index, tune=fit()), on_done, fits=True)
 
     def open_random(self, seed: int | None = None, on_done: Callable[[bool], None] | None = None) -> int:
         return self._open("making a random face", lambda ws: ws.open_random(seed), on_done)
 
     def open_photo(self, path: str, whole_image: bool = False, on_done: Callable[[bool], None] | None = None) -> int:
-        return self._open(f"opening '{Path(path).name}'", lambda ws: ws.open_photo(path, whole_image), on_done, path)
+        fit = self.worker.fitting  # called on the worker, when the job starts
+        return self._open(f"opening '{Path(path).name}'", lambda ws: ws.open_photo(path, whole_image, tune=fit()), on_done, path, fits=True)
+
+    def cancel_fitting(self) -> None:
+        """Stop fitting the model to the photo being opened: it opens with the encoder's face."""
+        self.worker.cancel_fitting()
 
     def open_session(self, path: str, on_done: Callable[[bool], None] | None = None) -> int:
         return self._open(f"opening the session '{Path(path).name}'", lambda ws: ws.open_session_file(path), on_done, path)
@@ -148,11 +156,16 @@ class EditorController(QObject):
         return self._open(f"exporting '{Path(path).name}'", lambda ws: ws.export_png(path), on_done, path)
 
     # --- painting ------------------------------------------------------------------------------------------
-    def begin_stroke(self, x: float, y: float, color: tuple[int, int, int], radius: float, strength: float, view_scale: float = 1.0) -> None:
-        """Start a brush stroke at (x, y) (photo pixels), one gesture; follow with stroke_to / end_stroke."""
+    def begin_stroke(
+        self, x: float, y: float, color: tuple[int, int, int], radius: float, strength: float, view_scale: float = 1.0, reach: float | None = None
+    ) -> None:
+        """Start a brush stroke at (x, y) (photo pixels), one gesture; follow with stroke_to / end_stroke.
+        ``reach``: crop pixels the change may spread beyond the brush (None: the brush's default)."""
         self.begin_gesture("Paint", ("stroke", next(self._strokes)))
         self._stroke = True
         brush = {"color": color, "radius": radius, "strength": strength}
+        if reach is not None:
+            brush["reach"] = float(reach)
         self._submit(BrushJob(x=x, y=y, brush=brush, scale=view_scale))
 
     def stroke_to(self, x: float, y: float, view_scale: float = 1.0) -> None:
@@ -169,11 +182,11 @@ class EditorController(QObject):
         the press, end_gesture at the release) all calls are one undo step."""
         self._submit(ProtectJob(points=[(float(x), float(y)) for x, y in points], radius=radius, erase=erase))
 
-    def lighten(self, x: float, y: float, amount: float, radius: float, view_scale: float = 1.0) -> None:
+    def lighten(self, x: float, y: float, amount: float, radius: float, view_scale: float = 1.0, reach: float | None = None) -> None:
         """One wheel notch: brighten (amount > 0) or darken. A spin is one gesture (ended by
         ``end_gesture("wheel")`` when the pointer moves, or by any other action)."""
         self.begin_gesture("Lighten" if amount > 0 else "Darken", ("wheel", amount > 0))
-        self._submit(LightenJob(x=x, y=y, amount=amount, radius=radius, scale=view_scale))
+        self._submit(LightenJob(x=x, y=y, amount=amount, radius=radius, scale=view_scale, reach=None if reach is None else float(reach)))
 
     def end_wheel(self) -> None:
         """The pointer moved: a wheel spin in progress is finished."""
@@ -231,9 +244,11 @@ class EditorController(QObject):
         self.end_gesture()
         return self._submit(SessionJob(name, run))
 
-    def _open(self, name: str, run: Callable[[Workspace], object], on_done: Callable[[bool], None] | None, path: str | None = None) -> int:
+    def _open(
+        self, name: str, run: Callable[[Workspace], object], on_done: Callable[[bool], None] | None, path: str | None = None, fits: bool = False
+    ) -> int:
         self.end_gesture()
-        return self._submit(Job(name, run, path=path), on_done)
+        return self._submit(Job(name, run, path=path, fits=fits), on_done)
 
     def _submit(self, job: Job, on_done: Callable[[bool], None] | None = None) -> int:
         seq = self.worker.submit(job)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QWidget
 
 from npe.ui import icons
 from npe.ui.canvas import Canvas, Tool
@@ -139,6 +139,15 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("Loading model…")
         self.device_label = QLabel("")
         self.device_label.setObjectName("statusDevice")
+        # Fitting the model to an opened photo: its progress and a Cancel button (Esc does the same).
+        self.fitting_label = QLabel("")
+        self.fitting_cancel = QPushButton("Cancel")
+        self.fitting_cancel.setToolTip("Stop fitting the model to this photo (Esc); it opens with the encoder's face")
+        self.fitting_cancel.clicked.connect(self.controller.cancel_fitting)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self._escape)
+        status.addWidget(self.fitting_label)
+        status.addWidget(self.fitting_cancel)
+        self._fitting_progress(-1.0)
         for label in (self.busy_label, self.zoom_label, self.timing_label, self.model_label, self.device_label):
             label.setObjectName(label.objectName() or "statusField")
             status.addPermanentWidget(label)
@@ -156,6 +165,7 @@ class MainWindow(QMainWindow):
         c.failed.connect(self._failed)
         c.busyChanged.connect(self._busy_changed)
         c.updateTimed.connect(lambda ms: self.timing_label.setText(f"{ms:.0f} ms / update"))
+        c.fittingProgress.connect(self._fitting_progress)
 
         canvas = self.canvas
         canvas.strokeStarted.connect(self._stroke_started)
@@ -173,6 +183,7 @@ class MainWindow(QMainWindow):
         self.brush_panel.colorChanged.connect(self._brush_changed)
         self.brush_panel.sizeChanged.connect(self._size_changed)
         self.brush_panel.strengthChanged.connect(self.settings.set_brush_strength)
+        self.brush_panel.reachChanged.connect(self.settings.set_brush_reach)
         self.latent_panel.latentEdited.connect(c.set_latent_value)
         self.latent_panel.directionEdited.connect(c.set_direction)
         self.latent_panel.editFinished.connect(c.end_gesture)
@@ -186,6 +197,7 @@ class MainWindow(QMainWindow):
         self.brush_panel.set_color(QColor(s.brush_color()))
         self.brush_panel.size.setValue(s.brush_size())
         self.brush_panel.strength.setValue(s.brush_strength())
+        self.brush_panel.reach.setValue(s.brush_reach())
         self._brush_changed()
         geometry, state = s.geometry(), s.window_state()
         if geometry is not None:
@@ -338,7 +350,7 @@ class MainWindow(QMainWindow):
         color = self.brush_panel.color
         self.controller.begin_stroke(
             x, y, (color.red(), color.green(), color.blue()), self.brush_radius(),
-            self.brush_panel.strength_percent() / 100.0, self.canvas.scale(),
+            self.brush_panel.strength_percent() / 100.0, self.canvas.scale(), reach=self.brush_panel.reach_crop_pixels(),
         )
 
     def _protect_started(self, erase: bool) -> None:
@@ -352,7 +364,7 @@ class MainWindow(QMainWindow):
         self.controller.end_gesture()
 
     def _lighten(self, x: float, y: float, notches: float) -> None:
-        self.controller.lighten(x, y, LIGHTEN_PER_NOTCH * notches, self.brush_radius(), self.canvas.scale())
+        self.controller.lighten(x, y, LIGHTEN_PER_NOTCH * notches, self.brush_radius(), self.canvas.scale(), reach=self.brush_panel.reach_crop_pixels())
 
     def _color_picked(self, color: QColor) -> None:
         self.brush_panel.set_color(color)
@@ -396,7 +408,7 @@ class MainWindow(QMainWindow):
 
     def _source_changed(self, source: SourceInfo) -> None:
         self.canvas.set_source(source.original, source.photo_size, source.box, source.resolution)
-        self.brush_panel.set_face_size(source.box[2])
+        self.brush_panel.set_face_size(source.box[2], source.resolution)
         self.latent_panel.set_direction_count(source.direction_count)
         self._brush_changed()
         self._update_title()
@@ -427,6 +439,16 @@ class MainWindow(QMainWindow):
         name = source.name if source is not None else ""
         self.setWindowTitle(f"{name}[*] — {APP_NAME}" if name else APP_NAME)
         self.setWindowModified(self.controller.modified)
+
+    def _fitting_progress(self, fraction: float) -> None:
+        fitting = fraction >= 0
+        self.fitting_label.setText(f"Fitting the model to this photo… {fraction * 100:.0f}%" if fitting else "")
+        self.fitting_label.setVisible(fitting)
+        self.fitting_cancel.setVisible(fitting)
+
+    def _escape(self) -> None:
+        if self.fitting_cancel.isVisible():
+            self.controller.cancel_fitting()
 
     def _busy_changed(self, busy: bool) -> None:
         self.busy_label.setText("Working…" if busy else "")

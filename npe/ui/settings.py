@@ -61,6 +61,13 @@ class Settings:
     def set_brush_strength(self, percent: int) -> None:
         self._set("brush/strength", int(percent))
 
+    def brush_reach(self) -> int:
+        """How far a change may spread beyond the brush, in pixels of the model's face crop."""
+        return int(self._get("brush/reach", 4, int))
+
+    def set_brush_reach(self, pixels: int) -> None:
+        self._set("brush/reach", int(pixels))
+
     # window
     def geometry(self) -> QByteArray | None:
         value = self._qsettings.value("window/geometry")

@@ -56,6 +56,7 @@ class Job:
     path: str | None = None
     fail_kind: str = "error"
     seq: int = field(default=0, compare=False)
+    fits: bool = False  # it may fit the model to a photo (the status bar shows its progress)
     timed: ClassVar[bool] = False  # a model update: its time goes to the status bar
 
     def view_scale(self) -> float:
@@ -154,6 +155,7 @@ class LightenJob(_BrushAt):
     name: str = "lightening"
     amount: float = 0.0
     radius: float = 1.0
+    reach: float | None = None  # crop pixels (None: the brush's default)
 
     def absorb(self, queued: Job) -> Job | None:
         if isinstance(queued, LightenJob):  # notches that arrive while a step runs add up
@@ -163,7 +165,8 @@ class LightenJob(_BrushAt):
     def execute(self, workspace: Workspace) -> None:
         if workspace.session is None:
             raise _NothingOpen
-        workspace.session.lighten(self.x, self.y, self.amount, self.radius)
+        extra = {} if self.reach is None else {"reach": self.reach}
+        workspace.session.lighten(self.x, self.y, self.amount, self.radius, **extra)
 
 
 @dataclass
@@ -192,6 +195,7 @@ class EditorWorker(QThread):
     idle = Signal(int)  # seq of the last job done when the queue became empty
     jobDone = Signal(int, bool)  # seq, succeeded (after its frame)
     modelLoaded = Signal(object)  # npe.editing.workspace.ModelSummary
+    fittingProgress = Signal(float)  # fitting the model to a photo: fraction done 0-1; -1 when it ends
 
     def __init__(self, workspace: Workspace | None = None, parent: object = None) -> None:
         super().__init__(parent)
@@ -206,6 +210,7 @@ class EditorWorker(QThread):
         self._connected: EditSession | None = None
         self._changed: set[str] = set()
         self._groups = 0  # gesture groups open on the current session
+        self._cancel_fitting = threading.Event()  # set from the GUI thread (Cancel, Esc)
         _workers.add(self)
 
     @property
@@ -237,6 +242,18 @@ class EditorWorker(QThread):
             self._queue.append(job)
             self._condition.notify()
         return job.seq
+
+    def cancel_fitting(self) -> None:
+        """Stop fitting the model to the photo being opened (any thread); it opens untuned."""
+        self._cancel_fitting.set()
+
+    def fitting(self) -> object:
+        """A fresh sources.Fitting for a job opening a photo (worker thread): progress goes to
+        ``fittingProgress``, ``cancel_fitting`` stops it."""
+        from npe.editing.sources import Fitting
+
+        self._cancel_fitting.clear()
+        return Fitting(progress=lambda fraction, stage: self.fittingProgress.emit(float(fraction)), cancelled=self._cancel_fitting.is_set)
 
     @property
     def last_submitted(self) -> int:
@@ -285,10 +302,14 @@ class EditorWorker(QThread):
                 self._gesture(job.label)
             else:
                 job.execute(self.workspace)
+                if job.fits:
+                    self.fittingProgress.emit(-1.0)
         except (_NothingOpen, NoModelError):  # nothing open yet / the model's failure was reported
             ok = False
         except BaseException as exc:  # every failure becomes a message
             ok = False
+            if job.fits:
+                self.fittingProgress.emit(-1.0)
             session = self.workspace.session
             if session is not None and session.stroke_active:
                 session.cancel_stroke()  # a failed brush step must not leave a half stroke open

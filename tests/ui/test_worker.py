@@ -147,3 +147,44 @@ def test_describe_failure_knows_no_face():
 
     failure = describe_failure("opening 'x.jpg'", FaceNotFoundError("No face found in this photo."), path="x.jpg")
     assert failure.kind == "no-face" and failure.path == "x.jpg" and "No face" in failure.message
+
+
+def test_fitting_a_photo_reports_progress_and_cancelling_still_opens_it(qtbot, smooth_tiny_model, tmp_path):
+    """The controller's open_photo fits the model on the worker; Cancel (cancel_fitting) stops it
+    and the photo opens with the encoder's face."""
+    from PIL import Image
+    from skimage import data
+
+    from PySide6.QtCore import Qt
+
+    from npe.editing.workspace import Workspace
+    from npe.ui.controller import EditorController
+
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    workspace = Workspace()
+    workspace.use_model(smooth_tiny_model, None, None)
+    controller = EditorController(workspace)
+    seen: list[float] = []
+
+    def progress(fraction: float) -> None:
+        seen.append(fraction)
+        if len(seen) == 3:
+            controller.cancel_fitting()  # as the status bar's Cancel button (or Esc) does
+
+    # On the worker's thread, so the cancel lands before the next fitting step (deterministic).
+    controller.worker.fittingProgress.connect(progress, Qt.ConnectionType.DirectConnection)
+    shown: list[float] = []
+    controller.fittingProgress.connect(shown.append)  # what the status bar gets
+    done: list[bool] = []
+    try:
+        controller.open_photo(str(path), on_done=done.append)
+        qtbot.waitUntil(lambda: bool(done), timeout=60_000)
+    finally:
+        assert controller.worker.stop()
+    assert done == [True]
+    session = workspace.session
+    assert session is not None and session.document.tuned is None  # cancelled: untuned, but open
+    assert seen[:3] == [1 / 80, 2 / 80, 3 / 80] and seen[3:] == [-1.0]  # stopped at once; progress ended
+    qtbot.waitUntil(lambda: shown[-1:] == [-1.0], timeout=10_000)
+    assert workspace.open_photo(path, tune=True).document.tuned is not None  # not cancelled: tuned

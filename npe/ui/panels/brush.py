@@ -35,6 +35,7 @@ SWATCHES: tuple[tuple[str, str], ...] = (
 
 SIZE_RANGE = (1, 30)  # brush radius, percent of the face width
 STRENGTH_RANGE = (10, 300)  # percent of the engine's default step
+REACH_RANGE = (0, 24)  # pixels of the model's face crop a change may spread beyond the brush
 
 
 def color_icon(color: QColor, size: int = 18, radius: float = 4.0) -> QIcon:
@@ -96,11 +97,13 @@ class BrushPanel(QWidget):
     colorChanged = Signal(QColor)
     sizeChanged = Signal(int)  # percent of the face width
     strengthChanged = Signal(int)  # percent
+    reachChanged = Signal(int)  # crop pixels
 
     def __init__(self, tool_actions: Sequence[QAction] = (), parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._color = QColor("#e0ac8c")
         self._face_size = 64.0
+        self._resolution = 64  # the model's crop size (reach is in its pixels)
 
         self.tools = QHBoxLayout()
         self.tools.setSpacing(3)
@@ -143,6 +146,10 @@ class BrushPanel(QWidget):
         self.strength.formatter = lambda value: f"{value} %"
         self.strength.slider.setToolTip("How far each brush movement pushes the face toward the colour")
         self.strength.valueChanged.connect(self.strengthChanged)
+        self.reach = ValueSlider("Reach", *REACH_RANGE, 4)
+        self.reach.formatter = self._format_reach
+        self.reach.slider.setToolTip("How far a change may spread beyond the brush: local (a mouth) to wide (hair from a forehead)")
+        self.reach.valueChanged.connect(self.reachChanged)
 
         hint = QLabel("Drag: paint · right-drag: protect · wheel: lighter/darker · Ctrl-click: pick colour · Space: compare")
         hint.setObjectName("hint")
@@ -156,11 +163,13 @@ class BrushPanel(QWidget):
         layout.addLayout(swatches)
         layout.addWidget(self.size)
         layout.addWidget(self.strength)
+        layout.addWidget(self.reach)
         layout.addWidget(hint)
         layout.addStretch(1)
         self._show_color()
         self.size.refresh()
         self.strength.refresh()
+        self.reach.refresh()
 
     # --- state -------------------------------------------------------------------------------
     @property
@@ -183,10 +192,16 @@ class BrushPanel(QWidget):
     def strength_percent(self) -> int:
         return self.strength.value()
 
-    def set_face_size(self, pixels: float) -> None:
-        """The current face width in photo pixels (the size label shows pixels too)."""
+    def reach_crop_pixels(self) -> int:
+        return self.reach.value()
+
+    def set_face_size(self, pixels: float, resolution: int | None = None) -> None:
+        """The current face width in photo pixels and the model's crop size (the size and reach
+        labels show photo pixels too)."""
         self._face_size = max(1.0, float(pixels))
+        self._resolution = int(resolution or self._resolution)
         self.size.refresh()
+        self.reach.refresh()
 
     def radius_pixels(self) -> float:
         return max(0.5, self._face_size * self.size.value() / 100.0)
@@ -199,6 +214,10 @@ class BrushPanel(QWidget):
     # --- helpers -------------------------------------------------------------------------------
     def _format_size(self, value: int) -> str:
         return f"{value} % · {self._face_size * value / 100:.3g} px"
+
+    def _format_reach(self, value: int) -> str:
+        word = "Local" if value <= 6 else "Wide" if value >= 14 else "Medium"
+        return f"{word} · {self._face_size * value / self._resolution:.3g} px"
 
     def _show_color(self) -> None:
         self.color_button.setIcon(color_icon(self._color, 18, 5))
