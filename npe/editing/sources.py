@@ -124,7 +124,10 @@ def open_latent(model: IAN, latent: np.ndarray, name: str = "sample") -> SourceS
     photo = decode_latents(model, latent)
     resolution = model.config.resolution
     box = CropBox.whole_image(resolution, resolution)
-    return SourceState(photo=photo, box=box.to_dict(), crop=photo, latent0=latent, latent=latent.copy(), protect=None, is_sample=True, name=name)
+    # Strokes on a generated face stay within their reach too (an empty limit that strokes grow).
+    limit = np.zeros((resolution, resolution), dtype=np.uint8)
+    return SourceState(photo=photo, box=box.to_dict(), crop=photo, latent0=latent, latent=latent.copy(), protect=None,
+                       is_sample=True, name=name, limit=limit)
 
 
 def open_random(model: IAN, seed: int | None = None) -> SourceState:
