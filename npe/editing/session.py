@@ -422,14 +422,15 @@ class EditSession:
     # --- files ------------------------------------------------------------------------------------------
     @_action
     def export_png(self, path: str | os.PathLike, *, crop_only: bool = False) -> Path:
-        """Write the result (or ``crop_only``: the model-resolution composite) as a PNG with the edit
-        in its metadata, atomically; marks the session clean. Raises ImageSaveError."""
-        from npe.data.image_io import save_png
+        """Write the result (or ``crop_only``: the model-resolution composite) atomically, in the
+        format the name's extension says (PNG with the edit in its metadata, JPEG, WebP, TIFF; see
+        npe.data.image_io.export_format); marks the session clean. Raises ImageSaveError."""
+        from npe.data.image_io import save_image
 
         metadata = self.metadata()
         if crop_only:
             metadata["npe-image"] = f"model-resolution crop ({self.resolution}x{self.resolution})"
-        save_png(path, self.result_crop() if crop_only else self.result(), metadata)
+        save_image(path, self.result_crop() if crop_only else self.result(), metadata)
         self.mark_clean()
         return Path(path)
 
