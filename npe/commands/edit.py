@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from npe.errors import UserError
@@ -33,6 +34,8 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
 
     workspace = workspace if workspace is not None else Workspace()
     workspace.load_model(args.weights, args.device)
+    for warning in workspace.warnings:
+        print(f"npe: warning: {warning}", file=sys.stderr)
     try:
         session = _open(workspace, args)
         width, height = session.photo_size

@@ -17,7 +17,7 @@ from PIL import Image
 
 from npe import __version__
 from npe.data.faces import CropBox
-from npe.editing.errors import SessionError
+from npe.editing.errors import OtherModelError, SessionError
 from npe.editing.history import ArrayStore, CommitRecord, GroupRecord, History, LatentRecord, ProtectRecord, SourceRecord, SourceState
 from npe.fileio import atomic_write_bytes
 
@@ -149,11 +149,6 @@ def model_summary(name: str, latent_dim: int, resolution: int, weights_id: str |
     if weights_id is not None:
         summary["weights_id"] = weights_id
     return summary
-
-
-class OtherModelError(SessionError):
-    """The session was made with another model of the same size: its edits would look different.
-    Open it anyway with ``allow_other_model=True`` (the GUI asks first)."""
 
 
 def save_document(path: str | os.PathLike, source: SourceState, history: History, model: dict[str, Any]) -> Path:

@@ -240,3 +240,48 @@ def test_a_lying_zip_entry_is_refused_before_memory_grows(saved, model, tmp_path
     finally:
         tracemalloc.stop()
     assert peak < 40 << 20, f"peak {peak / 2**20:.0f} MB while refusing a 2 MB file"
+
+
+# --- 3. damaged companion files beside the weights ---------------------------------------------------
+
+
+def test_damaged_directions_and_gallery_files_are_named_in_a_warning(weights, photo_path, tmp_path, capsys):
+    from npe.editing.workspace import Workspace
+
+    directions = tmp_path / "tiny.directions.safetensors"
+    gallery = tmp_path / "tiny.gallery.safetensors"
+    directions.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00not json")
+    gallery.write_bytes(b"garbage")
+    workspace = Workspace()
+    summary = workspace.load_model(str(weights), "cpu")
+    assert workspace.directions is None and workspace.gallery.generated is False
+    assert len(workspace.warnings) == 2 and summary.warnings == tuple(workspace.warnings)
+    assert str(directions) in workspace.warnings[0] and str(gallery) in workspace.warnings[1]
+
+    code, _, stderr = _run(capsys, photo_path, "-o", tmp_path / "out.png", "--weights", weights, "--whole-image")
+    assert code == 0
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("npe: warning: ") for line in lines)
+    assert str(directions) in lines[0] and str(gallery) in lines[1]
+
+
+def test_no_warning_without_companion_files(weights):
+    from npe.editing.workspace import Workspace
+
+    workspace = Workspace()
+    workspace.load_model(str(weights), "cpu")
+    assert workspace.warnings == []
+
+
+def test_a_session_from_older_npe_warns_through_the_workspace(saved, model, tmp_path):
+    from npe.editing.errors import OtherModelError
+    from npe.editing.workspace import Workspace
+
+    old = _rewrite(saved, tmp_path / "old.npe", lambda m: m["model"].pop("weights_id"))
+    workspace = Workspace()
+    workspace.use_model(model, None, None)
+    heard = []
+    workspace.on_warning(heard.append)
+    workspace.open_session_file(old)
+    assert len(heard) == 1 and "cannot check" in heard[0] and workspace.warnings == heard
+    assert issubclass(OtherModelError, SessionError)
