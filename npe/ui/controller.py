@@ -46,6 +46,7 @@ class EditorController(QObject):
     failed = Signal(object)  # Failure
     busyChanged = Signal(bool)
     updateTimed = Signal(float)  # milliseconds of the last model update
+    warned = Signal(str)  # a one-line warning for the status bar (a damaged companion file...)
 
     def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +56,7 @@ class EditorController(QObject):
         self.worker.idle.connect(self._on_idle)
         self.worker.jobDone.connect(self._on_job_done)
         self.worker.modelLoaded.connect(self._on_model_loaded)
+        self.worker.warned.connect(self.warned)
         self.model_info: ModelSummary | None = None
         self.source: SourceInfo | None = None
         self.history = HistoryInfo((), 0, False, False, False)
@@ -137,8 +139,9 @@ class EditorController(QObject):
     def open_photo(self, path: str, whole_image: bool = False, on_done: Callable[[bool], None] | None = None) -> int:
         return self._open(f"opening '{Path(path).name}'", lambda ws: ws.open_photo(path, whole_image), on_done, path)
 
-    def open_session(self, path: str, on_done: Callable[[bool], None] | None = None) -> int:
-        return self._open(f"opening the session '{Path(path).name}'", lambda ws: ws.open_session_file(path), on_done, path)
+    def open_session(self, path: str, on_done: Callable[[bool], None] | None = None, *, allow_other_model: bool = False) -> int:
+        """``allow_other_model``: open it even if other weights made it (after asking the user)."""
+        return self._open(f"opening the session '{Path(path).name}'", lambda ws: ws.open_session_file(path, allow_other_model=allow_other_model), on_done, path)
 
     def save_session(self, path: str, on_done: Callable[[bool], None] | None = None) -> int:
         return self._open(f"saving the session to '{Path(path).name}'", lambda ws: ws.save_session(path), on_done, path)

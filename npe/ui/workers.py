@@ -192,6 +192,7 @@ class EditorWorker(QThread):
     idle = Signal(int)  # seq of the last job done when the queue became empty
     jobDone = Signal(int, bool)  # seq, succeeded (after its frame)
     modelLoaded = Signal(object)  # npe.editing.workspace.ModelSummary
+    warned = Signal(str)  # a one-line warning the workspace kept (npe.editing.workspace.Workspace.warn)
 
     def __init__(self, workspace: Workspace | None = None, parent: object = None) -> None:
         super().__init__(parent)
@@ -261,6 +262,7 @@ class EditorWorker(QThread):
     # --- worker thread ----------------------------------------------------------------------------------
     def run(self) -> None:
         self.workspace.on_session(self._session_changed)
+        self.workspace.on_warning(self.warned.emit)
         try:
             while True:
                 with self._condition:
