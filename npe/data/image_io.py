@@ -55,6 +55,23 @@ def load_image(
             stream.close()
 
 
+def load_alpha(source: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray | None:
+    """The alpha channel of a transparent photo (RGBA, LA, PA or a transparency key) as uint8 HxW,
+    upright like ``load_image``; None for an opaque one. Call after ``load_image`` succeeded (it
+    has checked the file); any problem reading it again gives None."""
+    try:
+        with Image.open(os.fspath(source)) as image:
+            if image.width * image.height > max_pixels:
+                return None
+            has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode in ("P", "L", "RGB", "1") and "transparency" in image.info)
+            if not has_alpha:
+                return None
+            image = ImageOps.exif_transpose(image)
+            return np.array(image.convert("RGBA"), dtype=np.uint8)[:, :, 3].copy()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 def _label(source: ImageSource) -> str:
     if isinstance(source, (str, os.PathLike)):
         return os.fsdecode(source)

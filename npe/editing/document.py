@@ -126,7 +126,7 @@ class Document:
         return SourceState(
             photo=self.photo, box=self.box.to_dict(), crop=self.crop, latent0=self.latent0,
             latent=readonly(self.latent), protect=self.protect if self._protect_any else None,
-            is_sample=self.is_sample, name=self.name,
+            is_sample=self.is_sample, name=self.name, alpha=self.alpha,
         )
 
     def to_crop_coords(self, x: float, y: float) -> tuple[float, float]:
@@ -196,6 +196,7 @@ class Document:
         self.latent0 = source.latent0
         self.is_sample = source.is_sample
         self.name = source.name
+        self.alpha = source.alpha
         height, width = self.photo.shape[:2]
         self.recon = self.decode(self.latent0)
         self.source_revision += 1

@@ -160,20 +160,22 @@ class SourceState:
     protect: np.ndarray | None
     is_sample: bool
     name: str
+    alpha: np.ndarray | None = None  # uint8 H x W: a transparent photo's alpha, exported unchanged
 
     def __post_init__(self) -> None:
-        for array in (self.photo, self.crop, self.latent0, self.latent, self.protect):
+        for array in (self.photo, self.crop, self.latent0, self.latent, self.protect, self.alpha):
             _readonly(array)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.photo, self.crop, self.latent0, self.latent, self.protect) if a is not None)
+        return sum(a.nbytes for a in (self.photo, self.crop, self.latent0, self.latent, self.protect, self.alpha) if a is not None)
 
     def to_state(self, store: ArrayStore) -> dict[str, Any]:
         return {
             "photo": store.put(self.photo), "box": dict(self.box), "crop": store.put(self.crop),
             "latent0": store.put(self.latent0), "latent": store.put(self.latent),
             "protect": store.put(self.protect), "is_sample": self.is_sample, "name": self.name,
+            **({"alpha": store.put(self.alpha)} if self.alpha is not None else {}),
         }
 
     @classmethod
@@ -183,6 +185,7 @@ class SourceState:
             crop=store.get(state["crop"], np.uint8, 3), latent0=store.get(state["latent0"], np.float32, 1),
             latent=store.get(state["latent"], np.float32, 1), protect=store.get(state["protect"], np.bool_, 2),
             is_sample=bool(state["is_sample"]), name=str(state["name"]),
+            alpha=store.get(state.get("alpha"), np.uint8, 2),
         )
 
 

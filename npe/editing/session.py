@@ -430,7 +430,9 @@ class EditSession:
         metadata = self.metadata()
         if crop_only:
             metadata["npe-image"] = f"model-resolution crop ({self.resolution}x{self.resolution})"
-        save_image(path, self.result_crop() if crop_only else self.result(), metadata)
+        # A transparent photo keeps its alpha unchanged (edits change colour only); the crop has none.
+        alpha = None if crop_only else self.document.alpha
+        save_image(path, self.result_crop() if crop_only else self.result(), metadata, alpha=alpha)
         self.mark_clean()
         return Path(path)
 

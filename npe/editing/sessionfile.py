@@ -235,6 +235,8 @@ def _check_source(source: SourceState, dim: int, resolution: int) -> None:
         raise ValueError(f"a crop of shape {source.crop.shape}, the model needs {resolution}x{resolution}")
     if source.protect is not None and source.protect.shape != source.photo.shape[:2]:
         raise ValueError("a protect mask that does not match its photo")
+    if source.alpha is not None and source.alpha.shape != source.photo.shape[:2]:
+        raise ValueError("an alpha channel that does not match its photo")
     height, width = source.photo.shape[:2]
     # A face finder's box has its centre on the photo and is neither tinier than a few pixels nor
     # many times the photo; anything else would make one stroke change far more than the face.

@@ -285,3 +285,54 @@ def test_a_session_from_older_npe_warns_through_the_workspace(saved, model, tmp_
     workspace.open_session_file(old)
     assert len(heard) == 1 and "cannot check" in heard[0] and workspace.warnings == heard
     assert issubclass(OtherModelError, SessionError)
+
+
+# --- 2. transparency ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alpha(photo):
+    yy, xx = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]]
+    return ((xx * 3 + yy * 5) % 256).astype(np.uint8)  # every level, in no pattern an edit could make
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".tif"])
+def test_a_transparent_photo_exports_with_its_alpha_unchanged(weights, photo, alpha, tmp_path, capsys, mode, suffix):
+    rgba = np.concatenate([photo, alpha[:, :, None]], axis=2)
+    source = Image.fromarray(rgba, mode="RGBA").convert(mode)
+    path = tmp_path / f"cutout-{mode}.png"
+    source.save(path)
+    out = tmp_path / f"out{suffix}"
+    code, _, stderr = _run(capsys, path, "-o", out, "--weights", weights, "--whole-image", "--stroke", "90,60,110,80", "--radius", 8)
+    assert code == 0, stderr
+    with Image.open(out) as image:
+        assert image.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(image)[:, :, 3], alpha)
+
+
+def test_a_transparent_photo_is_not_flattened_into_a_jpeg_silently(weights, photo, alpha, tmp_path, capsys):
+    path = tmp_path / "cutout.png"
+    Image.fromarray(np.concatenate([photo, alpha[:, :, None]], axis=2), mode="RGBA").save(path)
+    code, _, stderr = _run(capsys, path, "-o", tmp_path / "out.jpg", "--weights", weights, "--whole-image")
+    assert code == 2 and "transparen" in stderr and ".png" in stderr
+    assert not (tmp_path / "out.jpg").exists()
+
+
+def test_an_opaque_photo_exports_without_alpha(weights, photo_path, tmp_path, capsys):
+    code, _, stderr = _run(capsys, photo_path, "-o", tmp_path / "out.png", "--weights", weights, "--whole-image")
+    assert code == 0, stderr
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.mode == "RGB"
+
+
+def test_the_alpha_survives_a_session_file(model, photo, alpha, tmp_path):
+    from npe.editing import EditSession
+
+    path = tmp_path / "cutout.png"
+    Image.fromarray(np.concatenate([photo, alpha[:, :, None]], axis=2), mode="RGBA").save(path)
+    session = EditSession.from_photo(model, path, whole_image_if_no_face=True)
+    reopened = EditSession.load(session.save(tmp_path / "s.npe"), model)
+    reopened.export_png(tmp_path / "out.png")
+    with Image.open(tmp_path / "out.png") as image:
+        np.testing.assert_array_equal(np.asarray(image)[:, :, 3], alpha)
