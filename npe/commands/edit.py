@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from npe.errors import UserError
@@ -31,9 +33,12 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     moves = [_direction(text) for text in args.direction]
     attribute_values = parse_attribute_values(args.attribute)  # {name: std}; names checked once loaded
     _check_options(args, colors, strokes)
+    _check_output(args)
 
     workspace = workspace if workspace is not None else Workspace()
     workspace.load_model(args.weights, args.device)
+    for warning in workspace.warnings:
+        print(f"npe: warning: {warning}", file=sys.stderr)
     if attribute_values:  # no attributes for this model, or an unknown name: said before any work on the photo
         attributes = workspace.require_attributes()
         for name in attribute_values:
@@ -46,6 +51,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
                 if not (0 <= x <= width and 0 <= y <= height):
                     raise UserError(f"the point ({x:g}, {y:g}) is outside the image ({width}x{height} pixels)")
         radius = args.radius if args.radius is not None else session.default_radius
+        _check_strokes_reach_the_face(session, strokes, radius)
         for points in protects:
             session.paint_protect(points, radius)
         for k, value in moves:
@@ -91,6 +97,31 @@ def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]],
         raise UserError("--dataset needs --index N (which face of the collection to edit)")
     if args.index is not None and args.index < 0:
         raise UserError(f"--index must be 0 or more, got {args.index}")
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    from npe.data.image_io import export_format
+
+    export_format(args.output)  # an unknown extension fails before the model loads
+    if args.input is not None and not args.overwrite:
+        try:
+            same = os.path.samefile(args.input, args.output)
+        except OSError:  # either does not exist (yet): they are not one file
+            same = False
+        if same:
+            raise UserError(f"'{args.output}' is the input photo itself; choose another output name, or pass --overwrite to replace the original.")
+
+
+def _check_strokes_reach_the_face(session: EditSession, strokes: list[list[tuple[float, float]]], radius: float) -> None:
+    """A stroke whose brush never touches the face box would change nothing: say so, instead of a
+    result identical to the photo and exit status 0."""
+    x0, y0, x1, y1 = session.editable_rect
+    for number, points in enumerate(strokes, start=1):
+        if not any(x0 - radius < x < x1 + radius and y0 - radius < y < y1 + radius for x, y in points):
+            raise UserError(
+                f"stroke {number} lies outside the face box ({x0},{y0})-({x1},{y1}), where nothing can change; "
+                "paint on the face (or pass --whole-image for a photo without one)."
+            )
 
 
 def _open(workspace: Workspace, args: argparse.Namespace) -> EditSession:

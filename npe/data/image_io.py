@@ -8,6 +8,7 @@ import os
 import stat
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -52,6 +53,23 @@ def load_image(
     finally:
         if stream is not source:
             stream.close()
+
+
+def load_alpha(source: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray | None:
+    """The alpha channel of a transparent photo (RGBA, LA, PA or a transparency key) as uint8 HxW,
+    upright like ``load_image``; None for an opaque one. Call after ``load_image`` succeeded (it
+    has checked the file); any problem reading it again gives None."""
+    try:
+        with Image.open(os.fspath(source)) as image:
+            if image.width * image.height > max_pixels:
+                return None
+            has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode in ("P", "L", "RGB", "1") and "transparency" in image.info)
+            if not has_alpha:
+                return None
+            image = ImageOps.exif_transpose(image)
+            return np.array(image.convert("RGBA"), dtype=np.uint8)[:, :, 3].copy()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def _label(source: ImageSource) -> str:
@@ -192,7 +210,64 @@ def _scale_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def save_png(path: str | os.PathLike, image: np.ndarray, metadata: dict[str, str] | None = None) -> None:
+# What an export's file name may end in, and the format each names.
+EXPORT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+_ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+
+
+def export_format(path: str | os.PathLike) -> str:
+    """The Pillow format the file name's extension names (case-insensitive); ImageSaveError for
+    any other name, listing the ones npe writes."""
+    suffix = Path(os.fspath(path)).suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        known = ", ".join(EXPORT_FORMATS)
+        shown = f"'{suffix}'" if suffix else "no extension"
+        raise ImageSaveError(f"Cannot export to '{os.fspath(path)}': {shown} is not an image type npe writes. End the name with one of {known}.")
+    return EXPORT_FORMATS[suffix]
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray, metadata: dict[str, str] | None = None, alpha: np.ndarray | None = None) -> None:
+    """Write a uint8 HxWx3 image in the format its extension names (see ``export_format``),
+    atomically like ``save_png``. ``alpha`` (uint8 HxW): written as the image's alpha channel,
+    unchanged; a JPEG cannot hold one, so that is refused rather than flattened silently.
+    ``metadata`` goes into a PNG's text chunks (other formats carry none)."""
+    kind = export_format(path)
+    if kind == "PNG":
+        return save_png(path, image, metadata, alpha=alpha)
+    image = _checked(image, alpha)
+    if alpha is not None and kind not in _ALPHA_FORMATS:
+        raise ImageSaveError(
+            f"Cannot export to '{os.fspath(path)}': the photo is transparent and JPEG has no transparency. "
+            "Use .png, .webp or .tif to keep it."
+        )
+    options: dict[str, object] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}, "TIFF": {"compression": "tiff_deflate"}}[kind]
+    _write(Path(os.fspath(path)), lambda stream: _pil(image, alpha).save(stream, format=kind, **options))
+
+
+def _checked(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected a uint8 HxWx3 image, got {image.dtype} with shape {image.shape}")
+    if alpha is not None and (alpha.dtype != np.uint8 or alpha.shape != image.shape[:2]):
+        raise ValueError(f"expected a uint8 alpha of shape {image.shape[:2]}, got {alpha.dtype} {alpha.shape}")
+    return image
+
+
+def _pil(image: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    if alpha is None:
+        return Image.fromarray(image, mode="RGB")
+    return Image.fromarray(np.ascontiguousarray(np.concatenate([image, alpha[:, :, None]], axis=2)), mode="RGBA")
+
+
+def _write(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    try:
+        atomic_write(target, write)
+    except OSError as exc:
+        raise _save_error(target, exc) from exc
+    _fsync_folder(target.parent)
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray, metadata: dict[str, str] | None = None, *, alpha: np.ndarray | None = None) -> None:
     """Write a uint8 HxWx3 image as a PNG, atomically: readers see the old file or the new one, never half.
 
     ``metadata`` goes into text chunks (tEXt, or iTXt for non-Latin-1 text). The PNG is written to a
@@ -200,17 +275,9 @@ def save_png(path: str | os.PathLike, image: np.ndarray, metadata: dict[str, str
     failure the temporary file is removed, an existing file at ``path`` is left untouched, and an
     OSError becomes ImageSaveError with a message for people.
     """
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"save_png expects a uint8 HxWx3 image, got {image.dtype} with shape {image.shape}")
+    image = _checked(image, alpha)
     info = _png_text(metadata or {})
-    target = Path(os.fspath(path))
-    folder = target.parent
-    try:
-        atomic_write(target, lambda stream: Image.fromarray(image, mode="RGB").save(stream, format="PNG", pnginfo=info))
-    except OSError as exc:
-        raise _save_error(target, exc) from exc
-    _fsync_folder(folder)
+    _write(Path(os.fspath(path)), lambda stream: _pil(image, alpha).save(stream, format="PNG", pnginfo=info))
 
 
 def _png_text(metadata: dict[str, str]) -> PngImagePlugin.PngInfo:

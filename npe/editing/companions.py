@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from npe.model import IAN
+
+
+Warn = Callable[[str], object]  # takes one line for the user (npe.editing.workspace.Workspace.warn)
+
+
+def ignored(warn: Warn | None, path: Path, what: str, problem: Exception) -> None:
+    """Report a companion file that exists but cannot be used: a damaged file must not vanish
+    without a word (the editor then runs without its directions or with the fallback gallery)."""
+    if warn is not None:
+        warn(f"ignored the {what} file '{path}': {problem}")
 
 
 def companion_path(weights: str | os.PathLike, suffix: str) -> Path:

@@ -32,7 +32,7 @@ from npe.editing.attributes import (
     model_identifier,
     read_celeba_attributes,
 )
-from npe.editing.companions import companion_candidates, companion_path
+from npe.editing.companions import Warn, companion_candidates, companion_path, ignored
 from npe.errors import UserError
 from npe.fileio import atomic_write_bytes
 
@@ -260,16 +260,17 @@ def load_attributes(path: str | os.PathLike, model: IAN | None = None, *, model_
     return attributes
 
 
-def find_directions(model: IAN, weights: str | os.PathLike | None = None) -> Directions | None:
+def find_directions(model: IAN, weights: str | os.PathLike | None = None, warn: Warn | None = None) -> Directions | None:
     """The directions shipped beside ``weights`` (or beside the bundled model of this name), or None
-    if there are none or they do not fit the model. Never raises."""
+    if there are none or they do not fit the model. Never raises: a file that cannot be used is
+    reported to ``warn`` (see npe.editing.companions.ignored)."""
     candidates = companion_candidates(model, weights, SUFFIX)
     identifier = model_identifier(model) if candidates else None
     for candidate in candidates:
         try:
             return load_directions(candidate, model.config.latent_dim, identifier)
-        except DirectionsError:
-            continue
+        except DirectionsError as exc:
+            ignored(warn, candidate, "directions", exc)
     return None
 
 

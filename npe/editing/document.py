@@ -128,7 +128,7 @@ class Document:
         return SourceState(
             photo=self.photo, box=self.box.to_dict(), crop=self.crop, latent0=self.latent0,
             latent=readonly(self.latent), protect=self.protect if self._protect_any else None,
-            is_sample=self.is_sample, name=self.name, tuned=self.tuned_arrays, limit=self.limit,
+            is_sample=self.is_sample, name=self.name, tuned=self.tuned_arrays, limit=self.limit, alpha=self.alpha,
         )
 
     def to_crop_coords(self, x: float, y: float) -> tuple[float, float]:
@@ -205,6 +205,7 @@ class Document:
         # A grey photo gets grey changes and a brush that compares brightness (issue 10).
         self.grey = not source.is_sample and is_greyscale(source.photo)
         self.limit = self._check_limit(source.limit)
+        self.alpha = source.alpha
         height, width = self.photo.shape[:2]
         self.recon = self.decode(self.latent0)
         self.source_revision += 1

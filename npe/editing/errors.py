@@ -14,6 +14,11 @@ class SessionError(UserError, ValueError):
     file...); the message says what was wrong and what to do. A ValueError too, as it always was."""
 
 
+class OtherModelError(SessionError):
+    """A session file made with other weights of the same size: its edits would look different.
+    Open it anyway with ``allow_other_model=True`` (the GUI asks first)."""
+
+
 class NoModelError(UserError):
     """An action that needs the model before one is loaded."""
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from npe.editing.companions import companion_candidates, companion_path
+from npe.editing.companions import Warn, companion_candidates, companion_path, ignored
 from npe.errors import UserError
 from npe.fileio import atomic_write_bytes
 
@@ -183,14 +183,15 @@ def load_gallery(path: str | os.PathLike, latent_dim: int | None = None) -> Gall
     return gallery
 
 
-def find_gallery(model: IAN, weights: str | os.PathLike | None = None) -> Gallery:
+def find_gallery(model: IAN, weights: str | os.PathLike | None = None, warn: Warn | None = None) -> Gallery:
     """The gallery shipped beside ``weights`` (or the bundled model of this name); the seeded
-    fallback if there is none or it does not fit. Never raises."""
+    fallback if there is none or it does not fit. Never raises: a file that cannot be used is
+    reported to ``warn`` (see npe.editing.companions.ignored)."""
     for candidate in companion_candidates(model, weights, SUFFIX):
         try:
             return load_gallery(candidate, model.config.latent_dim)
-        except GalleryError:
-            continue
+        except GalleryError as exc:
+            ignored(warn, candidate, "gallery", exc)
     return Gallery.fallback(model.config.latent_dim, to_latent=lambda noise: noise_to_latent(model, noise))
 
 

@@ -175,14 +175,15 @@ class SourceState:
     tuned: dict[str, np.ndarray] | None = None
     # The composite's reach limit (uint8 R x R, 255 = may change) or None: everywhere.
     limit: np.ndarray | None = None
+    alpha: np.ndarray | None = None  # uint8 H x W: a transparent photo's alpha, exported unchanged
 
     def __post_init__(self) -> None:
-        for array in (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, *(self.tuned or {}).values()):
+        for array in (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, self.alpha, *(self.tuned or {}).values()):
             _readonly(array)
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, *(self.tuned or {}).values())
+        arrays = (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, self.alpha, *(self.tuned or {}).values())
         return sum(a.nbytes for a in arrays if a is not None)
 
     def to_state(self, store: ArrayStore) -> dict[str, Any]:
@@ -192,6 +193,7 @@ class SourceState:
             "protect": store.put(self.protect), "is_sample": self.is_sample, "name": self.name,
             "tuned": None if self.tuned is None else {name: store.put(a) for name, a in self.tuned.items()},
             "limit": store.put(self.limit),
+            **({"alpha": store.put(self.alpha)} if self.alpha is not None else {}),
         }
 
     @classmethod
@@ -204,6 +206,7 @@ class SourceState:
             is_sample=bool(state["is_sample"]), name=str(state["name"]),
             tuned=None if tuned is None else {str(name): store.get(key, np.float16) for name, key in dict(tuned).items()},
             limit=store.get(state.get("limit"), np.uint8, 2),
+            alpha=store.get(state.get("alpha"), np.uint8, 2),
         )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,6 +101,7 @@ class EditSession(AttributeActions):
             directions = find_directions(model)
         self._directions = self._check_directions(directions)
         self._attributes = self._check_attributes(attributes)  # named sliders: see AttributeActions
+        self.load_warnings: tuple[str, ...] = ()  # set by load(): what the user should be told
 
     # --- creation (npe.editing.sources builds the SourceState) ------------------------------------
     @classmethod
@@ -134,10 +136,16 @@ class EditSession(AttributeActions):
         return cls(model, sources.open_gallery_face(model, index, gallery), directions=directions)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, model: IAN, *, directions: Directions | None = None) -> EditSession:
-        """Reopen a session file written by ``save`` (SessionError if damaged or for another model)."""
-        source, history = load_document(path, model.config.latent_dim, model.config.resolution)
-        return cls(model, source, directions=directions, history=history)
+    def load(cls, path: str | os.PathLike, model: IAN, *, directions: Directions | None = None, allow_other_model: bool = False) -> EditSession:
+        """Reopen a session file written by ``save`` (SessionError if damaged or for another model;
+        sessionfile.OtherModelError if made with other weights of the same size, unless
+        ``allow_other_model``). What the user should hear is in ``load_warnings``."""
+        notes: list[str] = []
+        summary = _model_summary(model)
+        source, history = load_document(path, model.config.latent_dim, model.config.resolution, model=summary, allow_other_model=allow_other_model, notes=notes)
+        session = cls(model, source, directions=directions, history=history)
+        session.load_warnings = tuple(notes)
+        return session
 
     # --- state (read-only views) --------------------------------------------------------------------
     name = property(lambda self: self.document.name, doc="What the session was opened from.")
@@ -431,14 +439,17 @@ class EditSession(AttributeActions):
     # --- files ------------------------------------------------------------------------------------------
     @_action
     def export_png(self, path: str | os.PathLike, *, crop_only: bool = False) -> Path:
-        """Write the result (or ``crop_only``: the model-resolution composite) as a PNG with the edit
-        in its metadata, atomically; marks the session clean. Raises ImageSaveError."""
-        from npe.data.image_io import save_png
+        """Write the result (or ``crop_only``: the model-resolution composite) atomically, in the
+        format the name's extension says (PNG with the edit in its metadata, JPEG, WebP, TIFF; see
+        npe.data.image_io.export_format); marks the session clean. Raises ImageSaveError."""
+        from npe.data.image_io import save_image
 
         metadata = self.metadata()
         if crop_only:
             metadata["npe-image"] = f"model-resolution crop ({self.resolution}x{self.resolution})"
-        save_png(path, self.result_crop() if crop_only else self.result(), metadata)
+        # A transparent photo keeps its alpha unchanged (edits change colour only); the crop has none.
+        alpha = None if crop_only else self.document.alpha
+        save_image(path, self.result_crop() if crop_only else self.result(), metadata, alpha=alpha)
         self.mark_clean()
         return Path(path)
 
@@ -446,7 +457,7 @@ class EditSession(AttributeActions):
     def save(self, path: str | os.PathLike) -> Path:
         """Write the session (photo, box, latents, protect mask, history) to one file, atomically;
         marks it clean. SessionError with a readable reason if it cannot be written."""
-        written = save_document(path, self.snapshot(), self._history, model_summary(_model_name(self.model), self.latent_dim, self.resolution))
+        written = save_document(path, self.snapshot(), self._history, _model_summary(self.model))
         self.mark_clean()
         return written
 
@@ -484,6 +495,17 @@ class EditSession(AttributeActions):
         if directions is not None and directions.latent_dim != self.latent_dim:
             raise SessionError(f"These directions are for a model with {directions.latent_dim} latents, not {self.latent_dim}.")
         return directions
+
+
+def _model_summary(model: IAN) -> dict[str, Any]:
+    from npe.editing.attributes import model_identifier
+
+    if model not in _IDENTIFIERS:
+        _IDENTIFIERS[model] = model_identifier(model)  # hashing the weights takes a moment: once per model
+    return model_summary(_model_name(model), int(model.config.latent_dim), int(model.config.resolution), _IDENTIFIERS[model])
+
+
+_IDENTIFIERS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # inference weights are frozen
 
 
 def _model_name(model: IAN) -> str:

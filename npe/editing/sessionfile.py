@@ -17,7 +17,7 @@ from PIL import Image
 
 from npe import __version__
 from npe.data.faces import CropBox
-from npe.editing.errors import SessionError
+from npe.editing.errors import OtherModelError, SessionError
 from npe.editing.history import ArrayStore, CommitRecord, GroupRecord, History, LatentRecord, ProtectRecord, SourceRecord, SourceState
 from npe.fileio import atomic_write_bytes
 
@@ -26,6 +26,13 @@ VERSION = 1
 MANIFEST = "session.json"
 ARRAYS = "arrays.safetensors"
 MAX_MEMBER_BYTES = 1 << 30  # refuse to inflate anything larger (a damaged or hostile file)
+MAX_MANIFEST_BYTES = 64 << 20
+# A member may inflate at most this many times its compressed size once it is past BOMB_FLOOR: real
+# sessions hold PNGs (stored, ratio 1) and arrays of latents and packed masks, far below it; a
+# zip bomb (a few MB declaring hundreds of MB of zeros) is far above it.
+MAX_RATIO = 200
+BOMB_FLOOR = 64 << 20
+_CHUNK = 1 << 20
 
 
 def _is_image(array: np.ndarray) -> bool:
@@ -51,10 +58,37 @@ def write_session(path: str | os.PathLike, document: dict[str, Any], arrays: dic
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def read_session(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The document and its arrays; SessionError with a readable message for anything wrong."""
+def _read_member(archive: zipfile.ZipFile, name: str, damaged: str, cap: int = MAX_MEMBER_BYTES) -> bytes:
+    """The bytes of member ``name``, read in small chunks that stop at its declared size (and at
+    ``cap``): a member whose data inflates past what its header says fails before memory grows
+    (zipfile alone decompresses a whole member in one call before cutting it to size)."""
+    info = archive.getinfo(name)
+    limit = min(info.file_size, cap)
+    if info.file_size > cap:
+        raise SessionError(f"{damaged}: its member '{name}' is implausibly large.")
+    parts, total = [], 0
+    with archive.open(info) as stream:
+        while True:
+            # read1 inflates at most about _CHUNK bytes per call, whatever the member claims.
+            chunk = stream.read1(_CHUNK)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise SessionError(f"{damaged}: its member '{name}' holds more data than it declares.")
+            parts.append(chunk)
+    return b"".join(parts)
+
+
+def read_session(path: str | os.PathLike, max_pixels: int | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The document and its arrays; SessionError with a readable message for anything wrong.
+    ``max_pixels``: the largest photo accepted (default: what opening a photo accepts)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load
+
+    from npe.data.image_io import DEFAULT_MAX_PIXELS
+
+    max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
 
     target = Path(path)
     damaged = f"'{target}' is not a readable npe session file"
@@ -63,24 +97,30 @@ def read_session(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.
     try:
         with zipfile.ZipFile(target) as archive:
             for info in archive.infolist():
-                if info.file_size > MAX_MEMBER_BYTES:
+                if info.file_size > MAX_MEMBER_BYTES or (info.file_size > BOMB_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
                     raise SessionError(f"{damaged}: its member '{info.filename}' is implausibly large.")
-            manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
+            manifest = json.loads(_read_member(archive, MANIFEST, damaged, MAX_MANIFEST_BYTES).decode("utf-8"))
             if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                 raise SessionError(f"{damaged}: it is a zip file but not an npe session.")
             version = manifest.get("version")
             if not isinstance(version, int) or version > VERSION:
                 raise SessionError(f"'{target}' was written by a newer npe (session format {version}); update npe to open it.")
-            raw = archive.read(ARRAYS)
+            raw = _read_member(archive, ARRAYS, damaged)
             arrays: dict[str, np.ndarray] = dict(load(raw)) if raw else {}
             if sorted(arrays) != sorted(manifest.get("tensors", [])):
                 raise SessionError(f"{damaged}: its arrays do not match its manifest (the file is damaged).")
             for key in manifest.get("images", []):
                 if not isinstance(key, str) or "/" in key:
                     raise SessionError(f"{damaged}: bad image name {key!r}.")
-                with Image.open(io.BytesIO(archive.read(f"images/{key}.png"))) as image:
+                with Image.open(io.BytesIO(_read_member(archive, f"images/{key}.png", damaged))) as image:
                     if image.mode != "RGB" or image.format != "PNG":
                         raise SessionError(f"{damaged}: image '{key}' is not an RGB PNG.")
+                    if image.width * image.height > max_pixels:
+                        # The limit opening a photo enforces: a session must not smuggle a bigger one in.
+                        raise SessionError(
+                            f"'{target}' holds a {image.width}x{image.height} photo ({image.width * image.height / 1e6:.0f} MP), "
+                            f"more than the {max_pixels / 1e6:.0f} million pixels npe opens."
+                        )
                     image.load()
                     arrays[key] = np.asarray(image).copy()
     except SessionError:
@@ -103,8 +143,12 @@ def read_session(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.
 # --- documents <-> files ----------------------------------------------------------------------------
 
 
-def model_summary(name: str, latent_dim: int, resolution: int) -> dict[str, Any]:
-    return {"name": name, "latent_dim": latent_dim, "resolution": resolution}
+def model_summary(name: str, latent_dim: int, resolution: int, weights_id: str | None = None) -> dict[str, Any]:
+    """What a session records of its model; ``weights_id``: npe.editing.attributes.model_identifier."""
+    summary: dict[str, Any] = {"name": name, "latent_dim": latent_dim, "resolution": resolution}
+    if weights_id is not None:
+        summary["weights_id"] = weights_id
+    return summary
 
 
 def save_document(path: str | os.PathLike, source: SourceState, history: History, model: dict[str, Any]) -> Path:
@@ -123,9 +167,14 @@ def save_document(path: str | os.PathLike, source: SourceState, history: History
         raise SessionError(f"Could not save the session to '{path}': {exc.strerror or exc}. Choose another location.") from exc
 
 
-def load_document(path: str | os.PathLike, latent_dim: int, resolution: int) -> tuple[SourceState, History]:
+def load_document(
+    path: str | os.PathLike, latent_dim: int, resolution: int, *, model: dict[str, Any] | None = None,
+    allow_other_model: bool = False, notes: list[str] | None = None,
+) -> tuple[SourceState, History]:
     """The source and history of a session file, checked against a model with ``latent_dim`` latents
-    at ``resolution`` px: SessionError if it is damaged or made for another model."""
+    at ``resolution`` px: SessionError if it is damaged or made for another model. ``model`` (see
+    ``model_summary``, with its weights_id): OtherModelError if the file names other weights,
+    unless ``allow_other_model``; what the caller should be told is appended to ``notes``."""
     manifest, arrays = read_session(path)
     made_for = manifest.get("model") if isinstance(manifest.get("model"), dict) else {}
     if made_for.get("latent_dim") not in (None, latent_dim) or made_for.get("resolution") not in (None, resolution):
@@ -134,6 +183,12 @@ def load_document(path: str | os.PathLike, latent_dim: int, resolution: int) -> 
             f"{made_for.get('resolution')} px ('{made_for.get('name')}'); this model has {latent_dim} latents at "
             f"{resolution} px. Open it with that model (--weights)."
         )
+    if model is not None and model.get("weights_id"):
+        note = _other_model_note(path, made_for, model)
+        if note is not None and isinstance(made_for.get("weights_id"), str) and not allow_other_model:
+            raise OtherModelError(note)
+        if note is not None and notes is not None:
+            notes.append(note)
     store = ArrayStore(arrays)
     try:
         source = SourceState.from_state(manifest["source"], store)
@@ -148,16 +203,47 @@ def load_document(path: str | os.PathLike, latent_dim: int, resolution: int) -> 
     return source, history
 
 
+def _other_model_note(path: str | os.PathLike, made_for: dict[str, Any], model: dict[str, Any]) -> str | None:
+    """Why the file may not fit ``model`` (None if it does). A file without a weights hash (older
+    npe) is only a note: refusing it would lock people out of their own old sessions."""
+    stored = made_for.get("weights_id")
+    if not isinstance(stored, str):
+        return (
+            f"'{Path(path).name}' does not record which weights made it (an older npe), so npe cannot check "
+            f"it was made with '{model.get('name')}'; if it was not, its edits will look different."
+        )
+    if stored != model["weights_id"]:
+        return (
+            f"'{Path(path).name}' was made with another model ('{made_for.get('name')}', weights {stored}); "
+            f"this one is '{model.get('name')}' (weights {model['weights_id']}), so its edits will look different."
+        )
+    return None
+
+
+def _finite(array: np.ndarray, what: str) -> None:
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} that are not finite numbers")
+
+
 def _check_source(source: SourceState, dim: int, resolution: int) -> None:
-    CropBox.from_dict(source.box)
+    box = CropBox.from_dict(source.box)
     if source.latent0.size != dim or source.latent.size != dim:
         raise ValueError(f"latents of size {source.latent0.size}, the model has {dim}")
+    _finite(source.latent0, "latents")
+    _finite(source.latent, "latents")
     if source.crop.shape != (resolution, resolution, 3):
         raise ValueError(f"a crop of shape {source.crop.shape}, the model needs {resolution}x{resolution}")
     if source.protect is not None and source.protect.shape != source.photo.shape[:2]:
         raise ValueError("a protect mask that does not match its photo")
     if source.limit is not None and source.limit.shape != (resolution, resolution):
         raise ValueError("a reach limit that does not match the model's crop")
+    if source.alpha is not None and source.alpha.shape != source.photo.shape[:2]:
+        raise ValueError("an alpha channel that does not match its photo")
+    height, width = source.photo.shape[:2]
+    # A face finder's box has its centre on the photo and is neither tinier than a few pixels nor
+    # many times the photo; anything else would make one stroke change far more than the face.
+    if not (0 <= box.center_x <= width and 0 <= box.center_y <= height and 4 <= box.size <= 4 * max(width, height)):
+        raise ValueError(f"a face box {box.to_dict()} that does not fit its {width}x{height} photo")
 
 
 def _source_states(record: object) -> list[SourceState]:
@@ -175,6 +261,8 @@ def _check_record(record: object, dim: int, resolution: int, photo_shapes: set[t
             raise ValueError("a history step with latents of the wrong size")
         if any(limit is not None and limit.shape != (resolution, resolution) for limit in (record.limit_before, record.limit_after)):
             raise ValueError("a history step whose reach limit does not fit this model")
+        _finite(record.before, "a history step with latents")
+        _finite(record.after, "a history step with latents")
     elif isinstance(record, GroupRecord):
         for child in record.records:
             _check_record(child, dim, resolution, photo_shapes)
@@ -192,6 +280,8 @@ def _check_record(record: object, dim: int, resolution: int, photo_shapes: set[t
                     raise ValueError("a commit step that does not fit this model")
                 if state.limit is not None and state.limit.shape != (resolution, resolution):
                     raise ValueError("a commit step whose reach limit does not fit this model")
+                _finite(state.latent0, "a commit step with latents")
+                _finite(state.latent, "a commit step with latents")
 
 
 def png_metadata(*, source_name: str, model_name: str, latent: np.ndarray, latent0: np.ndarray, applied: list[str], box: CropBox) -> dict[str, str]:

@@ -3,6 +3,7 @@ random face or a gallery face, each as the SourceState a document starts from.""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections.abc import Callable
@@ -93,13 +94,15 @@ def open_photo(
     """A photo of any size (path or uint8 HxWx3): the face is found (unless ``box`` is given),
     cropped and encoded. Raises ImageLoadError for an unreadable file and NoFaceError when no face
     is found (unless ``whole_image_if_no_face``: then the largest centred square is the crop)."""
-    from npe.data.image_io import load_image
+    from npe.data.image_io import load_alpha, load_image
 
+    alpha = None
     if isinstance(photo, np.ndarray):
         image = check_image(photo, "photo")
         label = name or "photo"
     else:
         image = load_image(photo)
+        alpha = load_alpha(photo)
         label = name or Path(os.fspath(photo)).name
     if box is None:
         try:
@@ -108,7 +111,10 @@ def open_photo(
             if not whole_image_if_no_face:
                 raise
             box = CropBox.whole_image(image.shape[1], image.shape[0])
-    return photo_source(model, image, box, label, tune)
+    source = photo_source(model, image, box, label, tune)
+    if alpha is not None and alpha.shape == image.shape[:2]:
+        source = dataclasses.replace(source, alpha=alpha)
+    return source
 
 
 def open_crop(model: IAN, crop: np.ndarray, name: str = "face crop", tune: Tuning = None) -> SourceState:

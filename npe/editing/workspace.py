@@ -48,6 +48,7 @@ class ModelSummary:
     gallery_generated: bool
     attribute_names: tuple[str, ...] = ()  # the named sliders (CelebA names)
     attribute_warning: str | None = None  # why there are none (missing, damaged, another model's file)
+    warnings: tuple[str, ...] = ()  # companion files that were there but could not be used
 
 
 def default_model_loader(weights: str | None, device: str) -> IAN:
@@ -85,6 +86,8 @@ class Workspace:
         self.attribute_warning: str | None = None  # why ``attributes`` is None, for the status bar and `npe edit`
         self._collection: tuple[str, FaceCollection] | None = None
         self._listeners: list[Callable[[EditSession], object]] = []
+        self.warnings: list[str] = []  # what the user should be told (one line each), oldest first
+        self._warning_listeners: list[Callable[[str], object]] = []
 
     # --- the model ----------------------------------------------------------------------------------
     def load_model(self, weights: str | None = None, device: str = "auto") -> ModelSummary:
@@ -94,7 +97,8 @@ class Workspace:
         from npe.model.runtime import device_label, model_device
 
         model = self._load(weights, device)
-        self.use_model(model, find_directions(model, weights), find_gallery(model, weights), weights)
+        before = len(self.warnings)
+        self.use_model(model, find_directions(model, weights, self.warn), find_gallery(model, weights, self.warn), weights)
         self._find_attributes(model, weights)
         return ModelSummary(
             name=str(getattr(model, "name", None) or "unnamed model"),
@@ -105,6 +109,7 @@ class Workspace:
             gallery_generated=bool(getattr(self.gallery, "generated", True)),
             attribute_names=tuple(self.attributes.names) if self.attributes is not None else (),
             attribute_warning=self.attribute_warning,
+            warnings=tuple(self.warnings[before:]),
         )
 
     def use_model(self, model: IAN, directions: Directions | None, gallery: Gallery, weights: str | None = None) -> None:
@@ -140,6 +145,17 @@ class Workspace:
         if self.model is None:
             raise NoModelError("No model is loaded yet; load one first (--weights).")
         return self.model
+
+    # --- what the user should be told ---------------------------------------------------------------
+    def warn(self, message: str) -> None:
+        """Keep a one-line warning (a damaged companion file, a session from older weights) and
+        pass it to the ``on_warning`` listeners (the GUI's status bar; `npe edit` prints them)."""
+        self.warnings.append(message)
+        for callback in list(self._warning_listeners):
+            callback(message)
+
+    def on_warning(self, callback: Callable[[str], object]) -> None:
+        self._warning_listeners.append(callback)
 
     # --- the current session ------------------------------------------------------------------------
     def on_session(self, callback: Callable[[EditSession], object]) -> None:
@@ -193,9 +209,13 @@ class Workspace:
         source = sources.open_crop(model, np.ascontiguousarray(collection.images[index]), name, tune=tune)
         return self.adopt(self._session(source), f"Open {name}")
 
-    def open_session_file(self, path: str | os.PathLike) -> EditSession:
-        """A saved session replaces the current one (it brings its own history)."""
-        return self.set_session(EditSession.load(path, self.require_model(), directions=self.directions))
+    def open_session_file(self, path: str | os.PathLike, *, allow_other_model: bool = False) -> EditSession:
+        """A saved session replaces the current one (it brings its own history). OtherModelError
+        if other weights of the same size made it, unless ``allow_other_model`` (the GUI asks)."""
+        session = EditSession.load(path, self.require_model(), directions=self.directions, allow_other_model=allow_other_model)
+        for note in session.load_warnings:
+            self.warn(note)
+        return self.set_session(session)
 
     def save_session(self, path: str | os.PathLike) -> Path:
         return self.require_session().save(path)

@@ -48,6 +48,7 @@ class EditorController(QObject):
     busyChanged = Signal(bool)
     updateTimed = Signal(float)  # milliseconds of the last model update
     fittingProgress = Signal(float)  # fitting the model to an opened photo: 0-1; -1 when it ends
+    warned = Signal(str)  # a one-line warning for the status bar (a damaged companion file...)
 
     def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +59,7 @@ class EditorController(QObject):
         self.worker.jobDone.connect(self._on_job_done)
         self.worker.modelLoaded.connect(self._on_model_loaded)
         self.worker.fittingProgress.connect(self.fittingProgress)
+        self.worker.warned.connect(self.warned)
         self.model_info: ModelSummary | None = None
         self.source: SourceInfo | None = None
         self.history = HistoryInfo((), 0, False, False, False)
@@ -146,8 +148,9 @@ class EditorController(QObject):
         """Stop fitting the model to the photo being opened: it opens with the encoder's face."""
         self.worker.cancel_fitting()
 
-    def open_session(self, path: str, on_done: Callable[[bool], None] | None = None) -> int:
-        return self._open(f"opening the session '{Path(path).name}'", lambda ws: ws.open_session_file(path), on_done, path)
+    def open_session(self, path: str, on_done: Callable[[bool], None] | None = None, *, allow_other_model: bool = False) -> int:
+        """``allow_other_model``: open it even if other weights made it (after asking the user)."""
+        return self._open(f"opening the session '{Path(path).name}'", lambda ws: ws.open_session_file(path, allow_other_model=allow_other_model), on_done, path)
 
     def save_session(self, path: str, on_done: Callable[[bool], None] | None = None) -> int:
         return self._open(f"saving the session to '{Path(path).name}'", lambda ws: ws.save_session(path), on_done, path)

@@ -40,6 +40,18 @@ def ask_whole_image(parent: QWidget | None, failure: Failure) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+def ask_other_model(parent: QWidget | None, failure: Failure) -> bool:
+    """A session file made with other weights of the same size: open it anyway?"""
+    answer = QMessageBox.question(
+        parent,
+        "Made with another model",
+        f"{failure.message}\n\nOpen it anyway?",
+        QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Open
+
+
 def ask_save_changes(parent: QWidget | None, name: str) -> QMessageBox.StandardButton:
     """Save / Discard / Cancel before closing or replacing an edited document."""
     return QMessageBox.question(

@@ -6,7 +6,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 
-from npe.editing.errors import FaceNotFoundError
+from npe.editing.errors import FaceNotFoundError, OtherModelError
 from npe.errors import UserError
 
 
@@ -17,7 +17,7 @@ class Failure:
     job: str
     title: str
     message: str
-    kind: str = "error"  # "error", "no-face" (the GUI may offer the whole image), "model"
+    kind: str = "error"  # "error", "no-face" (the GUI may offer the whole image), "model", "other-model" (it asks)
     path: str | None = None
 
 
@@ -28,6 +28,8 @@ def describe_failure(doing: str, exc: BaseException, *, kind: str = "error", pat
     title = f"Problem {doing}"
     if isinstance(exc, FaceNotFoundError):
         return Failure(doing, "No face found", str(exc), "no-face", path)
+    if isinstance(exc, OtherModelError):
+        return Failure(doing, "Made with another model", str(exc), "other-model", path)
     if isinstance(exc, UserError):
         return Failure(doing, title, str(exc), kind, path)
     if isinstance(exc, MemoryError):

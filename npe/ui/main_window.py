@@ -3,6 +3,7 @@ toolbar, status bar. It wires widgets to the controller and handles files, dialo
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 from npe.ui import icons
 from npe.ui.canvas import Canvas, Tool
 from npe.ui.controller import EditorController
-from npe.ui.dialogs import AboutDialog, ask_save_changes, ask_whole_image, show_failure
+from npe.ui.dialogs import AboutDialog, ask_other_model, ask_save_changes, ask_whole_image, show_failure
 from npe.ui.failures import Failure
 from npe.ui.frames import HistoryInfo, SourceInfo
 from npe.ui.menus import make_actions, make_menus, make_toolbar
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 APP_NAME = "Neural Photo Editor"
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.gif);;npe sessions (*.npe);;All files (*)"
 SESSION_FILTER = "npe sessions (*.npe)"
-PNG_FILTER = "PNG images (*.png)"
+PNG_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)"  # npe.data.image_io.EXPORT_FORMATS
 LIGHTEN_PER_NOTCH = 0.1  # brightness units per wheel notch (the engine's suggestion)
 
 
@@ -65,6 +66,9 @@ class MainWindow(QMainWindow):
         self.dataset: str | None = None  # --dataset: sample numbers pick faces of this collection
         self.headless = False  # scripted (--screenshot): failures are recorded, never shown as dialogs
         self.failures: list[Failure] = []
+        self.warnings: list[str] = []  # shown in the status bar as they came
+        self._unseen_warning: str | None = None
+        self._photo_path: str | None = None  # the photo file open now (exports never suggest it)
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(icons.app_icon())
@@ -157,6 +161,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         c.modelLoaded.connect(self._model_loaded)
         c.modelFailed.connect(self._model_failed)
+        c.warned.connect(self._warned)
         c.sourceChanged.connect(self._source_changed)
         c.imageChanged.connect(self.canvas.set_image)
         c.protectChanged.connect(self.canvas.set_protect)
@@ -260,9 +265,10 @@ class MainWindow(QMainWindow):
     def _opened(self, path: str, ok: bool) -> None:
         if ok:
             self._session_path = path if path.lower().endswith(".npe") else None
+            self._photo_path = None if path.lower().endswith(".npe") else path
             self.settings.add_recent_file(path)
             self._refresh_recent()
-            self.statusBar().showMessage(f"Opened {Path(path).name}", 4000)
+            self._status(f"Opened {Path(path).name}", 4000)
 
     def save_session(self) -> bool:
         """Ctrl+S: save to the session's file, or ask where if it has none yet."""
@@ -298,14 +304,25 @@ class MainWindow(QMainWindow):
     def export_dialog(self) -> None:
         if not self.controller.has_document:
             return
-        suggested = str(Path(self.settings.last_folder()) / f"{self._document_stem()}-edited.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", suggested, PNG_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self, "Export image", self.suggested_export_path(), PNG_FILTER)
         if not path:
             return
-        if not path.lower().endswith(".png"):
+        if Path(path).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
             path += ".png"
         self.settings.set_last_folder(path)
         self.controller.export_png(path, on_done=lambda ok: ok and self.statusBar().showMessage(f"Exported {Path(path).name}", 4000))
+
+    def suggested_export_path(self) -> str:
+        """NAME-edited.png beside the opened photo (else in the last folder); never the photo itself."""
+        photo = self._photo_path
+        folder = Path(photo).parent if photo is not None else Path(self.settings.last_folder())
+        stem = self._document_stem()
+        candidate = folder / f"{stem}-edited.png"
+        number = 2
+        while photo is not None and candidate.exists() and os.path.samefile(candidate, photo):
+            candidate = folder / f"{stem}-edited-{number}.png"
+            number += 1
+        return str(candidate)
 
     def _document_stem(self) -> str:
         source = self.controller.source
@@ -398,7 +415,7 @@ class MainWindow(QMainWindow):
         if not self.dataset:
             self.samples_panel.set_sample_count(info.gallery_size, info.gallery_generated)
         self.canvas.set_placeholder("Opening…")
-        self.statusBar().showMessage(info.attribute_warning or "Model ready", 15000 if info.attribute_warning else 3000)
+        self._status(info.attribute_warning or "Model ready", 15000 if info.attribute_warning else 3000)
 
     def _model_failed(self, failure: Failure) -> None:
         self.failures.append(failure)
@@ -409,6 +426,9 @@ class MainWindow(QMainWindow):
     def _source_changed(self, source: SourceInfo) -> None:
         self.canvas.set_source(source.original, source.photo_size, source.box, source.resolution)
         self.brush_panel.set_face_size(source.box[2], source.resolution)
+        self.samples_panel.show_source(source.name)
+        if source.is_sample:
+            self._photo_path = None
         self.latent_panel.set_direction_count(source.direction_count)
         self._brush_changed()
         self._update_title()
@@ -453,6 +473,21 @@ class MainWindow(QMainWindow):
     def _busy_changed(self, busy: bool) -> None:
         self.busy_label.setText("Working…" if busy else "")
 
+    def _warned(self, message: str) -> None:
+        self.warnings.append(message)
+        self._unseen_warning = message
+        if self.headless:
+            print(f"npe: warning: {message}", file=sys.stderr)
+        self.statusBar().showMessage(f"Warning: {message}", 15000)
+
+    def _status(self, message: str, ms: int) -> None:
+        """A passing status message, unless a warning that came with the same job is still unseen."""
+        if self._unseen_warning is not None:
+            self.statusBar().showMessage(f"Warning: {self._unseen_warning}", 15000)
+            self._unseen_warning = None
+        else:
+            self.statusBar().showMessage(message, ms)
+
     def _failed(self, failure: Failure) -> None:
         self.failures.append(failure)
         if self.headless or self._showing_dialog or self._closing:
@@ -463,6 +498,10 @@ class MainWindow(QMainWindow):
             if failure.kind == "no-face" and failure.path:
                 if ask_whole_image(self, failure):
                     self.open_path(failure.path, whole_image=True)
+            elif failure.kind == "other-model" and failure.path:
+                if ask_other_model(self, failure):
+                    path = failure.path
+                    self.controller.open_session(path, on_done=lambda ok: self._opened(path, ok), allow_other_model=True)
             else:
                 show_failure(self, failure)
         finally:

@@ -196,6 +196,7 @@ class EditorWorker(QThread):
     jobDone = Signal(int, bool)  # seq, succeeded (after its frame)
     modelLoaded = Signal(object)  # npe.editing.workspace.ModelSummary
     fittingProgress = Signal(float)  # fitting the model to a photo: fraction done 0-1; -1 when it ends
+    warned = Signal(str)  # a one-line warning the workspace kept (npe.editing.workspace.Workspace.warn)
 
     def __init__(self, workspace: Workspace | None = None, parent: object = None) -> None:
         super().__init__(parent)
@@ -278,6 +279,7 @@ class EditorWorker(QThread):
     # --- worker thread ----------------------------------------------------------------------------------
     def run(self) -> None:
         self.workspace.on_session(self._session_changed)
+        self.workspace.on_warning(self.warned.emit)
         try:
             while True:
                 with self._condition:

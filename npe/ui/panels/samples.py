@@ -98,6 +98,18 @@ class SamplesPanel(QWidget):
         self.spin.setMaximum(999_999)
         self.spin.setToolTip(f"Number of a face photo in {name}")
 
+    def show_source(self, name: str) -> None:
+        """Name what is open: a photo's file name (or a random face) instead of a sample number;
+        the arrows and the number still open sample faces."""
+        is_sample = name.startswith("sample ") or name.startswith("face ")
+        shown = name if len(name) <= 28 else name[:12] + "…" + name[-15:]
+        self.spin.blockSignals(True)
+        self.spin.setSpecialValueText("" if is_sample else shown)
+        if not is_sample:
+            self.spin.setValue(self.spin.minimum())  # the special text shows at the minimum only
+        self.spin.blockSignals(False)
+        self.spin.setToolTip(name if not is_sample else self.spin.toolTip())
+
     def set_current_sample(self, index: int) -> None:
         self.spin.blockSignals(True)
         self.spin.setValue(index)

@@ -1,0 +1,159 @@
+"""The editor window with careless or hostile input (issue 14): exports never suggest the original,
+the panels name what is open, warnings reach the status bar, a session from other weights asks,
+and hundreds of strokes through the real mouse path undo bit-exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from tests.ui.helpers import displayed, drag, wait
+
+
+@pytest.fixture
+def photo_file(tmp_path):
+    """A 200 x 150 photo without a face: opened with the whole image, its box is 150 px wide."""
+    rng = np.random.default_rng(5)
+    path = tmp_path / "photos" / "holiday.png"
+    path.parent.mkdir()
+    Image.fromarray(rng.integers(0, 255, (150, 200, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _open_photo(editor, path):
+    editor.window.open_path(str(path), whole_image=True)
+    wait(editor)
+    QApplication.processEvents()
+    assert editor.controller.source.name == path.name
+
+
+def test_the_export_dialog_suggests_a_new_name_beside_the_photo(qtbot, editor, photo_file, tmp_path, monkeypatch):
+    editor.window.settings.set_last_folder(str(tmp_path / "elsewhere" / "x.png"))
+    _open_photo(editor, photo_file)
+    suggested = []
+
+    def dialog(parent, title, path, filters):
+        suggested.append((path, filters))
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
+    editor.window.export_dialog()
+    (path, filters), = suggested
+    assert os.path.dirname(path) == str(photo_file.parent)
+    assert os.path.basename(path) == "holiday-edited.png"
+    assert not os.path.exists(path) or not os.path.samefile(path, photo_file)
+    assert "*.jpg" in filters and "*.webp" in filters and "*.tif" in filters
+
+
+def test_export_keeps_a_jpeg_name_and_writes_jpeg(qtbot, editor, photo_file, tmp_path, monkeypatch):
+    _open_photo(editor, photo_file)
+    target = tmp_path / "out.jpg"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    editor.window.export_dialog()
+    wait(editor)
+    with Image.open(target) as image:
+        assert image.format == "JPEG"
+
+
+def test_opening_a_photo_makes_the_faces_panel_name_it(qtbot, editor, photo_file):
+    assert "Sample 0" in editor.window.samples_panel.spin.text()
+    _open_photo(editor, photo_file)
+    assert editor.window.samples_panel.spin.text() == "holiday.png"
+    editor.window.open_sample(3)
+    wait(editor)
+    QApplication.processEvents()
+    assert editor.window.samples_panel.spin.text() == "Sample 3"
+
+
+def test_the_brush_size_reads_in_the_photos_pixels(qtbot, editor, photo_file):
+    _open_photo(editor, photo_file)
+    panel = editor.window.brush_panel
+    panel.size.setValue(6)
+    QApplication.processEvents()
+    # 6 % of the 150 px face box is a 9 px radius in the photo (the crop is 32 px: 1.92 there).
+    assert panel.size.value_label.text() == "6 % · 9 px"
+    assert editor.window.canvas.brush_radius == pytest.approx(9.0)
+
+
+def test_damaged_companion_files_show_in_the_status_bar(qtbot, make_editor, weights):
+    from pathlib import Path
+
+    gallery = Path(weights).with_name("tiny.gallery.safetensors")
+    gallery.write_bytes(b"garbage")
+    editor = make_editor(weights=weights)
+    QApplication.processEvents()
+    assert len(editor.window.warnings) == 1 and str(gallery) in editor.window.warnings[0]
+    assert str(gallery) in editor.window.statusBar().currentMessage()
+
+
+def _save_session(editor, path, monkeypatch):
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    editor.window.actions["save-session"].trigger()
+    wait(editor)
+
+
+def test_a_session_from_other_weights_asks_before_opening(qtbot, editor, tmp_path, monkeypatch):
+    from npe.editing.sessionfile import read_session, write_session
+
+    drag(qtbot, editor, [(10.0, 10.0), (20.0, 12.0)])
+    painted = displayed(editor)
+    path = tmp_path / "edit.npe"
+    _save_session(editor, path, monkeypatch)
+    manifest, arrays = read_session(path)
+    manifest = json.loads(json.dumps(manifest))
+    manifest["model"]["weights_id"] = "0123456789abcdef"
+    write_session(path, manifest, dict(arrays))
+    editor.window.actions["random"].trigger()
+    wait(editor)
+
+    asked = []
+    for answer, opened in ((QMessageBox.StandardButton.Cancel, False), (QMessageBox.StandardButton.Open, True)):
+        asked.clear()
+        monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a, answer=answer, **k: asked.append(text) or answer)
+        before = displayed(editor)
+        editor.window.open_path(str(path))
+        wait(editor)
+        QApplication.processEvents()
+        wait(editor)
+        QApplication.processEvents()
+        assert len(asked) == 1 and "0123456789abcdef" in asked[0]
+        np.testing.assert_array_equal(displayed(editor), painted if opened else before)
+
+
+@pytest.mark.slow
+def test_300_strokes_through_the_mouse_then_300_undos_restore_the_original(qtbot, editor):
+    original = displayed(editor)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        x, y = rng.uniform(4, 28, 2)
+        _quick_drag(qtbot, editor, x, y)
+    wait(editor)
+    history = editor.controller.history
+    assert history.index == len(history.labels) == 300
+    assert not np.array_equal(displayed(editor), original)
+    for _ in range(300):
+        editor.window.actions["undo"].trigger()
+    wait(editor)
+    QApplication.processEvents()
+    assert editor.controller.history.index == 0
+    np.testing.assert_array_equal(displayed(editor), original)
+    np.testing.assert_array_equal(editor.controller.session.result(), original)
+
+
+def _quick_drag(qtbot, editor, x, y):
+    """Press, two moves, release through QMouseEvents on the canvas, without waiting for the model
+    (the worker coalesces moves as it does for a quick user)."""
+    from PySide6.QtCore import Qt
+
+    from tests.ui.helpers import widget_point
+
+    canvas = editor.window.canvas
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(canvas, x, y))
+    qtbot.mouseMove(canvas, widget_point(canvas, x + 1.5, y + 0.5))
+    qtbot.mouseMove(canvas, widget_point(canvas, x + 3.0, y + 1.0))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(canvas, x + 3.0, y + 1.0))
