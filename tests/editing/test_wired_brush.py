@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from npe.editing import EditSession
+from npe.editing.stroke import BrushSettings
 from npe.editing.inversion import InversionSettings
 from npe.editing.sources import Fitting
 
@@ -154,11 +155,23 @@ def test_the_fitting_reports_progress_and_can_be_cancelled(model, photo, box):
     assert session.paint(MOUTH, color=(255, 255, 255), radius=6, strength=4.0)
 
 
-def test_samples_need_no_fitting_and_ignore_the_limit(model):
+def test_samples_need_no_fitting_and_keep_strokes_within_their_reach(model):
+    """A generated face is not masked by its change (M = 1 inside the reach), but a stroke still changes
+    nothing beyond its reach; a slider (a latent change that is not a stroke) may change everything."""
     session = EditSession.random(model, seed=3)
-    session.paint([(8.0, 8.0), (12.0, 8.0)], color=(0, 0, 0), radius=3, strength=4.0)
-    np.testing.assert_array_equal(session.change_mask(), np.ones_like(session.change_mask()))
     assert session.document.tuned is None
+    session.paint([(8.0, 8.0), (12.0, 8.0)], color=(0, 0, 0), radius=3, strength=4.0)
+    mask = session.change_mask()
+    resolution = mask.shape[0]
+    centres = np.arange(resolution) + 0.5
+    distance = np.hypot(centres[None, :] - np.clip(centres[None, :], 8.0, 12.0), centres[:, None] - 8.0)
+    reach = 3 + BrushSettings().reach + 3  # brush radius, reach, the feather
+    assert mask[distance <= 3].min() == 1.0  # under the brush: the change is shown as made
+    assert mask[distance > reach + 1].max() == 0.0  # beyond the reach: nothing changes
+    latent = session.latent.copy()
+    latent[0] += 1.0
+    session.set_latent(latent)
+    np.testing.assert_array_equal(session.change_mask(), np.ones_like(session.change_mask()))
 
 
 def test_npe_edit_tunes_by_default_and_no_tune_skips_it(model, astronaut_path, tmp_path, capsys):
