@@ -119,7 +119,9 @@ def build_command_parser() -> argparse.ArgumentParser:
     sample.add_argument("--grid", action="store_true", help="also write all samples as one grid.png")
     _add_device(sample)
 
-    edit = commands.add_parser("edit", help="edit a face from the command line", description="Apply brush strokes and latent edits to a photo and write the full-resolution result.")
+    from npe.commands.edit import EXIT_STATUS_HELP
+
+    edit = commands.add_parser("edit", help="edit a face from the command line", description="Apply brush strokes and latent edits to a photo and write the full-resolution result.", epilog=EXIT_STATUS_HELP)
     edit.add_argument("input", nargs="?", metavar="INPUT", help="the photo to edit")
     edit.add_argument("--index", type=int, metavar="N", help="start from bundled sample face N instead of INPUT")
     edit.add_argument("-o", "--output", required=True, metavar="OUT.png")
@@ -131,7 +133,9 @@ def build_command_parser() -> argparse.ArgumentParser:
     edit.add_argument("--protect", action="append", default=[], metavar="X1,Y1,X2,Y2,...", help="paint the protect mask along these positions (same radius)")
     edit.add_argument("--direction", action="append", default=[], metavar="K=VALUE", help="move along principal direction K by VALUE (standard deviations)")
     edit.add_argument("--crop-only", action="store_true", help="write the model-resolution crop instead of the full photo")
-    edit.add_argument("--whole-image", action="store_true", help="use the whole image when no face is found")
+    edit.add_argument("--whole-image", action="store_true", help="use the whole image when no face (or only a doubtful one) is found")
+    edit.add_argument("--face", type=int, metavar="K", help="edit face K of the photo (0 = the largest, as `npe faces` lists them), even a doubtful one")
+    edit.add_argument("--box", metavar="X,Y,SIDE[,ANGLE]", help="place the face square by hand: centre and side in photo pixels, roll in degrees (counter-clockwise)")
     edit.add_argument("--dataset", metavar="ARCHIVE|FOLDER", help="with --index: take face N from this collection instead of the bundled gallery")
     _add_weights(edit)
     _add_device(edit)

@@ -349,6 +349,21 @@ class EditSession:
             raise SessionError("Cannot take over a session made with a different model.")
         self._push(SourceRecord(label, self.snapshot(), source))
 
+    @_action
+    def set_box(self, box: CropBox | Sequence[float], label: str = "Move face box") -> bool:
+        """Move the face square (a CropBox or center_x, center_y, size[, angle] in photo pixels):
+        cropped and encoded again, edits of z carried over, the protect mask kept (see
+        sources.moved_box). One undo step; False if the box is the same."""
+        from npe.editing.face_choice import as_box
+
+        if self.document.is_sample:
+            raise SessionError("A generated face has no face box to move: it is the whole picture.")
+        new_box = as_box(box)
+        if new_box == self.box:
+            return False
+        before = self.snapshot()
+        return self._push(SourceRecord(label, before, sources.moved_box(self.model, before, new_box)))
+
     # --- history ----------------------------------------------------------------------------------------
     @_action
     def undo(self) -> bool:
