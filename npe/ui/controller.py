@@ -46,6 +46,7 @@ class EditorController(QObject):
     failed = Signal(object)  # Failure
     busyChanged = Signal(bool)
     updateTimed = Signal(float)  # milliseconds of the last model update
+    facesFound = Signal(object)  # npe.editing.face_choice.FaceReport of the photo just opened
 
     def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -135,7 +136,19 @@ class EditorController(QObject):
         return self._open("making a random face", lambda ws: ws.open_random(seed), on_done)
 
     def open_photo(self, path: str, whole_image: bool = False, on_done: Callable[[bool], None] | None = None) -> int:
-        return self._open(f"opening '{Path(path).name}'", lambda ws: ws.open_photo(path, whole_image), on_done, path)
+        """Open a photo; a doubtful face is opened too (with its box shown the window asks), and
+        ``facesFound`` says what was found."""
+
+        def run(workspace: Workspace) -> None:
+            workspace.open_photo(path, whole_image, accept_doubtful=True)
+            self.facesFound.emit(workspace.faces)
+
+        return self._open(f"opening '{Path(path).name}'", run, on_done, path)
+
+    def set_face_box(self, box: Sequence[float], label: str = "Move face box") -> int:
+        """Move the face square (center_x, center_y, size, angle): re-cropped and re-encoded, one undo step."""
+        self.end_gesture()
+        return self._submit(Job("re-encoding the face box", lambda ws: ws.set_face_box(tuple(box), label)))
 
     def open_session(self, path: str, on_done: Callable[[bool], None] | None = None) -> int:
         return self._open(f"opening the session '{Path(path).name}'", lambda ws: ws.open_session_file(path), on_done, path)
