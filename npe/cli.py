@@ -48,6 +48,7 @@ def build_editor_parser() -> argparse.ArgumentParser:
     parser.add_argument("--color", default="#ffffff", help="brush colour for --paint (default: #ffffff)")
     parser.add_argument("--radius", type=float, default=None, help="brush radius for --paint, in image pixels")
     parser.add_argument("--size", default="1280x800", help="window size for --screenshot (default: 1280x800)")
+    parser.add_argument("--show-box", action="store_true", help="with --screenshot: select the Face box tool, so the box's handles show")
     return parser
 
 

@@ -30,7 +30,6 @@ class FaceBar(QFrame):
         self.setObjectName("faceBar")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.message = QLabel()
-        self.message.setWordWrap(True)
         self.faces = QComboBox()
         self.faces.setToolTip("The faces found, largest first")
         self.faces.activated.connect(self.faceChosen.emit)
@@ -61,14 +60,15 @@ class FaceBar(QFrame):
             return
         if report.doubtful:
             face = faces[report.chosen]
-            text = f"Is this the face? The face finder is not sure (score {face.score:.2f})."
+            text = f"Is this the face? (score {face.score:.2f}, doubtful)"
         elif not faces:
             text = "No face was found: the whole image is used. You can place the face box by hand."
         elif report.how == "whole-image":
             text = f"The whole image is used; {len(faces)} face{'s were' if several else ' was'} found."
         else:
-            text = f"{len(faces)} faces found: using face {report.chosen}, the largest {'confident ' if report.how == 'confident' else ''}one."
+            text = f"{len(faces)} faces found:"
         self.message.setText(text)
+        self.message.setToolTip(report.summary())
         self.faces.clear()
         for number, face in enumerate(faces):
             verdict = "" if face.confident else ", doubtful"
