@@ -66,7 +66,7 @@ def test_no_face_and_a_box_placed_by_hand():
             choose_face(PHOTO, by_hand, box=bad)
 
 
-def test_set_box_recrops_reencodes_and_undo_restores_the_old_box_and_latent_bit_exact(session, photo):
+def test_set_box_recrops_reencodes_and_undo_restores_the_old_box_and_latent_bit_exact(session, photo, tmp_path):
     from npe.model.runtime import encode_images
 
     session.set_latent_value(0, 1.25)  # an edit, carried over as z - z0
@@ -88,6 +88,13 @@ def test_set_box_recrops_reencodes_and_undo_restores_the_old_box_and_latent_bit_
     for now, before in zip((session.crop, session.latent0, session.latent, session.protect_mask), old[1:]):
         np.testing.assert_array_equal(now, before)
     assert session.redo() and session.box == new_box
+
+    from npe.editing import EditSession
+
+    reopened = EditSession.load(session.save(tmp_path / "moved.npe"), session.model)
+    assert reopened.box == new_box and reopened.history_labels == session.history_labels
+    assert reopened.undo() and reopened.box == old[0]
+    np.testing.assert_array_equal(reopened.latent0, old[2])
 
 
 def test_set_box_is_refused_for_a_generated_face(model):
