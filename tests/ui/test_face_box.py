@@ -140,3 +140,22 @@ def test_a_photo_with_an_exif_orientation_opens_upright(qtbot, open_with, tmp_pa
     assert photo[10, 40, 0] > 180 and photo[10, 40, 2] < 80  # red on top
     assert photo[110, 40, 2] > 180 and photo[110, 40, 0] < 80  # blue below
     assert math.isclose(editor.controller.source.box[0], 40.0)
+
+
+def test_no_face_offers_the_whole_image_then_placing_the_box_by_hand(qtbot, make_editor, weights, photo_path, monkeypatch):
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: asked.append(args[2]) or QMessageBox.StandardButton.Yes)
+    editor = make_editor(workspace=Workspace(face_finder=lambda photo: []), weights=weights)
+    editor.window.open_path(photo_path)
+    wait(editor)
+    QApplication.processEvents()
+    wait(editor)
+    assert len(asked) == 1 and "whole image" in asked[0]
+    assert editor.controller.source.box == (100.0, 75.0, 150.0, 0.0)
+    bar = editor.window.face_bar
+    assert bar.isVisible() and "No face was found" in bar.message.text()
+    assert bar.adjust_button.text() == "Place the box by hand" and not bar.whole_button.isVisible()
+    qtbot.mouseClick(bar.adjust_button, Qt.MouseButton.LeftButton)
+    assert editor.window.canvas.tool.value == "face-box" and editor.window.actions["tool-face-box"].isChecked()
