@@ -48,6 +48,7 @@ def build_editor_parser() -> argparse.ArgumentParser:
     parser.add_argument("--color", default="#ffffff", help="brush colour for --paint (default: #ffffff)")
     parser.add_argument("--radius", type=float, default=None, help="brush radius for --paint, in image pixels")
     parser.add_argument("--size", default="1280x800", help="window size for --screenshot (default: 1280x800)")
+    parser.add_argument("--show-box", action="store_true", help="with --screenshot: select the Face box tool, so the box's handles show")
     return parser
 
 
@@ -119,7 +120,9 @@ def build_command_parser() -> argparse.ArgumentParser:
     sample.add_argument("--grid", action="store_true", help="also write all samples as one grid.png")
     _add_device(sample)
 
-    edit = commands.add_parser("edit", help="edit a face from the command line", description="Apply brush strokes and latent edits to a photo and write the full-resolution result.")
+    from npe.commands.edit import EXIT_STATUS_HELP
+
+    edit = commands.add_parser("edit", help="edit a face from the command line", description="Apply brush strokes and latent edits to a photo and write the full-resolution result.", epilog=EXIT_STATUS_HELP)
     edit.add_argument("input", nargs="?", metavar="INPUT", help="the photo to edit")
     edit.add_argument("--index", type=int, metavar="N", help="start from bundled sample face N instead of INPUT")
     edit.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the result: .png, .jpg, .webp or .tif (the extension names the format)")
@@ -135,7 +138,9 @@ def build_command_parser() -> argparse.ArgumentParser:
     edit.add_argument("--direction", action="append", default=[], metavar="K=VALUE", help="move along principal direction K by VALUE (standard deviations)")
     edit.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE", help="move along a named attribute (CelebA name, any case: smiling, eyeglasses, bangs, male...) by VALUE standard deviations; repeatable")
     edit.add_argument("--crop-only", action="store_true", help="write the model-resolution crop instead of the full photo")
-    edit.add_argument("--whole-image", action="store_true", help="use the whole image when no face is found")
+    edit.add_argument("--whole-image", action="store_true", help="use the whole image when no face (or only a doubtful one) is found")
+    edit.add_argument("--face", type=int, metavar="K", help="edit face K of the photo (0 = the largest, as `npe faces` lists them), even a doubtful one")
+    edit.add_argument("--box", metavar="X,Y,SIDE[,ANGLE]", help="place the face square by hand: centre and side in photo pixels, roll in degrees (counter-clockwise)")
     edit.add_argument("--dataset", metavar="ARCHIVE|FOLDER", help="with --index: take face N from this collection instead of the bundled gallery")
     _add_weights(edit)
     _add_device(edit)

@@ -15,16 +15,23 @@ if TYPE_CHECKING:
     from npe.editing.workspace import Workspace
 
 DEFAULT_STEPS = 2  # per brush position: a command-line stroke has far fewer positions than a mouse drag
+EXIT_DOUBTFUL_FACE = 3  # the face found is doubtful: nothing was written, the message says how to go on
+EXIT_STATUS_HELP = (
+    "exit status: 0 the result was written; 2 a problem to fix (said in one line on stderr); "
+    f"{EXIT_DOUBTFUL_FACE} the face found is doubtful, so nothing was written: accept it with --face K "
+    "(`npe faces PHOTO` lists the faces), place the square with --box X,Y,SIDE[,ANGLE], or use --whole-image."
+)
 
 
 def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -> int:
-    """Run `npe edit`; returns 0. Problems the user can fix raise npe.errors.UserError, which the
+    """Run `npe edit`; returns 0, or EXIT_DOUBTFUL_FACE (message on stderr). Problems the user can fix raise npe.errors.UserError, which the
     `npe` command prints as one line with exit status 2. ``workspace``: one with its own
     collaborators (tests); by default a fresh one that loads ``--weights``."""
     from npe.editing.attributes import parse_attribute_values
     from npe.editing.brush import densify
     from npe.editing.errors import FaceNotFoundError
     from npe.editing.stroke import BrushSettings
+    from npe.editing.face_choice import DoubtfulFaceError
     from npe.editing.workspace import Workspace
 
     colors = [_color(text) for text in args.color] or [(255, 255, 255)]
@@ -32,6 +39,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     protects = [_points(text, "--protect") for text in args.protect]
     moves = [_direction(text) for text in args.direction]
     attribute_values = parse_attribute_values(args.attribute)  # {name: std}; names checked once loaded
+    box = _box(args.box) if getattr(args, "box", None) is not None else None
     _check_options(args, colors, strokes)
     _check_output(args)
 
@@ -44,7 +52,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
         for name in attribute_values:
             attributes.index(name)
     try:
-        session = _open(workspace, args)
+        session = _open(workspace, args, box)
         width, height = session.photo_size
         for points in strokes + protects:
             for x, y in points:
@@ -70,8 +78,11 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
                 reach=args.reach if args.reach is not None else BrushSettings.reach,
             )
         written = workspace.export_png(args.output, crop_only=args.crop_only)
+    except DoubtfulFaceError as exc:
+        print(f"npe: {_doubtful_message(args.input, exc)}", file=sys.stderr)
+        return EXIT_DOUBTFUL_FACE
     except FaceNotFoundError as exc:
-        raise UserError(f"{exc} (Or pass --whole-image to edit the whole image.)") from None
+        raise UserError(f"{exc} (Or pass --whole-image to edit the whole image, or --box X,Y,SIDE[,ANGLE] to place the face square by hand.)") from None
     kind = "crop" if args.crop_only else "photo"
     shape = session.result_crop().shape if args.crop_only else session.result().shape
     print(f"wrote {written} ({kind}, {shape[1]}x{shape[0]}, {session.history_index} edit step(s))")
@@ -97,6 +108,15 @@ def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]],
         raise UserError("--dataset needs --index N (which face of the collection to edit)")
     if args.index is not None and args.index < 0:
         raise UserError(f"--index must be 0 or more, got {args.index}")
+    face, box = getattr(args, "face", None), getattr(args, "box", None)
+    if (face is not None or box is not None) and args.input is None:
+        raise UserError("--face and --box choose the face square of a photo (INPUT), not of a sample face")
+    if face is not None and box is not None:
+        raise UserError("give either --face K (a face that was found) or --box X,Y,SIDE[,ANGLE] (placed by hand), not both")
+    if box is not None and args.whole_image:
+        raise UserError("give either --box X,Y,SIDE[,ANGLE] or --whole-image, not both")
+    if face is not None and face < 0:
+        raise UserError(f"--face must be 0 or more (0 is the largest face), got {face}")
 
 
 def _check_output(args: argparse.Namespace) -> None:
@@ -124,13 +144,37 @@ def _check_strokes_reach_the_face(session: EditSession, strokes: list[list[tuple
             )
 
 
-def _open(workspace: Workspace, args: argparse.Namespace) -> EditSession:
+def _open(workspace: Workspace, args: argparse.Namespace, box: tuple[float, ...] | None) -> EditSession:
     tune = not args.no_tune  # fit the model to the photo (samples need no fitting)
     if args.index is None:
-        return workspace.open_photo(args.input, whole_image=args.whole_image, tune=tune)
+        session = workspace.open_photo(args.input, whole_image=args.whole_image, face=getattr(args, "face", None), box=box, tune=tune)
+        report = workspace.faces
+        if report is not None and (len(report.faces) > 1 or report.how == "picked"):
+            print(report.summary())  # which face of several: say so, in one line
+        return session
     if args.dataset is None:
         return workspace.open_sample(args.index)
     return workspace.open_collection_face(args.dataset, args.index, tune=tune)
+
+
+def _box(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.replace(" ", "").split(","))
+    except ValueError:
+        raise UserError(f"--box '{text}': expected X,Y,SIDE[,ANGLE] (the square's centre and side in photo pixels, roll in degrees)") from None
+    if len(values) not in (3, 4) or not all(map(math.isfinite, values)) or not values[2] > 0:
+        raise UserError(f"--box '{text}': expected X,Y,SIDE[,ANGLE] with a positive SIDE (photo pixels; ANGLE in degrees, counter-clockwise)")
+    return values
+
+
+def _doubtful_message(path: str, exc: Exception) -> str:
+    face = exc.report.faces[exc.index]
+    x, y, side, angle = face.box
+    return (
+        f"{exc} Nothing was written. To go on: --face {exc.index} to accept it (`npe faces {path}` lists the faces), "
+        f"--box X,Y,SIDE[,ANGLE] to place the square by hand (it found --box {x:.0f},{y:.0f},{side:.0f},{angle:.1f}), "
+        "or --whole-image to edit the whole image."
+    )
 
 
 def _points(text: str, option: str) -> list[tuple[float, float]]:

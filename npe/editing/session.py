@@ -108,11 +108,12 @@ class EditSession(AttributeActions):
     def from_photo(
         cls, model: IAN, photo: str | os.PathLike | np.ndarray, *, whole_image_if_no_face: bool = False,
         name: str | None = None, directions: Directions | None = None, box: CropBox | None = None,
-        tune: sources.Tuning = None,
+        tune: sources.Tuning = None, alpha: np.ndarray | None = None,
     ) -> EditSession:
         """A photo (path or uint8 HxWx3): the face is found (or ``box`` used), cropped, encoded and,
-        with ``tune`` (True or InversionSettings), the model fitted to it (sources.photo_source)."""
-        source = sources.open_photo(model, photo, whole_image_if_no_face=whole_image_if_no_face, name=name, box=box, tune=tune)
+        with ``tune`` (True or InversionSettings), the model fitted to it (sources.photo_source).
+        ``alpha``: an array photo's transparency (a file's own is read from it)."""
+        source = sources.open_photo(model, photo, whole_image_if_no_face=whole_image_if_no_face, name=name, box=box, tune=tune, alpha=alpha)
         return cls(model, source, directions=directions)
 
     @classmethod
@@ -373,6 +374,21 @@ class EditSession(AttributeActions):
         if source.latent.size != self.latent_dim or source.crop.shape[0] != self.resolution:
             raise SessionError("Cannot take over a session made with a different model.")
         self._push(SourceRecord(label, self.snapshot(), source))
+
+    @_action
+    def set_box(self, box: CropBox | Sequence[float], label: str = "Move face box") -> bool:
+        """Move the face square (a CropBox or center_x, center_y, size[, angle] in photo pixels):
+        cropped and encoded again, edits of z carried over, the protect mask kept (see
+        sources.moved_box). One undo step; False if the box is the same."""
+        from npe.editing.face_choice import as_box
+
+        if self.document.is_sample:
+            raise SessionError("A generated face has no face box to move: it is the whole picture.")
+        new_box = as_box(box)
+        if new_box == self.box:
+            return False
+        before = self.snapshot()
+        return self._push(SourceRecord(label, before, sources.moved_box(self.model, before, new_box)))
 
     # --- history ----------------------------------------------------------------------------------------
     @_action

@@ -87,23 +87,46 @@ def photo_source(model: IAN, image: np.ndarray, box: CropBox, name: str, tune: T
     )
 
 
+def read_photo(photo: str | os.PathLike | np.ndarray, name: str | None = None) -> tuple[np.ndarray, str]:
+    """The photo (upright as its EXIF orientation says, checked) and its name. ImageLoadError if unreadable."""
+    from npe.data.image_io import load_image
+
+    if isinstance(photo, np.ndarray):
+        return check_image(photo, "photo"), name or "photo"
+    return load_image(photo), name or Path(os.fspath(photo)).name
+
+
+def read_alpha(photo: str | os.PathLike | np.ndarray) -> np.ndarray | None:
+    """A photo file's alpha channel (uint8 H x W) if it has one, else None (also for arrays)."""
+    if isinstance(photo, np.ndarray):
+        return None
+    from npe.data.image_io import load_alpha
+
+    return load_alpha(photo)
+
+
+def moved_box(model: IAN, current: SourceState, box: CropBox) -> SourceState:
+    """``current`` with its face square at ``box``: the same photo cropped there and encoded; the
+    edits of the latent carry over as the offset z - z0, and the protect mask (photo pixels) stays."""
+    fresh = photo_source(model, current.photo, box, current.name)
+    latent = np.array(fresh.latent0 + (current.latent - current.latent0), dtype=np.float32)
+    # Untuned (the fitted generator was fitted to the old crop) and no reach limit (the carried-over
+    # edit may lie anywhere in the new crop); the photo's transparency stays.
+    return SourceState(photo=current.photo, box=fresh.box, crop=fresh.crop, latent0=fresh.latent0, latent=latent,
+                       protect=current.protect, is_sample=False, name=current.name, alpha=current.alpha)
+
+
 def open_photo(
     model: IAN, photo: str | os.PathLike | np.ndarray, *, whole_image_if_no_face: bool = False, name: str | None = None, box: CropBox | None = None,
-    tune: Tuning = None,
+    tune: Tuning = None, alpha: np.ndarray | None = None,
 ) -> SourceState:
     """A photo of any size (path or uint8 HxWx3): the face is found (unless ``box`` is given),
     cropped and encoded. Raises ImageLoadError for an unreadable file and NoFaceError when no face
-    is found (unless ``whole_image_if_no_face``: then the largest centred square is the crop)."""
-    from npe.data.image_io import load_alpha, load_image
-
-    alpha = None
-    if isinstance(photo, np.ndarray):
-        image = check_image(photo, "photo")
-        label = name or "photo"
-    else:
-        image = load_image(photo)
-        alpha = load_alpha(photo)
-        label = name or Path(os.fspath(photo)).name
+    is found (unless ``whole_image_if_no_face``: then the largest centred square is the crop).
+    ``alpha``: the transparency of an array photo (a file's own is read from it)."""
+    image, label = read_photo(photo, name)
+    if alpha is None:
+        alpha = read_alpha(photo)
     if box is None:
         try:
             box = faces.find_face(image)

@@ -6,7 +6,7 @@ both use it; its collaborators are injectable so the rules are tested without Qt
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,11 +15,13 @@ import numpy as np
 
 from npe.editing import sources
 from npe.editing.errors import NoModelError, SessionError, worded_for_people
+from npe.editing.face_choice import FaceFinder, FaceReport, choose_face, default_face_finder, report_for_box
 from npe.editing.session import EditSession
 from npe.errors import UserError
 
 if TYPE_CHECKING:
     from npe.editing.attributes import AttributeDirections
+    from npe.data.geometry import CropBox
     from npe.editing.directions import Directions
     from npe.editing.gallery import Gallery
     from npe.model import IAN
@@ -74,8 +76,11 @@ class Workspace:
         *,
         model_loader: ModelLoader = default_model_loader,
         collection_loader: CollectionLoader = default_collection_loader,
+        face_finder: FaceFinder = default_face_finder,
     ) -> None:
         self._load = model_loader
+        self._find_faces = face_finder
+        self.faces: FaceReport | None = None  # how the last photo's face box was chosen
         self._load_collection = collection_loader
         self.model: IAN | None = None
         self.weights: str | None = None
@@ -181,13 +186,31 @@ class Workspace:
         return current
 
     # --- opening ------------------------------------------------------------------------------------
-    def open_photo(self, path: str | os.PathLike, whole_image: bool = False, tune: sources.Tuning = True) -> EditSession:
-        """A photo file: the face is found (FaceNotFoundError if none, unless ``whole_image``) and,
-        unless ``tune`` is False, the model fitted to it (a cancelled fitting opens it untuned)."""
+    def open_photo(
+        self, path: str | os.PathLike, whole_image: bool = False, *, face: int | None = None,
+        box: CropBox | Sequence[float] | None = None, accept_doubtful: bool = False, tune: sources.Tuning = True,
+    ) -> EditSession:
+        """A photo file, its face box chosen first (npe.editing.face_choice.choose_face: ``box`` by
+        hand, face number ``face``, the largest confident face; FaceNotFoundError if none unless
+        ``whole_image``; DoubtfulFaceError for a doubtful one unless ``accept_doubtful``), then
+        cropped, encoded and, unless ``tune`` is False, the model fitted to it (a cancelled fitting
+        opens it untuned). ``self.faces`` says how the box was chosen."""
         model = self.require_model()
         with worded_for_people():
-            session = EditSession.from_photo(model, path, whole_image_if_no_face=whole_image, directions=self.directions, tune=tune)
+            image, name = sources.read_photo(path)
+            chosen, report = choose_face(image, self._find_faces, face=face, box=box, whole_image=whole_image, accept_doubtful=accept_doubtful)
+            session = EditSession.from_photo(model, image, name=name, box=chosen, directions=self.directions, tune=tune,
+                                             alpha=sources.read_alpha(path))
+        self.faces = report
         return self.adopt(session, f"Open {Path(path).name}")
+
+    def set_face_box(self, box: CropBox | Sequence[float], label: str = "Move face box") -> bool:
+        """Move the current photo's face square (re-cropped, re-encoded: one undo step)."""
+        session = self.require_session()
+        changed = session.set_box(box, label)
+        if changed and self.faces is not None:
+            self.faces = report_for_box(self.faces, session.box)
+        return changed
 
     def open_sample(self, index: int) -> EditSession:
         """Gallery face ``index``."""

@@ -13,6 +13,9 @@ from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent, QTransform, QWheelEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QSizePolicy, QWidget
 
+from npe.ui.decor import paint_badge, paint_picker, paint_shadow
+from npe.ui.facebox import FaceBoxOverlay, box_transform
+
 MARGIN = 20  # free space around the fitted image, in widget pixels
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.05, 64.0
@@ -24,6 +27,7 @@ class Tool(enum.Enum):
     PROTECT = "protect"
     UNPROTECT = "unprotect"
     PICK = "pick"
+    FACE_BOX = "face-box"
 
 
 class Canvas(QWidget):
@@ -37,6 +41,7 @@ class Canvas(QWidget):
     protectFinished = Signal()
     lightenRequested = Signal(float, float, float)  # x, y, wheel notches (+ = lighter)
     colorPicked = Signal(QColor)
+    boxEdited = Signal(object)  # (center_x, center_y, size, angle): the Face box tool's drag ended
     compareChanged = Signal(bool)
     zoomChanged = Signal(float)
     hoverMoved = Signal(object)  # (x, y) in photo pixels, or None outside the photo
@@ -74,6 +79,7 @@ class Canvas(QWidget):
         self.background = QColor("#18191b")
         self.placeholder = "Loading the model…"
         self._painted_once = False
+        self.face_box = FaceBoxOverlay()  # the face square over the photo and its drags (facebox.py)
 
     # --- content -------------------------------------------------------------------------
     def set_source(self, original: QImage, photo_size: tuple[int, int], box: tuple[float, float, float, float], resolution: int) -> None:
@@ -81,6 +87,7 @@ class Canvas(QWidget):
         self._original = original
         self._photo_size = photo_size
         self._box = box
+        self.face_box.set_box(box)
         self._resolution = max(1, resolution)
         if new_size:
             self.fit()
@@ -119,6 +126,7 @@ class Canvas(QWidget):
 
     def set_tool(self, tool: Tool) -> None:
         self._tool = tool
+        self.face_box.editing = tool is Tool.FACE_BOX
         self._update_cursor()
         self.update()
 
@@ -136,6 +144,10 @@ class Canvas(QWidget):
 
     def set_show_change_mask(self, on: bool) -> None:
         self._show_change_mask = on
+        self.update()
+
+    def set_show_face_box(self, on: bool) -> None:
+        self.face_box.visible = on
         self.update()
 
     def set_show_protect(self, on: bool) -> None:
@@ -230,7 +242,7 @@ class Canvas(QWidget):
             self._first_paint()
             return
         rect = self.image_rect()
-        self._paint_shadow(painter, rect)
+        paint_shadow(painter, rect)
         self._paint_image(painter, image, rect)
         if not self.comparing:
             if self._show_change_mask and self._change_mask is not None and self._box is not None:
@@ -238,9 +250,10 @@ class Canvas(QWidget):
             if self._show_protect and self._protect is not None and not self._protect.isNull():
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 1)
                 painter.drawImage(rect, self._protect)
+            self.face_box.paint(painter, self)
         else:
-            self._paint_badge(painter, "Original")
-        if self._hover is not None and self._drag != "pan":
+            paint_badge(painter, "Original", self.image_rect().topLeft())
+        if self._hover is not None and self._drag != "pan" and self._tool is not Tool.FACE_BOX:
             self._paint_brush(painter, self._hover)
         painter.end()
         self._first_paint()
@@ -258,13 +271,6 @@ class Canvas(QWidget):
         painter.setFont(font)
         painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
 
-    def _paint_shadow(self, painter: QPainter, rect: QRectF) -> None:
-        painter.setPen(Qt.PenStyle.NoPen)
-        for spread, alpha in ((10, 18), (6, 28), (3, 40)):
-            painter.setBrush(QColor(0, 0, 0, alpha))
-            painter.drawRoundedRect(rect.adjusted(-spread, -spread + 2, spread, spread + 2), spread, spread)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-
     def _paint_image(self, painter: QPainter, image: QImage, rect: QRectF) -> None:
         target = QSize(max(1, round(rect.width())), max(1, round(rect.height())))
         # Smoothly scaled copies are cached while they are not much larger than the view; a deep
@@ -280,14 +286,10 @@ class Canvas(QWidget):
             painter.drawImage(rect, image)
 
     def _paint_change_mask(self, painter: QPainter) -> None:
-        cx, cy, size, angle = self._box
         rect = self.image_rect()
         scale = self.scale()
-        crop_to_widget = QTransform()
-        crop_to_widget.translate(rect.left() + cx * scale, rect.top() + cy * scale)
-        crop_to_widget.rotate(-angle)  # the box's roll is counter-clockwise on screen
-        crop_to_widget.scale(size * scale / self._resolution, size * scale / self._resolution)
-        crop_to_widget.translate(-self._resolution / 2, -self._resolution / 2)
+        photo_to_widget = QTransform(scale, 0, 0, scale, rect.left(), rect.top())
+        crop_to_widget = box_transform(self._box, self._resolution) * photo_to_widget
         painter.save()
         painter.setClipRect(rect)
         painter.setTransform(crop_to_widget)
@@ -295,21 +297,11 @@ class Canvas(QWidget):
         painter.drawImage(QRectF(0, 0, self._resolution, self._resolution), self._change_mask)
         painter.restore()
 
-    def _paint_badge(self, painter: QPainter, text: str) -> None:
-        metrics = painter.fontMetrics()
-        box = QRect(0, 0, metrics.horizontalAdvance(text) + 20, metrics.height() + 10)
-        box.moveTopLeft(self.image_rect().topLeft().toPoint() + QPointF(12, 12).toPoint())
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 160))
-        painter.drawRoundedRect(box, 6, 6)
-        painter.setPen(QColor("#ffffff"))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-
     def _paint_brush(self, painter: QPainter, position: QPointF) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         if self._tool is Tool.PICK and self._drag is None:
-            self._paint_picker(painter, position)
+            paint_picker(painter, position, self.color_at(*self.to_photo(position)))
             return
         radius = max(2.0, self.brush_radius * self.scale())
         protecting = self._tool in (Tool.PROTECT, Tool.UNPROTECT) or self._drag == "protect"
@@ -325,18 +317,6 @@ class Canvas(QWidget):
         painter.setPen(QPen(QColor(255, 255, 255, 200), 1))
         painter.drawLine(position + QPointF(-3, 0), position + QPointF(3, 0))
         painter.drawLine(position + QPointF(0, -3), position + QPointF(0, 3))
-
-    def _paint_picker(self, painter: QPainter, position: QPointF) -> None:
-        color = self.color_at(*self.to_photo(position))
-        painter.setPen(QPen(QColor(0, 0, 0, 160), 3))
-        painter.drawEllipse(position, 9, 9)
-        painter.setPen(QPen(QColor("#ffffff"), 1.5))
-        painter.drawEllipse(position, 9, 9)
-        if color is not None:
-            swatch = QRectF(position.x() + 14, position.y() + 14, 26, 26)
-            painter.setPen(QPen(QColor("#ffffff"), 1.5))
-            painter.setBrush(color)
-            painter.drawRoundedRect(swatch, 5, 5)
 
     def color_at(self, x: float, y: float) -> QColor | None:
         """The displayed colour at photo point (x, y), or None outside the photo."""
@@ -362,9 +342,15 @@ class Canvas(QWidget):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
         x, y = self.to_photo(position)
+        shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+        if self._tool is Tool.FACE_BOX:
+            grabbed = self.face_box.hit(position, self) if button == Qt.MouseButton.LeftButton else None
+            if grabbed is not None:
+                self._drag = "box"
+                self.face_box.press((x, y), grabbed, rotate=shift)
+            return
         if not self.inside_photo(x, y):
             return
-        shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
         if button == Qt.MouseButton.LeftButton and (self._tool is Tool.PICK or modifiers & Qt.KeyboardModifier.ControlModifier):
             color = self.color_at(x, y)
             if color is not None:
@@ -394,6 +380,10 @@ class Canvas(QWidget):
             self._set_center(center.x() - (position.x() - start.x()) / scale, center.y() - (position.y() - start.y()) / scale)
             return
         x, y = self.to_photo(position)
+        if self._drag == "box":
+            self.face_box.move((x, y))
+            self.update()
+            return
         inside = self.inside_photo(x, y)
         self.hoverMoved.emit((x, y) if inside else None)
         if self._drag == "paint" and inside:
@@ -408,7 +398,12 @@ class Canvas(QWidget):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         button = event.button()
-        if self._drag == "paint" and button == Qt.MouseButton.LeftButton:
+        if self._drag == "box" and button == Qt.MouseButton.LeftButton:
+            self._drag = None
+            box = self.face_box.release()
+            if box is not None:
+                self.boxEdited.emit(box)
+        elif self._drag == "paint" and button == Qt.MouseButton.LeftButton:
             self._drag = None
             self.strokeFinished.emit()
         elif self._drag == "protect" and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
@@ -486,6 +481,9 @@ class Canvas(QWidget):
         if self._drag == "pan":
             return
         over_photo = self._hover is not None and self.inside_photo(*self.to_photo(self._hover))
+        if self._tool is Tool.FACE_BOX:
+            self.setCursor(QCursor(self.face_box.cursor(self._hover, self)))
+            return
         self.setCursor(QCursor(Qt.CursorShape.BlankCursor if over_photo else Qt.CursorShape.ArrowCursor))
 
     def _update_brush_area(self, previous: QPointF | None, current: QPointF) -> None:

@@ -49,6 +49,7 @@ class EditorController(QObject):
     updateTimed = Signal(float)  # milliseconds of the last model update
     fittingProgress = Signal(float)  # fitting the model to an opened photo: 0-1; -1 when it ends
     warned = Signal(str)  # a one-line warning for the status bar (a damaged companion file...)
+    facesFound = Signal(object)  # npe.editing.face_choice.FaceReport of the photo just opened
 
     def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -141,8 +142,20 @@ class EditorController(QObject):
         return self._open("making a random face", lambda ws: ws.open_random(seed), on_done)
 
     def open_photo(self, path: str, whole_image: bool = False, on_done: Callable[[bool], None] | None = None) -> int:
+        """Open a photo; a doubtful face is opened too (with its box shown the window asks), and
+        ``facesFound`` says what was found. The model is fitted to it on the worker (cancellable)."""
         fit = self.worker.fitting  # called on the worker, when the job starts
-        return self._open(f"opening '{Path(path).name}'", lambda ws: ws.open_photo(path, whole_image, tune=fit()), on_done, path, fits=True)
+
+        def run(workspace: Workspace) -> None:
+            workspace.open_photo(path, whole_image, accept_doubtful=True, tune=fit())
+            self.facesFound.emit(workspace.faces)
+
+        return self._open(f"opening '{Path(path).name}'", run, on_done, path, fits=True)
+
+    def set_face_box(self, box: Sequence[float], label: str = "Move face box") -> int:
+        """Move the face square (center_x, center_y, size, angle): re-cropped and re-encoded, one undo step."""
+        self.end_gesture()
+        return self._submit(Job("re-encoding the face box", lambda ws: ws.set_face_box(tuple(box), label)))
 
     def cancel_fitting(self) -> None:
         """Stop fitting the model to the photo being opened: it opens with the encoder's face."""

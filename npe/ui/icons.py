@@ -33,6 +33,7 @@ ICONS: dict[str, str] = {
     "unprotect": "mdi6.eraser",
     "clear-protect": "mdi6.shield-outline",
     "eyedropper": "mdi6.eyedropper",
+    "face-box": "mdi6.face-recognition",
     "color": "mdi6.palette-outline",
     "compare": "mdi6.compare",
     "change-mask": "mdi6.circle-half-full",

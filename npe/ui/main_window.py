@@ -16,6 +16,7 @@ from npe.ui import icons
 from npe.ui.canvas import Canvas, Tool
 from npe.ui.controller import EditorController
 from npe.ui.dialogs import AboutDialog, ask_other_model, ask_save_changes, ask_whole_image, show_failure
+from npe.ui.face_bar import FaceBar, FaceBoxWiring, above
 from npe.ui.failures import Failure
 from npe.ui.frames import HistoryInfo, SourceInfo
 from npe.ui.menus import make_actions, make_menus, make_toolbar
@@ -77,7 +78,8 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowNestedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         self.canvas = Canvas()
-        self.setCentralWidget(self.canvas)
+        self.face_bar = FaceBar()  # asks about the face box after a photo opens (face_bar.py)
+        self.setCentralWidget(above(self.face_bar, self.canvas))
         self.actions: dict[str, QAction] = {}
         make_actions(self)
         self._make_panels()
@@ -85,6 +87,7 @@ class MainWindow(QMainWindow):
         make_toolbar(self)
         self._make_status_bar()
         self._connect()
+        self.face_box = FaceBoxWiring(self)
         if theme is not None:
             theme.changed.connect(self._theme_changed)
             self._theme_changed()

@@ -79,6 +79,8 @@ def make_actions(window: MainWindow) -> None:
       "Overlay the mask M that decides where the edit reaches the photo", checkable=True)
     show_protect = a("show-protect", "Show &Protected Areas", window.canvas.set_show_protect, None, [], None, checkable=True)
     show_protect.setChecked(True)
+    a("show-face-box", "Show &Face Box", window.canvas.set_show_face_box, "face-box", ["F"],
+      "Outline the square the face is cropped from", checkable=True)
     a("zoom-in", "Zoom &In", lambda: window.canvas.zoom_by(1.25), "zoom-in", [S.ZoomIn, "Ctrl+="])
     a("zoom-out", "Zoom &Out", lambda: window.canvas.zoom_by(0.8), "zoom-out", [S.ZoomOut])
     a("zoom-fit", "&Fit to Window", window.canvas.fit, "zoom-fit", ["Ctrl+0"])
@@ -90,6 +92,8 @@ def make_actions(window: MainWindow) -> None:
         ("tool-protect", "&Protect", "protect", "P", "Paint areas that must not change (or right-drag)", Tool.PROTECT),
         ("tool-unprotect", "&Unprotect", "unprotect", "E", "Erase protection (or Shift + right-drag)", Tool.UNPROTECT),
         ("tool-pick", "&Eyedropper", "eyedropper", "I", "Pick the brush colour from the image (or Ctrl-click)", Tool.PICK),
+        ("tool-face-box", "Face &Box", "face-box", "X",
+         "Move the face square (drag inside), resize it (drag a corner), rotate it (drag the handle or Shift + drag)", Tool.FACE_BOX),
     ):
         action = a(key, text, None, icon, [shortcut], tip, checkable=True)
         action.setData(tool.value)
@@ -119,7 +123,7 @@ def make_menus(window: MainWindow) -> None:
         edit_menu.addSeparator() if key is None else edit_menu.addAction(window.actions[key])
 
     view_menu = bar.addMenu("&View")
-    for key in ("compare", "change-mask", "show-protect", None, "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
+    for key in ("compare", "change-mask", "show-protect", "show-face-box", None, "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
         view_menu.addSeparator() if key is None else view_menu.addAction(window.actions[key])
     view_menu.addSeparator()
     theme_menu = view_menu.addMenu("&Theme")
@@ -136,7 +140,7 @@ def make_menus(window: MainWindow) -> None:
         panels_menu.addAction(dock.toggleViewAction())
 
     tools_menu = bar.addMenu("&Tools")
-    for key in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick", None, "brush-smaller", "brush-larger"):
+    for key in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick", "tool-face-box", None, "brush-smaller", "brush-larger"):
         tools_menu.addSeparator() if key is None else tools_menu.addAction(window.actions[key])
 
     help_menu = bar.addMenu("&Help")
@@ -151,7 +155,7 @@ def make_toolbar(window: MainWindow) -> None:
     groups = (
         ("open-photo", "random", "export"),
         ("undo", "redo"),
-        ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick"),
+        ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick", "tool-face-box"),
         ("compare", "change-mask"),
         ("zoom-out", "zoom-fit", "zoom-in"),
     )

@@ -86,6 +86,10 @@ def _take_screenshot(args: argparse.Namespace) -> int:
         if window.failures:
             raise UserError(window.failures[-1].message)
 
+        if getattr(args, "show_box", False):
+            from npe.ui.canvas import Tool
+
+            window.set_tool(Tool.FACE_BOX)
         if strokes:
             window.brush_panel.set_color(color)
         canvas = window.canvas

@@ -1,0 +1,148 @@
+"""The bar above the canvas that asks about the face box after a photo opens, without blocking the
+window (the box stays visible under it): a doubtful face ("Is this the face? Use it / Adjust the
+box / Use the whole image"), several faces (pick one, largest first), or none (the whole image is
+used; place the box by hand)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from npe.ui.canvas import Tool
+
+if TYPE_CHECKING:
+    from npe.editing.face_choice import FaceReport
+    from npe.ui.main_window import MainWindow
+
+
+class FaceBar(QFrame):
+    """See the module doc. ``show_report`` fills it in; it hides itself once the user answers."""
+
+    useFace = Signal()  # "this is the face": nothing to change
+    adjustBox = Signal()  # switch to the Face box tool
+    wholeImage = Signal()  # use the largest centred square instead
+    faceChosen = Signal(int)  # face K of the report (largest first)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("faceBar")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.message = QLabel()
+        self.faces = QComboBox()
+        self.faces.setToolTip("The faces found, largest first")
+        self.faces.activated.connect(self.faceChosen.emit)
+        self.use_button = QPushButton("Use it")
+        self.adjust_button = QPushButton("Adjust the box")
+        self.whole_button = QPushButton("Use the whole image")
+        self.close_button = QPushButton("OK")
+        for button, signal in ((self.use_button, self.useFace), (self.adjust_button, self.adjustBox),
+                               (self.whole_button, self.wholeImage), (self.close_button, None)):
+            button.clicked.connect(self.hide)
+            if signal is not None:
+                button.clicked.connect(signal.emit)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.addWidget(self.message, 1)
+        for widget in (self.faces, self.use_button, self.adjust_button, self.whole_button, self.close_button):
+            layout.addWidget(widget)
+        self.report: FaceReport | None = None
+        self.hide()
+
+    def show_report(self, report: FaceReport | None) -> None:
+        """Ask what ``report`` calls for; a single confident face (or none to ask about) hides the bar."""
+        self.report = report
+        faces = report.faces if report is not None else ()
+        several = len(faces) > 1
+        if report is None or report.how == "by-hand" or (report.how == "confident" and not several):
+            self.hide()
+            return
+        if report.doubtful:
+            face = faces[report.chosen]
+            text = f"Is this the face? (score {face.score:.2f}, doubtful)"
+        elif not faces:
+            text = "No face was found: the whole image is used. You can place the face box by hand."
+        elif report.how == "whole-image":
+            text = f"The whole image is used; {len(faces)} face{'s were' if several else ' was'} found."
+        else:
+            text = f"{len(faces)} faces found:"
+        self.message.setText(text)
+        self.message.setToolTip(report.summary())
+        self.faces.clear()
+        for number, face in enumerate(faces):
+            verdict = "" if face.confident else ", doubtful"
+            self.faces.addItem(f"Face {number}{' (largest)' if number == 0 else ''}: {face.box[2]:.0f} px{verdict}")
+        self.faces.setVisible(several)
+        if report.chosen is not None:
+            self.faces.setCurrentIndex(report.chosen)
+        self.use_button.setVisible(report.doubtful)
+        self.whole_button.setVisible(report.how != "whole-image")
+        self.adjust_button.setText("Place the box by hand" if not faces else "Adjust the box")
+        self.close_button.setVisible(not report.doubtful)
+        self.show()
+
+
+def above(bar: QWidget, canvas: QWidget) -> QWidget:
+    """The window's central widget: the bar (hidden until it asks) above the canvas."""
+    central = QWidget()
+    layout = QVBoxLayout(central)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(bar)
+    layout.addWidget(canvas, 1)
+    return central
+
+
+class FaceBoxWiring:
+    """Connects the window's face-box parts: the controller's ``facesFound`` to the bar and the
+    canvas's overlay, the bar's answers and the Face box tool's drags to re-encoding jobs."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.report: FaceReport | None = None
+        c, canvas, bar = window.controller, window.canvas, window.face_bar
+        c.facesFound.connect(self.faces_found)
+        c.sourceChanged.connect(self._source_changed)
+        c.failed.connect(lambda _failure: (canvas.face_box.revert(), canvas.update()))
+        canvas.boxEdited.connect(lambda box: self.set_box(box, "Move face box"))
+        bar.useFace.connect(self._confirmed)
+        bar.adjustBox.connect(lambda: window.set_tool(Tool.FACE_BOX))
+        bar.wholeImage.connect(self._whole_image)
+        bar.faceChosen.connect(self._face_chosen)
+
+    def faces_found(self, report: FaceReport) -> None:
+        """A photo opened: show its box (and the other faces) and ask what the report calls for."""
+        self.report = report
+        overlay = self.window.canvas.face_box
+        overlay.candidates = [face.box for face in report.faces]
+        overlay.doubtful = report.doubtful
+        self.window.actions["show-face-box"].setChecked(True)
+        self.window.canvas.set_show_face_box(True)
+        self.window.face_bar.show_report(report)
+        if len(report.faces) > 1 or report.doubtful:
+            self.window.statusBar().showMessage(report.summary(), 8000)
+
+    def set_box(self, box: tuple[float, float, float, float], label: str) -> None:
+        self.window.canvas.face_box.doubtful = False  # the user has placed or picked it
+        self.window.controller.set_face_box(box, label)
+
+    def _source_changed(self, source: object) -> None:
+        if getattr(source, "is_sample", False):  # a generated face has no box to ask about
+            self.window.canvas.face_box.candidates = []
+            self.window.canvas.face_box.doubtful = False
+            self.window.face_bar.hide()
+
+    def _confirmed(self) -> None:
+        self.window.canvas.face_box.doubtful = False
+        self.window.canvas.update()
+
+    def _whole_image(self) -> None:
+        source = self.window.controller.source
+        if source is not None:
+            width, height = source.photo_size
+            self.set_box((width / 2, height / 2, float(min(width, height)), 0.0), "Use whole image")
+
+    def _face_chosen(self, index: int) -> None:
+        if self.report is not None and 0 <= index < len(self.report.faces):
+            self.set_box(self.report.faces[index].box, f"Choose face {index}")
