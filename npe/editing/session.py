@@ -17,20 +17,18 @@ Conventions (every public method follows them):
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from npe.editing import sources
 from npe.editing.attribute_actions import AttributeActions
+from npe.editing.history_actions import HistoryActions, HistoryEntry, user_action as _action
 from npe.editing.compose import MaskSettings, box_rect
 from npe.editing.document import EVENT_NAMES, Document, SessionEvents, readonly
 from npe.editing.errors import SessionError
@@ -51,30 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["EVENT_NAMES", "BrushSettings", "EditSession", "HistoryEntry", "SessionError", "SessionEvents"]
 
 Point = tuple[float, float]
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One undo step as the history panel shows it."""
-
-    label: str  # e.g. "Paint", "Protect", "Latent 17", "Direction 2", "Commit", "Reset", "Sample"
-    index: int  # position in the stack, 0 = oldest
-
-
-def _action(method: _F) -> _F:
-    """A user action: a stroke still open is ended (one undo step) before it runs."""
-
-    @functools.wraps(method)
-    def run(self: EditSession, *args: Any, **kwargs: Any) -> Any:
-        if self._stroke is not None:
-            self.end_stroke()
-        return method(self, *args, **kwargs)
-
-    return run
-
-
-class EditSession(AttributeActions):
+class EditSession(HistoryActions, AttributeActions):
     """One photo being edited with an IAN. Create it with a ``from_*`` class method (or ``load``)."""
 
     def __init__(
@@ -390,68 +367,6 @@ class EditSession(AttributeActions):
         before = self.snapshot()
         return self._push(SourceRecord(label, before, sources.moved_box(self.model, before, new_box)))
 
-    # --- history ----------------------------------------------------------------------------------------
-    @_action
-    def undo(self) -> bool:
-        return self.jump_to(self._history.index - 1) if self._history.can_undo else self._refuse_in_group("undo")
-
-    @_action
-    def redo(self) -> bool:
-        return self.jump_to(self._history.index + 1) if self._history.can_redo else self._refuse_in_group("redo")
-
-    @_action
-    def jump_to(self, index: int) -> bool:
-        """Undo or redo until ``history_index == index``; the document's setters emit the events."""
-        if not 0 <= index <= len(self._history.records):
-            raise SessionError(f"History step {index} does not exist (0-{len(self._history.records)}).")
-        self._refuse_in_group("jump in the history")
-        with self.events.batch():
-            while self._history.index > index:
-                self._history.undo().undo(self.document)
-            while self._history.index < index:
-                self._history.redo().redo(self.document)
-            self.events.emit("history")
-        return True
-
-    can_undo = property(lambda self: self._history.can_undo)
-    can_redo = property(lambda self: self._history.can_redo)
-    history_labels = property(lambda self: self._history.labels)
-    history_index = property(lambda self: self._history.index, doc="How many steps are applied.")
-    history_limit = property(lambda self: self._history.limit, doc="The most steps kept.")
-    history_nbytes = property(lambda self: self._history.nbytes, doc="Memory held by the undo records.")
-    is_modified = property(lambda self: not self._history.is_clean, doc="Changed since saved/opened.")
-
-    @property
-    def history(self) -> list[HistoryEntry]:
-        """All steps, oldest first (undone steps included, after ``history_index``)."""
-        return [HistoryEntry(label, index) for index, label in enumerate(self._history.labels)]
-
-    @contextmanager
-    def grouped(self, label: str) -> Iterator[None]:
-        """Everything done inside the block is one undo step called ``label``."""
-        self.begin_group(label)
-        try:
-            yield
-        finally:
-            self.end_group()
-
-    def begin_group(self, label: str) -> None:
-        """Merge steps into one called ``label`` until ``end_group`` (a gesture: a drag, a wheel
-        spin). Groups nest; undo/redo are refused while one is open."""
-        self._history.begin_group(label)
-
-    @_action
-    def end_group(self) -> None:
-        if not self._history.grouping:
-            raise RuntimeError("end_group() without begin_group()")
-        self._history.end_group()
-        if not self._history.grouping:
-            self.events.emit("history")
-
-    def mark_clean(self) -> None:
-        self._history.mark_clean()
-        self.events.emit("history")
-
     # --- files ------------------------------------------------------------------------------------------
     @_action
     def export_png(self, path: str | os.PathLike, *, crop_only: bool = False) -> Path:
@@ -501,11 +416,6 @@ class EditSession(AttributeActions):
 
     def _change_protect(self, label: str, change: ProtectChange | None) -> bool:
         return change is not None and self._push(ProtectRecord.from_regions(label, change.rect, change.before, change.after))
-
-    def _refuse_in_group(self, what: str) -> bool:
-        if self._history.grouping:
-            raise RuntimeError(f"{what} inside grouped(): close the group first")
-        return False
 
     def _check_directions(self, directions: Directions | None) -> Directions | None:
         if directions is not None and directions.latent_dim != self.latent_dim:

@@ -3,21 +3,21 @@ toolbar, status bar. It wires widgets to the controller and handles files, dialo
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPushButton, QScrollArea, QWidget
 
 from npe.ui import icons
 from npe.ui.canvas import Canvas, Tool
 from npe.ui.controller import EditorController
-from npe.ui.dialogs import AboutDialog, ask_other_model, ask_save_changes, ask_whole_image, show_failure
+from npe.ui.dialogs import AboutDialog, ask_other_model, ask_whole_image, show_failure
 from npe.ui.face_bar import FaceBar, FaceBoxWiring, above
 from npe.ui.failures import Failure
+from npe.ui.file_actions import FileActions
 from npe.ui.frames import HistoryInfo, SourceInfo
 from npe.ui.menus import make_actions, make_menus, make_toolbar
 from npe.ui.panels.attributes import AttributesPanel
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from npe.editing.workspace import ModelSummary
 
 APP_NAME = "Neural Photo Editor"
-PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.gif);;npe sessions (*.npe);;All files (*)"
-SESSION_FILTER = "npe sessions (*.npe)"
-PNG_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)"  # npe.data.image_io.EXPORT_FORMATS
 LIGHTEN_PER_NOTCH = 0.1  # brightness units per wheel notch (the engine's suggestion)
 
 
@@ -48,7 +45,7 @@ def _scrollable(panel: QWidget) -> QScrollArea:
     return area
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileActions, QMainWindow):
     """See the module doc."""
 
     fatal = Signal(object)  # Failure: the model could not be loaded; the app decides how to exit
@@ -243,120 +240,6 @@ class MainWindow(QMainWindow):
     def open_random(self) -> None:
         self._session_path = None
         self.controller.open_random()
-
-    def open_photo_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open photo", self.settings.last_folder(), PHOTO_FILTER)
-        if path:
-            self.open_path(path)
-
-    def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", self.settings.last_folder(), f"{SESSION_FILTER};;All files (*)")
-        if path:
-            self.open_path(path)
-
-    def open_path(self, path: str, whole_image: bool = False) -> None:
-        """Open a photo, or an .npe session (asking first if the current edit is unsaved)."""
-        path = str(path)
-        self.settings.set_last_folder(path)
-        if path.lower().endswith(".npe"):
-            if not self._may_discard("opening another session"):
-                return
-            self.controller.open_session(path, on_done=lambda ok: self._opened(path, ok))
-        else:
-            self.controller.open_photo(path, whole_image, on_done=lambda ok: self._opened(path, ok))
-
-    def _opened(self, path: str, ok: bool) -> None:
-        if ok:
-            self._session_path = path if path.lower().endswith(".npe") else None
-            self._photo_path = None if path.lower().endswith(".npe") else path
-            self.settings.add_recent_file(path)
-            self._refresh_recent()
-            self._status(f"Opened {Path(path).name}", 4000)
-
-    def save_session(self) -> bool:
-        """Ctrl+S: save to the session's file, or ask where if it has none yet."""
-        if self._session_path is None:
-            return self.save_session_dialog()
-        self._save_to(self._session_path)
-        return True
-
-    def save_session_dialog(self) -> bool:
-        """Ask where, then save; True once the save is submitted."""
-        if not self.controller.has_document:
-            return False
-        suggested = str(Path(self.settings.last_folder()) / f"{self._document_stem()}.npe")
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", suggested, SESSION_FILTER)
-        if not path:
-            return False
-        if not path.lower().endswith(".npe"):
-            path += ".npe"
-        self.settings.set_last_folder(path)
-        self._save_to(path)
-        return True
-
-    def _save_to(self, path: str) -> None:
-        def done(ok: bool) -> None:
-            if ok:
-                self._session_path = path
-                self.settings.add_recent_file(path)
-                self._refresh_recent()
-                self.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
-
-        self.controller.save_session(path, on_done=done)
-
-    def export_dialog(self) -> None:
-        if not self.controller.has_document:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export image", self.suggested_export_path(), PNG_FILTER)
-        if not path:
-            return
-        if Path(path).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
-            path += ".png"
-        self.settings.set_last_folder(path)
-        self.controller.export_png(path, on_done=lambda ok: ok and self.statusBar().showMessage(f"Exported {Path(path).name}", 4000))
-
-    def suggested_export_path(self) -> str:
-        """NAME-edited.png beside the opened photo (else in the last folder); never the photo itself."""
-        photo = self._photo_path
-        folder = Path(photo).parent if photo is not None else Path(self.settings.last_folder())
-        stem = self._document_stem()
-        candidate = folder / f"{stem}-edited.png"
-        number = 2
-        while photo is not None and candidate.exists() and os.path.samefile(candidate, photo):
-            candidate = folder / f"{stem}-edited-{number}.png"
-            number += 1
-        return str(candidate)
-
-    def _document_stem(self) -> str:
-        source = self.controller.source
-        name = source.name if source is not None else "face"
-        stem = Path(name).stem if "." in name else name
-        return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem).strip("-") or "face"
-
-    def _may_discard(self, doing: str) -> bool:
-        """Before replacing the document: True if there is nothing unsaved or the user agrees."""
-        if not self.controller.modified:
-            return True
-        name = self.controller.source.name if self.controller.source else "this face"
-        answer = ask_save_changes(self, name)
-        if answer == QMessageBox.StandardButton.Cancel:
-            return False
-        if answer == QMessageBox.StandardButton.Save:
-            if not self.save_session_dialog():
-                return False
-            self.controller.wait_idle(60_000)
-            return not self.controller.modified
-        return True
-
-    def _refresh_recent(self) -> None:
-        files = self.settings.recent_files()
-        self.recent_menu.clear()
-        for path in files:
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
-        self.recent_menu.setEnabled(bool(files))
-        self.samples_panel.set_recent(files)
 
     # --- editing input ---------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from npe.errors import UserError
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QImage
 
 WAIT_MS = 300_000  # model loading and strokes on a slow CPU
 
