@@ -28,28 +28,22 @@ def show_failure(parent: QWidget | None, failure: Failure) -> None:
     show_error(parent, failure.title[:1].upper() + failure.title[1:], failure.message)
 
 
+def _confirm(parent: QWidget | None, title: str, text: str, accept: QMessageBox.StandardButton, refuse: QMessageBox.StandardButton, default: QMessageBox.StandardButton) -> bool:
+    """A two-button question; True if the user chose ``accept``."""
+    return QMessageBox.question(parent, title, text, accept | refuse, default) == accept
+
+
 def ask_whole_image(parent: QWidget | None, failure: Failure) -> bool:
     """After "no face found": offer to use the whole image (its largest centred square)."""
-    answer = QMessageBox.question(
-        parent,
-        "No face found",
-        f"{failure.message}\n\nUse the whole image instead? Its largest centred square becomes the face crop.",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.Yes,
-    )
-    return answer == QMessageBox.StandardButton.Yes
+    yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+    text = f"{failure.message}\n\nUse the whole image instead? Its largest centred square becomes the face crop."
+    return _confirm(parent, "No face found", text, yes, no, yes)
 
 
 def ask_other_model(parent: QWidget | None, failure: Failure) -> bool:
     """A session file made with other weights of the same size: open it anyway?"""
-    answer = QMessageBox.question(
-        parent,
-        "Made with another model",
-        f"{failure.message}\n\nOpen it anyway?",
-        QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
-        QMessageBox.StandardButton.Cancel,
-    )
-    return answer == QMessageBox.StandardButton.Open
+    open_, cancel = QMessageBox.StandardButton.Open, QMessageBox.StandardButton.Cancel
+    return _confirm(parent, "Made with another model", f"{failure.message}\n\nOpen it anyway?", open_, cancel, cancel)
 
 
 def ask_save_changes(parent: QWidget | None, name: str) -> QMessageBox.StandardButton:
