@@ -3,8 +3,8 @@ validation faces, and before/after brush edits (white over a closed mouth, dark 
 
     python benchmarks/figures.py --data ../shared/data/celeba-9k.zip [--weights W] [--out resources/docs]
 
-The dataset's rules forbid redistributing its photos, so the committed reconstruction grid shows the
-model's reconstructions only; `--pairs DIR` also writes originals beside them, for looking at locally.
+The dataset's rules forbid redistributing its photos or images derived from them, so reconstructions
+are written only with `--data D --pairs DIR` (originals beside them), for looking at locally.
 Prints what it wrote and which sample faces it chose for the edits.
 """
 
@@ -67,7 +67,9 @@ def main() -> None:
     save_png(out / "samples.png", image_grid(samples, 8))
     print(f"wrote {out / 'samples.png'} (64 random faces, seed 0)")
 
-    if args.data:
+    if args.data and args.pairs:
+        # Reconstructions are derived from the dataset's photos, which may not be redistributed:
+        # they go to --pairs (for looking at locally), never to --out (committed).
         from npe.data.datasets import load_face_crops, split_train_val
 
         crops = load_face_crops([args.data], resolution)
@@ -75,13 +77,10 @@ def main() -> None:
         originals = crops.images[val_index[:32]]
         with torch.no_grad():
             reconstructions = to_uint8(model.decode(model.encode(to_model(originals))))
-        save_png(out / "reconstructions.png", image_grid(reconstructions, 8))
-        print(f"wrote {out / 'reconstructions.png'} (reconstructions of the first 32 validation faces)")
-        if args.pairs:
-            pairs = np.stack([originals, reconstructions], axis=1).reshape(-1, *originals.shape[1:])
-            Path(args.pairs).mkdir(parents=True, exist_ok=True)
-            save_png(Path(args.pairs) / "pairs.png", image_grid(pairs, 8))
-            print(f"wrote {Path(args.pairs) / 'pairs.png'} (original | reconstruction; do not commit)")
+        pairs = np.stack([originals, reconstructions], axis=1).reshape(-1, *originals.shape[1:])
+        Path(args.pairs).mkdir(parents=True, exist_ok=True)
+        save_png(Path(args.pairs) / "pairs.png", image_grid(pairs, 8))
+        print(f"wrote {Path(args.pairs) / 'pairs.png'} (original | reconstruction of 32 validation faces; do not commit)")
 
     # Edits on gallery faces (see DEMOS).
     scale = resolution / 64

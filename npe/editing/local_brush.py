@@ -40,7 +40,7 @@ class LocalBrushSettings:
     learning rate in whitened units. ``strength`` scales ``step`` (0 paints nothing)."""
 
     reach: float = 4.0
-    feather: float = 3.0
+    feather: float = 6.0
     preserve: float = 3.0
     prior: float = 0.2
     components: int = 20

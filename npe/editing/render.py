@@ -52,18 +52,19 @@ class Renderer:
         return self._cache
 
     def delta_mask(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(Δ, M) for the current latent; M is all ones for a generated sample (no masking) within the reach."""
+        """(Δ, M) for the current latent: the masking technique within the strokes' reach; all ones for
+        a generated sample whose latent was set as a whole (a slider, a direction)."""
         cache = self._current()
         if cache.delta is None or cache.mask is None:
             doc = self.document
             delta = (doc.generated - doc.recon).detach()
             if doc.grey:  # a grey photo stays grey: the change as its luminance on every channel
                 delta = greyscale_delta(delta)
-            if doc.is_sample:  # a generated face has no photo to keep: the change is shown as made...
+            if doc.is_sample and doc.limit is None:  # a generated face after a slider: shown as made
                 mask = torch.ones(delta.shape[-2:], device=delta.device)
-            else:
+            else:  # the masking technique, on a photo and for a sample's strokes alike
                 mask = change_mask(delta, self.mask_settings)
-            if doc.limit is not None:  # ...but never, on a photo or a sample, beyond the strokes' reach
+            if doc.limit is not None:  # never carry a stroke's change beyond its reach
                 mask = limit_change_mask(mask, torch.tensor(doc.limit, dtype=torch.float32, device=mask.device) / 255.0)
             cache.delta, cache.mask = delta.cpu(), mask.cpu()
         return cache.delta, cache.mask

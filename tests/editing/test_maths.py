@@ -44,7 +44,7 @@ def test_change_mask_matches_a_reference_blur_and_gain(resolution, sigma, gain):
     assert got[5, 5] == 1.0 and 0 < got[5, 8] < 1.0 and got[5, 8] > 10 * got[5, -1]  # saturated, then blurred
 
 
-def reference_reach(resolution: int, points: list[tuple[float, float]], radius: float, reach: float = 4.0, feather: float = 3.0) -> np.ndarray:
+def reference_reach(resolution: int, points: list[tuple[float, float]], radius: float, reach: float = 4.0, feather: float = 6.0) -> np.ndarray:
     """1 within radius + reach crop pixels of a brush centre, a smoothstep to 0 over ``feather``."""
     centres = np.arange(resolution) + 0.5
     distance = np.min([np.hypot(centres[None, :] - u, centres[:, None] - v) for u, v in points], axis=0)

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from npe.editing import EditSession
+from npe.editing.local_brush import LocalBrushSettings
 from npe.editing.stroke import BrushSettings
 from npe.editing.inversion import InversionSettings
 from npe.editing.sources import Fitting
@@ -32,10 +33,10 @@ def test_pixels_beyond_the_reach_keep_the_photo(model, photo, box):
     assert session.paint(MOUTH, color=(255, 255, 255), radius=6, strength=4.0, steps=2)
     changed = np.abs(session.result().astype(int) - photo.astype(int)).max(axis=2)
     assert changed.max() >= 8  # the stroke did something visible
-    # Brush 6 photo px + reach 4 and feather 3 crop px (80 px box / R crop px), plus the
+    # Brush 6 photo px + reach 4 and feather 6 crop px (80 px box / R crop px), plus the
     # paste-back's cubic spline (about 2 photo px).
     px = 80 / session.resolution
-    beyond = _far_from(MOUTH, 6 + (4 + 3) * px + 2, photo.shape)
+    beyond = _far_from(MOUTH, 6 + (4 + 6) * px + 2, photo.shape)
     assert changed[beyond].max() <= 1
 
 
@@ -165,7 +166,7 @@ def test_samples_need_no_fitting_and_keep_strokes_within_their_reach(model):
     resolution = mask.shape[0]
     centres = np.arange(resolution) + 0.5
     distance = np.hypot(centres[None, :] - np.clip(centres[None, :], 8.0, 12.0), centres[:, None] - 8.0)
-    reach = 3 + BrushSettings().reach + 3  # brush radius, reach, the feather
+    reach = 3 + BrushSettings().reach + LocalBrushSettings().feather  # brush radius, reach, the feather
     assert mask[distance <= 3].min() == 1.0  # under the brush: the change is shown as made
     assert mask[distance > reach + 1].max() == 0.0  # beyond the reach: nothing changes
     latent = session.latent.copy()
