@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from npe.config import CropConfig
-from npe.data.geometry import CropBox, aligned_crop_box, pillow_coefficients, translation
+from npe.data.geometry import CropBox, aligned_crop_box, apply, pillow_coefficients, translation
 from npe.errors import UserError
 
 __all__ = [
@@ -190,9 +190,9 @@ def paste_back(
 
     result = photo.copy()
     height, width = photo.shape[:2]
-    bounds = box.pixel_bounds(width, height)
+    bounds = _support_bounds(box, mask, width, height)
     if bounds is None:
-        return result  # the box lies entirely outside the photo
+        return result  # the box lies entirely outside the photo, or the mask is 0 everywhere
     x0, y0, x1, y1 = bounds
 
     # Region pixel -> photo -> crop coordinates (u, v in [0, R]): the inverse of crop_face's map.
@@ -232,3 +232,24 @@ def border_fade(crop_u: np.ndarray, crop_v: np.ndarray, resolution: float, feath
         return (inset > 0).astype(np.float32)
     ramp = np.clip(inset / (feather * resolution), 0.0, 1.0).astype(np.float32)
     return ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep: no visible kink where the fade starts
+
+
+def _support_bounds(box: CropBox, mask: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The photo pixels paste_back must look at: the box's bounding rectangle, narrowed to where the
+    crop's mask is not 0 (grown by 2 crop pixels for the bilinear upsampling). On a large photo a
+    small edit then costs a small region, not float copies of the whole box (a 79-megapixel photo
+    edited as a whole image needed 5.4 GB)."""
+    bounds = box.pixel_bounds(width, height)
+    support = np.argwhere(mask > 0)
+    if bounds is None or support.size == 0:
+        return None
+    resolution = mask.shape[0]
+    (v0, u0), (v1, u1) = support.min(axis=0) - 2, support.max(axis=0) + 3
+    corners = apply(box.crop_to_photo(resolution), [(u0, v0), (u1, v0), (u1, v1), (u0, v1)])
+    x0 = max(bounds[0], math.floor(corners[:, 0].min()))
+    y0 = max(bounds[1], math.floor(corners[:, 1].min()))
+    x1 = min(bounds[2], math.ceil(corners[:, 0].max()))
+    y1 = min(bounds[3], math.ceil(corners[:, 1].max()))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1

@@ -290,3 +290,32 @@ CELEBA_EYES = (np.array([[69.0, 111.0], [108.0, 111.0]]) - (89 - 54, 121 - 54)) 
 def test_astronaut_crop_puts_the_eyes_where_celeba_has_them(astronaut_box: CropBox) -> None:
     eyes_in_crop = astronaut_box.to_crop(ASTRONAUT_EYES)
     np.testing.assert_allclose(eyes_in_crop, CELEBA_EYES, atol=0.05)
+
+
+def test_a_small_edit_on_a_large_photo_touches_only_its_region():
+    """A brush-sized edit on a 24-megapixel photo edited as a whole image: paste_back works on the
+    mask's support, not float copies of the whole box (79 MP used to peak at 5.4 GB)."""
+    import tracemalloc
+
+    from npe.data.faces import paste_back
+    from npe.data.geometry import CropBox
+
+    photo = np.full((4000, 6000, 3), 128, np.uint8)
+    box = CropBox.whole_image(6000, 4000)  # a 4000 px square: 62.5 photo px per crop pixel
+    change = np.zeros((64, 64, 3), np.float32)
+    change[40:46, 20:40] = 60.0
+    mask = np.zeros((64, 64), np.float32)
+    mask[38:48, 18:42] = 1.0
+    tracemalloc.start()
+    try:
+        result = paste_back(photo, box, change, mask)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    changed = (result != photo).any(axis=2)
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    assert changed.sum() > 100_000  # the edit is there...
+    # ...inside the mask's support (crop rows 38-48, cols 18-42, plus the upsampling's spread)
+    left, top = 1000 + 16 * 62.5, 0 + 36 * 62.5
+    assert cols[0] >= left and cols[-1] <= 1000 + 44 * 62.5 and rows[0] >= top and rows[-1] <= 50 * 62.5
+    assert peak < photo.nbytes + 150_000_000  # the result's copy plus a region; the whole box took 5x more
