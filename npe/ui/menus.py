@@ -64,7 +64,7 @@ def make_actions(window: MainWindow) -> None:
     a("open-session", "Open &Session…", window.open_session_dialog, "open-session", ["Ctrl+Shift+O"], "Open a saved npe session")
     a("save-session", "&Save Session", window.save_session, "save-session", [S.Save], "Save the photo, edits and history to its .npe file")
     a("save-session-as", "Save Session &As…", window.save_session_dialog, "save-session", ["Ctrl+Shift+S"], "Save the photo, edits and history to a new .npe file")
-    a("export", "&Export PNG…", window.export_dialog, "export", ["Ctrl+E"], "Write the edited photo as a PNG")
+    a("export", "&Export Image…", window.export_dialog, "export", ["Ctrl+E"], "Write the edited photo at full resolution (PNG, JPEG, WebP or TIFF)")
     a("random", "&Random Face", window.open_random, "random", ["Ctrl+R"], "Start from a new random face")
     a("quit", "&Quit", window.close, "quit", [S.Quit])
     a("undo", "&Undo", window.controller.undo, "undo", [S.Undo])
