@@ -170,20 +170,21 @@ def test_nbytes_adds_up_the_stored_arrays():
 
 
 def test_latent_changes_in_a_group_merge_into_one_record_with_the_outer_limits():
-    limit_a, limit_b, limit_c = (np.full((2, 2), v, np.uint8) for v in (1, 2, 3))
+    limit_a, limit_b, limit_c, limit_d = (np.full((2, 2), v, np.uint8) for v in (1, 2, 3, 4))
     history = History()
     history.begin_group("Drag")
     assert history.grouping
     history.push(latent("x", 0, 1, limit_a, limit_b))
-    history.push(latent("y", 1, 2, limit_b, limit_c))
-    assert [r.label for r in history.open_records()] == ["x", "y"] and history.labels == []
+    history.push(latent("y", 1, 1.5, limit_b, limit_c))
+    history.push(latent("z", 1.5, 2, limit_c, limit_d))
+    assert [r.label for r in history.open_records()] == ["x", "y", "z"] and history.labels == []
     history.relabel_group("Latent 3")
     record = history.end_group()
     assert not history.grouping and history.labels == ["Latent 3"] and history.index == 1
     assert isinstance(record, LatentRecord)
     np.testing.assert_array_equal(record.before, np.zeros(3))
     np.testing.assert_array_equal(record.after, np.full(3, 2))
-    assert record.limit_before is limit_a and record.limit_after is limit_c
+    assert record.limit_before is limit_a and record.limit_after is limit_d
     history.relabel_group("nothing open")  # a no-op outside a group
     assert history.labels == ["Latent 3"] and history.open_records() == []
 
@@ -411,3 +412,73 @@ def test_record_arrays_of_the_wrong_kind_are_refused():
     with pytest.raises(ValueError, match="expected bool"):
         source["before"]["protect"] = store.put(np.zeros((6, 8), np.uint8))
         record_from_state(source, store)
+
+
+def _array_fields(state, store, path=()):
+    """Every (path, key) in a record's state that names an array of ``store``."""
+    if isinstance(state, dict):
+        for name, value in state.items():
+            yield from _array_fields(value, store, (*path, name))
+    elif isinstance(state, list):
+        for index, value in enumerate(state):
+            yield from _array_fields(value, store, (*path, index))
+    elif isinstance(state, str) and state in store.arrays and path[-1] not in ("label", "name", "type"):
+        yield path
+
+
+def _replaced(state, path, value):
+    if not path:
+        return value
+    copy = dict(state) if isinstance(state, dict) else list(state)
+    copy[path[0]] = _replaced(state[path[0]], path[1:], value)
+    return copy
+
+
+RECORDS = {
+    "latent": lambda: latent("a", 0, 1, np.full((2, 2), 7, np.uint8), np.full((2, 2), 9, np.uint8)),
+    "protect": lambda: ProtectRecord.from_regions("p", (1, 2, 4, 5), np.eye(3, dtype=bool), ~np.eye(3, dtype=bool)),
+    "source": lambda: SourceRecord("s", source_state(1, alpha=True, tuned=True), source_state(2, alpha=True)),
+    "commit": lambda: CommitRecord("Update", (1, 2, 4, 5), np.zeros((3, 3, 3), np.uint8), np.ones((3, 3, 3), np.uint8),
+                                   CommitState(np.zeros((4, 4, 3), np.uint8), np.zeros(3, np.float32), np.ones(3, np.float32), np.zeros((4, 4), np.uint8)),
+                                   CommitState(np.ones((4, 4, 3), np.uint8), np.ones(3, np.float32), np.ones(3, np.float32), np.ones((4, 4), np.uint8))),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RECORDS))
+def test_every_array_of_a_record_is_checked_for_its_dtype_and_dimensions(kind):
+    """A damaged file whose arrays have another dtype or another number of dimensions is refused,
+    whichever of the record's arrays it is (not only the first one checked)."""
+    store = ArrayStore()
+    state = RECORDS[kind]().to_state(store)
+    paths = list(_array_fields(state, store))
+    assert len(paths) >= 2
+    checked = 0
+    for path in paths:
+        array = store.arrays[_get(state, path)]
+        other_dtype = np.float64 if array.dtype != np.float64 else np.float32
+        wrong_dtype = store.put(array.astype(other_dtype))
+        with pytest.raises(ValueError, match="expected"):
+            record_from_state(_replaced(state, path, wrong_dtype), store)
+        if "tuned" in path:  # the tuned generator's arrays have the shapes of its parameters
+            continue
+        wrong_ndim = store.put(array[None])
+        with pytest.raises(ValueError, match="dimensions"):
+            record_from_state(_replaced(state, path, wrong_ndim), store)
+        checked += 1
+    assert checked == len([p for p in paths if "tuned" not in p])
+    record_from_state(state, store)  # and the undamaged state still loads
+
+
+def _get(state, path):
+    for key in path:
+        state = state[key]
+    return state
+
+
+def test_both_protect_bit_arrays_must_match_the_rectangle():
+    store = ArrayStore()
+    state = ProtectRecord.from_regions("p", (0, 0, 3, 3), np.ones((3, 3), bool), np.zeros((3, 3), bool)).to_state(store)
+    short = store.put(np.zeros(1, np.uint8))
+    for field in ("before", "after"):
+        with pytest.raises(ValueError, match="protect record size does not match its rectangle"):
+            record_from_state(dict(state, **{field: short}), store)

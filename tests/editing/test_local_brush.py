@@ -179,9 +179,9 @@ def test_densify_keeps_the_points_and_fills_the_gaps():
 
     assert densify([], 2.0) == []
     assert densify([(1.0, 1.0)], 2.0) == [(1.0, 1.0)]
-    # 10 px at spacing 4: ceil(2.5) = 3 pieces; then 3 px at spacing 4: one piece.
-    dense = densify([(0.0, 0.0), (10.0, 0.0), (10.0, 3.0)], 4.0)
-    expected = [(0.0, 0.0), (10 / 3, 0.0), (20 / 3, 0.0), (10.0, 0.0), (10.0, 3.0)]
+    # 10 px at spacing 4: ceil(2.5) = 3 pieces; then 9 px down: 3 pieces; then 3 px back up: one piece.
+    dense = densify([(0.0, 0.0), (10.0, 0.0), (10.0, 9.0), (10.0, 6.0)], 4.0)
+    expected = [(0.0, 0.0), (10 / 3, 0.0), (20 / 3, 0.0), (10.0, 0.0), (10.0, 3.0), (10.0, 6.0), (10.0, 9.0), (10.0, 6.0)]
     assert len(dense) == len(expected)
     for (x, y), (ex, ey) in zip(dense, expected):
         assert x == pytest.approx(ex) and y == pytest.approx(ey)
