@@ -295,3 +295,10 @@ def test_lighten_with_a_small_brush_or_nothing_to_do(session):
     assert not session.lighten(2, 2, 0.3, 5)  # wholly outside the face box
     assert session.lighten(100, 70, 0.3, 0.6, steps=1)  # a sub-pixel radius is still a brush
     assert session.history_labels == ["Lighten"]
+
+
+def test_a_stroke_outside_the_image_names_the_brush_position(session):
+    session.begin_stroke(color="black", radius=5)
+    with pytest.raises(SessionError, match=r"The brush position \(250, 70\) is outside the image \(200x150 pixels\)"):
+        session.stroke_to(250, 70)
+    session.cancel_stroke()
