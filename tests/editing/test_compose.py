@@ -238,3 +238,20 @@ def test_at_half_scale_a_display_pixel_is_protected_by_its_nearest_photo_pixel()
     expected[10:50, 0:40] = 113
     expected[20, 0] = expected[30, 10] = 100
     np.testing.assert_array_equal(half, expected)
+
+
+def test_the_sampled_mask_never_exceeds_one():
+    """Bicubic sampling overshoots at a sharp edge of M; the weight is clamped to [0, 1], so the
+    preview never shows more than the change itself (here + 12.75 levels) or less than the photo."""
+    photo = np.full((80, 80, 3), 100, np.uint8)
+    delta = torch.full((1, 3, R, R), STEP)
+    mask = torch.zeros(R, R)
+    mask[:, R // 2 :] = 1.0  # a hard edge down the middle of the crop
+    out = PreviewCompositor(photo, CropBox(40.0, 40.0, 80.0), R, feather=0.0).render(delta, mask).astype(int)
+    assert out.max() == 113 and out.min() == 100
+    # Without the clamp the overshoot would show: the unclamped bicubic mask does exceed 1 here.
+    source = mask[None, None]
+    x = (torch.arange(80, dtype=torch.float64) + 0.5) / 80 * 2 - 1
+    grid = torch.stack(torch.meshgrid(x, x, indexing="xy"), dim=-1).float()[None]
+    overshoot = torch.nn.functional.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
+    assert float(overshoot.max()) * STEP * PIXEL_UNITS > 13.5

@@ -302,3 +302,17 @@ def test_a_stroke_outside_the_image_names_the_brush_position(session):
     with pytest.raises(SessionError, match=r"The brush position \(250, 70\) is outside the image \(200x150 pixels\)"):
         session.stroke_to(250, 70)
     session.cancel_stroke()
+
+
+def test_a_stroke_step_reports_whether_z_moved(session):
+    from npe.editing.stroke import BrushSettings, Stroke
+
+    stroke = Stroke(session.document, BrushSettings(color=(0, 0, 0), radius=6.0, strength=4.0))
+    start = session.latent
+    assert stroke.move_to(2.0, 2.0) is False  # wholly outside the face box: nothing it could change
+    np.testing.assert_array_equal(session.latent, start)
+    assert stroke.move_to(100.0, 70.0) is True
+    before, after = stroke.latents()
+    np.testing.assert_array_equal(before, start)
+    np.testing.assert_array_equal(after, session.latent)
+    assert not np.array_equal(after, start)
