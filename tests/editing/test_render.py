@@ -100,3 +100,26 @@ def test_a_whole_picture_box_is_not_feathered_in_the_result_or_the_preview(model
     assert np.abs(session.result().astype(int) - generated)[border].max() <= 1
     assert np.abs(session.result_crop().astype(int) - generated).max() <= 1  # X + (G(z) - G(z0)), rounded
     assert np.abs(session.preview().astype(int) - generated)[border].max() <= 2
+
+
+def test_the_renderers_own_mask_settings_make_the_mask(session):
+    from npe.editing.compose import MaskSettings, change_mask
+
+    _paint_dark(session)
+    settings = MaskSettings(sigma=2.0, gain=3.0)
+    delta, mask = Renderer(session.document, settings).delta_mask()
+    reach = session.document.limit.astype(np.float32) / 255.0
+    np.testing.assert_allclose(mask.numpy(), change_mask(delta, settings).numpy() * reach, atol=1e-6)
+    assert not np.allclose(mask.numpy(), session.change_mask(), atol=1e-3)  # the default gain is 10
+
+
+def test_a_reopened_session_keeps_its_protect_mask_in_the_preview(session, photo, model, tmp_path):
+    assert session.paint_protect([(92.0, 70.0), (108.0, 70.0)], radius=8)
+    _paint_dark(session)
+    path = session.save(tmp_path / "protected.npe")
+    reopened = EditSession.load(path, model)
+    protect = reopened.protect_mask
+    assert protect.sum() > 200 and np.array_equal(protect, session.protect_mask)
+    preview = reopened.preview()  # the first preview of the reopened document
+    np.testing.assert_array_equal(preview[protect], photo[protect])
+    assert np.any(preview != photo)
