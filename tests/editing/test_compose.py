@@ -89,6 +89,7 @@ def test_feather_only_when_the_box_leaves_part_of_the_photo():
     assert feather_for((64, 64), CropBox(33.0, 32.0, 64.0)) == FEATHER  # misses column 0
     assert feather_for((64, 64), CropBox(32.0, 32.0, 100.0, 90.0)) == 0.0  # a quarter turn is still axis-aligned
     assert feather_for((64, 64), CropBox(32.0, 32.0, 100.0, 30.0)) == FEATHER
+    assert feather_for((64, 64), CropBox(32.0, 32.0, 100.0, 0.5)) == FEATHER  # half a degree off is a seam
 
 
 # --- photo <-> crop ---------------------------------------------------------------------------------
@@ -255,3 +256,16 @@ def test_the_sampled_mask_never_exceeds_one():
     grid = torch.stack(torch.meshgrid(x, x, indexing="xy"), dim=-1).float()[None]
     overshoot = torch.nn.functional.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
     assert float(overshoot.max()) * STEP * PIXEL_UNITS > 13.5
+
+
+def test_the_photos_first_row_and_column_can_be_protected():
+    photo = textured_photo()
+    compositor = PreviewCompositor(photo, CropBox(40.0, 40.0, 80.0), R, feather=0.0)  # covers x, y 0-80
+    protect = np.zeros(photo.shape[:2], bool)
+    protect[0, 10:20] = protect[30:40, 0] = True
+    compositor.set_protect(protect)
+    out = compositor.render(*constant_change())
+    expected = photo.copy()
+    expected[0:80, 0:80] += 13
+    expected[protect] = photo[protect]
+    np.testing.assert_array_equal(out, expected)

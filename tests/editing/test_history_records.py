@@ -480,5 +480,5 @@ def test_both_protect_bit_arrays_must_match_the_rectangle():
     state = ProtectRecord.from_regions("p", (0, 0, 3, 3), np.ones((3, 3), bool), np.zeros((3, 3), bool)).to_state(store)
     short = store.put(np.zeros(1, np.uint8))
     for field in ("before", "after"):
-        with pytest.raises(ValueError, match="protect record size does not match its rectangle"):
+        with pytest.raises(ValueError, match="^protect record size does not match its rectangle$"):
             record_from_state(dict(state, **{field: short}), store)
