@@ -100,3 +100,22 @@ def test_no_tuning_decodes_with_the_shared_generator(model):
     latent = torch.randn(1, model.config.latent_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(decode(model, latent, TunedGenerator()), model.decode(latent))
+
+
+def test_saved_tuning_that_does_not_fit_names_the_parameter(model):
+    name, parameter = next(iter(model.generator.named_parameters()))
+    fits = {f"tuned/{name}": np.zeros(tuple(parameter.shape), np.float16), "other/x": np.zeros(2, np.float32)}
+    assert set(TunedGenerator.from_arrays(fits, model).deltas) == {name}  # other prefixes are not tuning
+    for arrays in ({f"tuned/{name}": np.zeros(tuple(parameter.shape), np.float32)},  # not fp16
+                   {f"tuned/{name}": np.zeros((1, *parameter.shape), np.float16)},  # another shape
+                   {"tuned/no.such.parameter": np.zeros(2, np.float16)}):
+        key = next(iter(arrays))
+        with pytest.raises(SessionError, match=rf"The saved tuning \('{key[6:]}'\) does not fit this model"):
+            TunedGenerator.from_arrays(arrays, model)
+
+
+def test_step_counts_of_zero_are_allowed_and_negative_ones_refused():
+    InversionSettings(latent_steps=0, tune_steps=0)
+    for counts in ({"latent_steps": -1}, {"tune_steps": -1}):
+        with pytest.raises(SessionError, match="step counts must be >= 0"):
+            InversionSettings(**counts)

@@ -164,3 +164,83 @@ def test_ema_follows_the_hand_computed_average(tmp_path, tiny_config, faces32):
         trainer.model.latent_mean.fill_(7.0)
     trainer.update_ema()
     assert torch.equal(trainer.ema.latent_mean, trainer.model.latent_mean)
+
+
+# --- how the terms add up ------------------------------------------------------------------------
+
+ODD_WEIGHTS = LossWeights(adversarial=0.3, pixel=2.0, feature=0.7, kl=0.05, ortho=0.01)  # all different
+
+
+def _fixed_logits(model: IAN, logits: torch.Tensor) -> None:
+    """The discriminator answers ``logits`` whatever it is shown (to pin the accuracy read-out)."""
+    model.discriminate = lambda images: (logits[: images.shape[0]], None)
+
+
+@pytest.mark.parametrize("ternary", [True, False])
+def test_the_discriminator_accuracy_is_the_share_of_real_images_called_real(tiny_config, images, ternary):
+    torch.manual_seed(0)
+    model = IAN(dataclasses.replace(tiny_config, ternary=ternary)).train()
+    if ternary:  # rows 0, 2, 3 put most weight on REAL (class 0); row 1 on GENERATED
+        real = torch.tensor([[2.0, 0.0, 1.0], [0.0, 3.0, 1.0], [1.0, 0.5, 0.2], [4.0, 1.0, 3.0]])
+        rest = torch.zeros(6, 3)
+    else:  # binary: a positive logit says real
+        real = torch.tensor([[1.0], [-1.0], [0.5], [2.0]])
+        rest = torch.zeros(6, 1)
+    _fixed_logits(model, torch.cat([real, rest]))
+    samples, reconstructions = torch.zeros(2, 3, 32, 32), torch.zeros(4, 3, 32, 32)
+    _, values = objective.discriminator_loss(model, images, samples, reconstructions, WEIGHTS, adversarial_scale=1.0)
+    assert values["d_acc"] == 0.75
+
+
+@pytest.mark.parametrize(("ortho_reg", "ortho"), [(False, 0.01), (True, 0.0)])
+def test_without_orthogonal_regularisation_the_totals_are_the_plain_terms(tiny_config, images, ortho_reg, ortho):
+    torch.manual_seed(0)
+    model = IAN(dataclasses.replace(tiny_config, ortho_reg=ortho_reg)).train()
+    weights = dataclasses.replace(ODD_WEIGHTS, ortho=ortho)
+    samples, reconstructions = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1
+    total, values = objective.discriminator_loss(model, images, samples, reconstructions, weights, adversarial_scale=0.5)
+    assert total.item() == pytest.approx(0.5 * values["d"], rel=1e-6)
+    torch.manual_seed(3)
+    step = objective.generator_loss(model, images, weights, prior_count=2, adversarial_scale=0.5)
+    assert "ortho_g" not in step.values
+    expected = 2.0 * step.values["pixel"] + 0.05 * step.values["kl"] + 0.7 * step.values["feature"] + 0.3 * 0.5 * step.values["g_adv"]
+    assert step.total.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_generator_total_weighs_each_term_by_its_own_weight(model, images):
+    torch.manual_seed(3)
+    step = objective.generator_loss(model, images, ODD_WEIGHTS, prior_count=2, adversarial_scale=0.25)
+    v = step.values
+    assert set(v) == {"pixel", "kl", "feature", "g_adv", "ortho_g"}
+    expected = 2.0 * v["pixel"] + 0.05 * v["kl"] + 0.7 * v["feature"] + 0.3 * 0.25 * v["g_adv"] + 0.01 * v["ortho_g"]
+    assert step.total.item() == pytest.approx(expected, rel=1e-5)
+    # Each read-out is its term computed from the step's own tensors.
+    assert v["ortho_g"] == pytest.approx(losses.orthogonal_regularisation(losses.conv_weights(model.generator)).item(), rel=1e-6)
+    assert step.samples.shape == (2, 3, 32, 32) and step.reconstructions.shape == images.shape
+    logits, _ = model.discriminate(torch.cat([step.reconstructions, step.samples]))
+    assert v["g_adv"] == pytest.approx(losses.generator_adversarial_loss(logits[4:], logits[:4]).item(), rel=1e-5)
+    features = model.trunk(torch.cat([images, step.reconstructions]))
+    assert v["feature"] == pytest.approx(losses.feature_loss([f[:4] for f in features], [f[4:] for f in features]).item(), rel=1e-5)
+
+
+def test_without_the_feature_loss_there_is_no_feature_term(tiny_config, images):
+    torch.manual_seed(0)
+    model = IAN(dataclasses.replace(tiny_config, feature_loss=False)).train()
+    seen, handle = _trunk_inputs(model)
+    step = objective.generator_loss(model, images, ODD_WEIGHTS, prior_count=0, adversarial_scale=None)
+    handle.remove()
+    assert set(step.values) == {"pixel", "kl", "ortho_g"} and len(seen) == 1  # the encoder's pass only
+    v = step.values
+    assert step.total.item() == pytest.approx(2.0 * v["pixel"] + 0.05 * v["kl"] + 0.01 * v["ortho_g"], rel=1e-5)
+
+
+def test_requires_grad_freezes_for_the_block_and_leaves_parameters_trainable():
+    layer = torch.nn.Linear(2, 2)
+    with objective.requires_grad(layer.parameters(), False):
+        assert not any(p.requires_grad for p in layer.parameters())
+    assert all(p.requires_grad for p in layer.parameters())
+    with pytest.raises(RuntimeError), objective.requires_grad(layer.parameters(), False):
+        raise RuntimeError("a failing step")
+    assert all(p.requires_grad for p in layer.parameters())  # restored even when the step fails
+    x = torch.ones(3)
+    assert objective.identity(x) is x
