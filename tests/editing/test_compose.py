@@ -269,3 +269,15 @@ def test_the_photos_first_row_and_column_can_be_protected():
     expected[0:80, 0:80] += 13
     expected[protect] = photo[protect]
     np.testing.assert_array_equal(out, expected)
+
+
+def test_without_blur_the_mask_is_the_gained_mean_change():
+    from npe.editing.compose import MaskSettings, change_mask
+
+    delta = torch.zeros(1, 3, 4, 4)
+    delta[0, :, 1, 2] = torch.tensor([0.03, -0.06, 0.0])  # mean |Δ| 0.03
+    delta[0, 0, 3, 3] = 0.9  # mean |Δ| 0.3: saturates
+    mask = change_mask(delta, MaskSettings(sigma=0.0, gain=10.0))
+    expected = torch.zeros(4, 4)
+    expected[1, 2], expected[3, 3] = 0.3, 1.0
+    torch.testing.assert_close(mask, expected)

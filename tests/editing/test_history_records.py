@@ -334,7 +334,7 @@ def test_a_history_index_out_of_range_is_refused(index):
     store = ArrayStore()
     state = history.to_state(store)
     state["index"] = index
-    with pytest.raises(ValueError, match="index out of range"):
+    with pytest.raises(ValueError, match="^history index out of range$"):
         History.from_state(state, store)
     state["index"] = 3
     assert History.from_state(state, store).index == 3  # the end of the stack is a valid index

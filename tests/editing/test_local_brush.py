@@ -316,3 +316,19 @@ def test_a_stroke_step_reports_whether_z_moved(session):
     np.testing.assert_array_equal(before, start)
     np.testing.assert_array_equal(after, session.latent)
     assert not np.array_equal(after, start)
+
+
+def test_the_prior_pulls_z_toward_the_strokes_start(model):
+    moved = {}
+    for prior in (0.0, 0.5):
+        stroke, *_ = _stroke(model, LocalBrushSettings(preserve=0.0, prior=prior, step=0.3))
+        moved[prior] = float((stroke.latent - stroke.start).norm())
+    assert moved[0.0] > 0 and moved[0.5] < 0.95 * moved[0.0]
+
+
+def test_greyscale_tolerance_is_two_levels():
+    image = np.full((2, 2, 3), 100, np.uint8)
+    image[0, 0] = (100, 102, 100)
+    assert is_greyscale(image)
+    image[1, 1] = (100, 100, 103)
+    assert not is_greyscale(image)
