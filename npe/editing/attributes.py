@@ -18,11 +18,12 @@ Pure numpy; the model enters only as its latent distribution (m, B) and an ident
 from __future__ import annotations
 
 import hashlib
+import weakref
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -88,10 +89,24 @@ class AttributeDirectionsError(UserError, ValueError):
     """Attribute directions that are missing, damaged or made for another model."""
 
 
+_IDENTIFIERS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # inference weights are frozen
+
+
 def model_identifier(model: IAN) -> str:
     """A short fingerprint of the weights an encoder/generator pair computes with (SHA-256 over the
     inference tensors, names and float32 bytes, in name order): directions fitted on one model's
-    codes mean nothing for another's, even at the same latent size."""
+    codes mean nothing for another's, even at the same latent size. Hashing takes a moment, so a
+    loaded model (frozen for inference) is hashed once; a model still training is hashed each time."""
+    training = any(parameter.requires_grad for parameter in model.parameters())
+    if not training and model in _IDENTIFIERS:
+        return _IDENTIFIERS[model]
+    identifier = _hash_model(model)
+    if not training:
+        _IDENTIFIERS[model] = identifier
+    return identifier
+
+
+def _hash_model(model: IAN) -> str:
     digest = hashlib.sha256()
     for name, tensor in sorted(model.inference_state_dict().items()):
         array = np.ascontiguousarray(tensor.detach().cpu().float().numpy())

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import os
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -426,12 +425,7 @@ class EditSession(HistoryActions, AttributeActions):
 def _model_summary(model: IAN) -> dict[str, Any]:
     from npe.editing.attributes import model_identifier
 
-    if model not in _IDENTIFIERS:
-        _IDENTIFIERS[model] = model_identifier(model)  # hashing the weights takes a moment: once per model
-    return model_summary(_model_name(model), int(model.config.latent_dim), int(model.config.resolution), _IDENTIFIERS[model])
-
-
-_IDENTIFIERS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # inference weights are frozen
+    return model_summary(_model_name(model), int(model.config.latent_dim), int(model.config.resolution), model_identifier(model))
 
 
 def _model_name(model: IAN) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from npe.data.faces import CropBox
 
@@ -46,3 +47,27 @@ def astronaut_path(tmp_path):
     Image.fromarray(data.astronaut()).save(path)
     return path
 
+
+@pytest.fixture
+def weights(model, tmp_path):
+    """The tiny model saved as NAME.safetensors + NAME.json, for the command-line tests."""
+    from npe.model import save_weights
+
+    tensors, _ = save_weights(model, tmp_path / "tiny")
+    return tensors
+
+
+@pytest.fixture
+def photo_path(photo, tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def run_edit(capsys, *argv) -> tuple[int, str, str]:
+    """`npe edit ARGV...` in process: (exit status, stdout, stderr)."""
+    from npe.cli import main
+
+    code = main(["edit", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

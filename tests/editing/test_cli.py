@@ -8,31 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from npe.cli import main
+from tests.editing.conftest import run_edit as _run
 from npe.errors import UserError
-
-
-@pytest.fixture
-def weights(model, tmp_path):
-    from npe.model import save_weights
-
-    tensors, _ = save_weights(model, tmp_path / "tiny")
-    return tensors
-
-
-@pytest.fixture
-def photo_path(photo, tmp_path):
-    path = tmp_path / "photo.png"
-    Image.fromarray(photo).save(path)
-    return path
-
-
-
-
-def _run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(["edit", *map(str, argv)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_edit_a_sample_face_full_and_crop_only(weights, tmp_path, capsys):

@@ -4,9 +4,7 @@ parse but would load wrong."""
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import struct
 import tracemalloc
 import zipfile
@@ -16,29 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from npe.cli import main
+from tests.editing.conftest import run_edit as _run
 from npe.editing.errors import SessionError
-
-
-@pytest.fixture
-def weights(model, tmp_path):
-    from npe.model import save_weights
-
-    tensors, _ = save_weights(model, tmp_path / "tiny")
-    return tensors
-
-
-@pytest.fixture
-def photo_path(photo, tmp_path):
-    path = tmp_path / "photo.png"
-    Image.fromarray(photo).save(path)
-    return path
-
-
-def _run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(["edit", *map(str, argv)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # --- 1. the export: never over the original, always the format the name says ----------------------
