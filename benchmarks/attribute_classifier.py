@@ -218,7 +218,8 @@ def main() -> int:
         train_classifier(args.data, args.labels, args.out, args.weights, args.recon, args.epochs)
         return 0
     classifier = load_classifier(args.out)
-    images, _, labels, _, validation = training_data(args.data, args.labels)
+    # Labels in the saved network's column order: ATTRIBUTES may have been reordered since it was trained.
+    images, _, labels, _, validation = training_data(args.data, args.labels, classifier.names)
     report(classifier, images[validation], labels[validation])
     return 0
 

@@ -3,7 +3,7 @@ foreheads of validation photos the model never trained on (CelebA 008501-009000)
 editor's EditSession ("session": fitted to the photo, the local brush, as users get it) and through
 the bare local brush on the tuned per-photo generator ("new", the calibration harness).
 
-    python benchmarks/edit_quality.py [--limit N] [--grid-dir DIR] [--only session|new]
+    python benchmarks/edit_quality.py [--limit N] [--grid-dir DIR] [--only session|new] [--classify]
 
 Faces are picked by CelebA's labels: mouth edits on Mouth_Slightly_Open = -1 and Smiling = -1,
 forehead edits on Bangs = -1 and Bald = -1 (the first 50 of each in the split). Per edit it prints
@@ -13,6 +13,15 @@ forehead edits on Bangs = -1 and Bald = -1 (the first 50 of each in the split). 
 the rate of each, reconstruction PSNR (encoder only, and after inversion), seconds to open a photo,
 and writes a before/after grid PNG (original | session | new per face) to --grid-dir,
 which must lie outside git: CelebA images may not be committed. Uses 1 torch thread.
+
+--classify adds the issue's attribute test: the small CelebA attribute classifier
+(benchmarks/attribute_classifier.py) reads the model-framed 64x64 crop of the original photo, of
+each brush's result and of the photo with the same stroke simply painted on (same points, radius
+and colour, at full opacity: a hard round brush with an antialiased edge, and a soft one), and it
+prints how often it reads "mouth open" (and "smiling") after the mouth stroke and "bangs" after the
+forehead stroke, over all faces and over those it read as negative before. An edit must beat paint.
+It also writes a grid per edit (original | paint | brushes), a green bar under a cell where the
+classifier reads the edit's first attribute.
 """
 
 from __future__ import annotations
@@ -51,11 +60,14 @@ class Edit:
     start: tuple[float, float]
     end: tuple[float, float]
     passes: int = 2  # there and back: a short scribble, as a user would paint
+    reads: tuple[str, ...] = ()  # classifier attributes the edit should turn on (--classify)
 
 
 EDITS = (
-    Edit("mouth", {"Mouth_Slightly_Open": -1, "Smiling": -1}, (255, 255, 255), +1, (-6.5 / 54, 17.5 / 54), (6.5 / 54, 17.5 / 54)),
-    Edit("forehead", {"Bangs": -1, "Bald": -1}, (40, 30, 25), -1, (-11.5 / 54, -20.5 / 54), (11.5 / 54, -20.5 / 54)),
+    Edit("mouth", {"Mouth_Slightly_Open": -1, "Smiling": -1}, (255, 255, 255), +1, (-6.5 / 54, 17.5 / 54), (6.5 / 54, 17.5 / 54),
+         reads=("Mouth_Slightly_Open", "Smiling")),
+    Edit("forehead", {"Bangs": -1, "Bald": -1}, (40, 30, 25), -1, (-11.5 / 54, -20.5 / 54), (11.5 / 54, -20.5 / 54),
+         reads=("Bangs",)),
 )
 
 
@@ -92,6 +104,21 @@ def distance_map(shape: tuple[int, int], points: list[tuple[float, float]]) -> n
     for x, y in points:
         best = np.minimum(best, (xx - x) ** 2 + (yy - y) ** 2)
     return np.sqrt(best)
+
+
+def paint_stroke(photo: np.ndarray, points, color: tuple[int, int, int], radius: float = RADIUS, soft: bool = False) -> np.ndarray:
+    """The baseline an edit must beat: the stroke painted onto the photo as a paint program would,
+    the colour composited at full opacity with the brush's footprint (the union of round dabs at
+    ``points``). Hard: coverage 1 within ``radius``, a 1 px antialiased edge. Soft: a raised-cosine
+    falloff from 1 at the centre to 0 at ``radius`` (the profile of the model brush's weights)."""
+    distance = distance_map(photo.shape[:2], points)
+    if soft:
+        alpha = np.where(distance < radius, 0.5 * (1.0 + np.cos(np.pi * np.minimum(distance / radius, 1.0))), 0.0)
+    else:
+        alpha = np.clip(radius + 0.5 - distance, 0.0, 1.0)
+    alpha = alpha.astype(np.float32)[..., None]
+    painted = photo.astype(np.float32) * (1.0 - alpha) + np.asarray(color, np.float32) * alpha
+    return np.clip(np.rint(painted), 0, 255).astype(np.uint8)
 
 
 def measure(photo: np.ndarray, result: np.ndarray, points, edit: Edit) -> dict[str, float]:
@@ -204,12 +231,25 @@ class NewBrush:
         return full_result(self.photo, self.box, delta, mask, None, feather), timings
 
 
-def _grid(rows: list[list[np.ndarray]], path: Path, window: tuple[int, int, int, int], per_line: int = 4, zoom: int = 3) -> None:
-    """Per face the ``window`` (x0, y0, x1, y1: the face box) of each image side by side, ``zoom``x."""
+def _grid(rows: list[list[np.ndarray]], path: Path, window: tuple[int, int, int, int], per_line: int = 4, zoom: int = 3,
+          marks: list[list[bool]] | None = None) -> None:
+    """Per face the ``window`` (x0, y0, x1, y1: the face box) of each image side by side, ``zoom``x;
+    with ``marks`` (per face, per image) a bar under each image: green where it is True, grey not."""
     from PIL import Image
 
     x0, y0, x1, y1 = window
-    cells = [np.concatenate([image[y0:y1, x0:x1] for image in row], axis=1) for row in rows]
+
+    def framed(image: np.ndarray, mark: bool | None) -> np.ndarray:
+        window_pixels = image[y0:y1, x0:x1]
+        if mark is None:
+            return window_pixels
+        bar = np.empty((3,) + window_pixels.shape[1:], np.uint8)
+        bar[:] = (40, 200, 60) if mark else (200, 200, 200)
+        bar[:, -2:] = 255  # neighbouring bars stay apart
+        return np.concatenate([window_pixels, bar], axis=0)
+
+    cells = [np.concatenate([framed(image, None if marks is None else marks[r][c]) for c, image in enumerate(row)], axis=1)
+             for r, row in enumerate(rows)]
     height, width = cells[0].shape[:2]
     gap = 4
     lines = -(-len(cells) // per_line)
@@ -224,8 +264,22 @@ def _p(values, q):
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run(brushes, edits, count: int, grid_dir: Path | None) -> None:
-    from npe.data.faces import aligned_crop_box, find_face
+def classify_report(edit: Edit, classifier, crops: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """Print, per attribute the edit should turn on, how often the classifier reads it in each
+    column of ``crops`` (name -> per-face 64x64 crops; "before" first), over all faces and over
+    those read negative before. Returns name -> N x A bool readings."""
+    read = {name: classifier.classify(np.stack(images)) for name, images in crops.items()}
+    for attribute in edit.reads:
+        column = classifier.column(attribute)
+        negative = ~read["before"][:, column]
+        rates = " | ".join(f"{name} {read[name][:, column].mean():6.1%}" for name in crops)
+        turned = " | ".join(f"{name} {read[name][negative, column].mean():6.1%}" for name in crops if name != "before")
+        print(f"{edit.name:<9} reads {attribute:<20} {rates};  among the {int(negative.sum())} read negative before: {turned}", flush=True)
+    return read
+
+
+def run(brushes, edits, count: int, grid_dir: Path | None, classifier=None) -> None:
+    from npe.data.faces import aligned_crop_box, crop_face, find_face
 
     labels = read_labels(DATA / "list_attr_celeba-9k.txt")
     for edit in edits:
@@ -233,6 +287,10 @@ def run(brushes, edits, count: int, grid_dir: Path | None) -> None:
         photos = read_photos(names)
         figures = {brush.name: [] for brush in brushes}
         rows = []
+        # --classify: per column, the classifier's view of each face (the model's CropConfig framing)
+        columns = ["before", "paint", "soft paint"] + [brush.name for brush in brushes]
+        crops: dict[str, list[np.ndarray]] = {column: [] for column in columns}
+        paint_rows = []
         for name in names:
             photo = photos[name]
             row = [photo]
@@ -251,6 +309,14 @@ def run(brushes, edits, count: int, grid_dir: Path | None) -> None:
                 figures[brush.name].append({**opened, **measure(photo, result, points, edit), "steps_ms": timings[3:]})
                 row.append(result)
             rows.append(row)
+            if classifier is not None:
+                from attribute_classifier import RESOLUTION as classifier_resolution  # benchmarks/ is on sys.path
+
+                painted = paint_stroke(photo, points, edit.color)
+                images = [photo, painted, paint_stroke(photo, points, edit.color, soft=True)] + row[1:]
+                for column, image in zip(columns, images):
+                    crops[column].append(crop_face(image, box, classifier_resolution))
+                paint_rows.append([photo, painted] + row[1:])
         for brush in brushes:
             rs = figures[brush.name]
             steps = [t for r in rs for t in r["steps_ms"]]
@@ -267,8 +333,19 @@ def run(brushes, edits, count: int, grid_dir: Path | None) -> None:
             grid_dir.mkdir(parents=True, exist_ok=True)
             path = grid_dir / f"edit_quality_{edit.name}.png"
             box = aligned_crop_box(photos[names[0]].shape[1], photos[names[0]].shape[0])
-            _grid(rows, path, box.pixel_bounds(photos[names[0]].shape[1], photos[names[0]].shape[0]))
+            window = box.pixel_bounds(photos[names[0]].shape[1], photos[names[0]].shape[0])
+            _grid(rows, path, window)
             print(f"grid: {path} (per face: original | {' | '.join(b.name for b in brushes)})")
+        if classifier is not None and names:
+            read = classify_report(edit, classifier, crops)
+            if grid_dir is not None:
+                column = classifier.column(edit.reads[0])
+                shown = ["before", "paint"] + [brush.name for brush in brushes]
+                marks = [[bool(read[c][face, column]) for c in shown] for face in range(len(names))]
+                path = grid_dir / f"edit_quality_{edit.name}_paint.png"
+                _grid(paint_rows, path, window, marks=marks)
+                print(f"grid: {path} (per face: original | paint | {' | '.join(b.name for b in brushes)}; "
+                      f"green bar: the classifier reads {edit.reads[0]})")
 
 
 def step_latency(model, threads: int, positions: int = 200) -> tuple[float, float, float, float]:
@@ -316,6 +393,8 @@ def main() -> None:
     parser.add_argument("--edit", choices=[edit.name for edit in EDITS], help="run one edit only")
     parser.add_argument("--weights", help="model weights (default: the bundled model)")
     parser.add_argument("--latency", action="store_true", help="only time the local brush step (1 and 2 threads)")
+    parser.add_argument("--classify", action="store_true",
+                        help="also read the edits' attributes with the attribute classifier, beside simply painting the stroke")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -340,7 +419,12 @@ def main() -> None:
     if args.only in (None, "new"):
         brushes.append(NewBrush(model, LocalBrushSettings(), InversionSettings(), reach=REACH))
     edits = [edit for edit in EDITS if args.edit in (None, edit.name)]
-    run(brushes, edits, args.limit, args.grid_dir)
+    classifier = None
+    if args.classify:
+        from attribute_classifier import load_classifier  # noqa: E402 - benchmarks/ is on sys.path
+
+        classifier = load_classifier()
+    run(brushes, edits, args.limit, args.grid_dir, classifier)
 
 
 # Reach per edit (crop pixels beyond the brush): local for the mouth, wider for hair from a forehead.
