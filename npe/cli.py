@@ -101,6 +101,8 @@ def build_command_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-pca", action="store_true", help="skip the PCA baseline")
     evaluate.add_argument("--report", metavar="FILE.json", help="where to write the JSON report (default: beside the weights, NAME.eval.json)")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--limit", type=int, default=None, help="measure on at most this many images (the first of the split)")
+    evaluate.add_argument("--tune", action="store_true", help="also report reconstructions after the editor's per-photo tuning (slow, seconds per face; NOT the model's quality)")
     _add_device(evaluate)
 
     reconstruct = commands.add_parser("reconstruct", help="write face crops and reconstructions", description="For each image: NAME.input.png (the face crop) and NAME.recon.png (its reconstruction).")
@@ -110,6 +112,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--split", choices=("val", "all"), default="all")
     reconstruct.add_argument("--val-size", type=int, default=500)
     reconstruct.add_argument("--limit", type=int, default=None, help="at most this many images")
+    reconstruct.add_argument("--tune", action="store_true", help="reconstruct through the editor's per-photo tuning, as a photo opens (slow, seconds per face; default: the encoder only)")
     _add_device(reconstruct)
 
     sample = commands.add_parser("sample", help="write random faces", description="Decode random latents z ~ N(0, I) into face images.")

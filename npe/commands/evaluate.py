@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -15,6 +17,7 @@ import numpy as np
 import torch
 
 from npe.config import CropConfig, to_dict
+from npe.editing.inversion import InversionSettings
 from npe.errors import UserError
 from npe.model import IAN
 from npe.train.evaluate import evaluate, format_table, reconstruct_images, sample_images, write_report
@@ -54,6 +57,28 @@ def _progress_printer(what: str) -> Callable[[int, int], None]:
             _log(f"  {what}: {done}/{total}")
 
     return report
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be at least 1, got {limit}")
+
+
+def tuned_reconstructions(model: IAN, images: np.ndarray, settings: InversionSettings) -> Iterator[np.ndarray]:
+    """Each uint8 face crop reconstructed as the editor shows it after opening the photo (its
+    per-photo inversion with ``settings``), one at a time, with a progress line now and then."""
+    from npe.editing.sources import opened_reconstruction
+
+    total = len(images)
+    every = max(1, total // 20)  # about twenty progress lines, and the first face's time at once
+    started = time.monotonic()
+    _log(f"tuning the generator to each of {total} face(s) ({settings.latent_steps} latent + {settings.tune_steps} tuning steps each) ...")
+    for done, crop in enumerate(images, start=1):
+        reconstruction = opened_reconstruction(model, crop, tune=settings)
+        if done == 1 or done % every == 0 or done == total:  # before the yield: the last line shows too
+            per_face = (time.monotonic() - started) / done
+            _log(f"  tuned {done}/{total} ({per_face:.2f} s/face, about {per_face * (total - done):.0f} s left)")
+        yield reconstruction
 
 
 def load_crops(sources: Sequence[str], resolution: int) -> Any:
@@ -128,24 +153,36 @@ def eval_command(args: argparse.Namespace) -> int:
     """`npe eval`: measure a model on face photos, print a table and write the JSON report."""
     if args.samples < 1:
         raise UserError(f"--samples must be at least 1, got {args.samples}")
+    _check_limit(args.limit)
     model, weights = _load_model(args.weights, args.device)
     crops = load_crops(args.data, model.config.resolution)
     eval_index, train_index = split_indices(crops.names, args.split, args.val_size)
+    if args.limit is not None:
+        eval_index = eval_index[: args.limit]
     images = crops.images[eval_index]
     train_images = crops.images[train_index] if train_index is not None and len(train_index) else None
     report_path = Path(args.report) if args.report else default_report_path(weights)
     if not report_path.parent.is_dir():
         raise UserError(f"cannot write the report to '{report_path}': the folder '{report_path.parent}' does not exist")
     which = "validation images" if args.split == "val" else "images (all)"
+    tuned, method = None, {}
+    if args.tune:
+        settings, started = InversionSettings(), time.monotonic()
+        tuned = np.stack(list(tuned_reconstructions(model, images, settings)))
+        method = {"settings": dataclasses.asdict(settings), "seconds_per_face": round((time.monotonic() - started) / len(images), 3)}
     _log(f"evaluating on {len(images)} {which} ...")
     report = evaluate(
-        model, images, train_images, samples=args.samples, seed=args.seed, pca=not args.no_pca, progress=_log
+        model, images, train_images, samples=args.samples, seed=args.seed, pca=not args.no_pca, progress=_log,
+        tuned_reconstructions=tuned,
     )
+    if method:
+        report["tuned"].update(method)
     report["model"]["weights"] = str(weights)
     report["data"] = {
         "sources": [str(source) for source in args.data],
         "split": args.split,
         "val_size": int(args.val_size),
+        "limit": args.limit,
         "images": int(len(images)),
         "train_images": int(len(train_images)) if train_images is not None else 0,
         "first": crops.names[eval_index[0]],
@@ -182,9 +219,9 @@ def output_names(names: Sequence[str]) -> list[str]:
 
 
 def reconstruct_command(args: argparse.Namespace) -> int:
-    """`npe reconstruct`: NAME.input.png (the face crop) and NAME.recon.png for each image."""
-    if args.limit is not None and args.limit < 1:
-        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    """`npe reconstruct`: NAME.input.png (the face crop) and NAME.recon.png for each image (with
+    --tune: from the generator tuned to that face, as the editor opens a photo)."""
+    _check_limit(args.limit)
     out = _prepare_out_dir(args.out)
     model, _ = _load_model(args.weights, args.device)
     crops = load_crops(args.data, model.config.resolution)
@@ -195,14 +232,18 @@ def reconstruct_command(args: argparse.Namespace) -> int:
     stems = output_names(names)
     model_name = str(getattr(model, "name", "") or "")
     batch = 128
+    how = {"tuned": "per-photo inversion, as the editor opens a photo (not the model alone)"} if args.tune else {}
+    tuned = tuned_reconstructions(model, crops.images[index], InversionSettings()) if args.tune else None
     for start in range(0, len(index), batch):
         inputs = crops.images[index[start : start + batch]]
-        outputs = reconstruct_images(model, inputs, batch)
+        # Tuned: one face at a time, each file written as soon as its face is done.
+        outputs = (next(tuned) for _ in inputs) if tuned is not None else reconstruct_images(model, inputs, batch)
         for offset, (crop, reconstruction) in enumerate(zip(inputs, outputs)):
             stem, source = stems[start + offset], names[start + offset]
             _save(out / f"{stem}.input.png", crop, {"source": source})
-            _save(out / f"{stem}.recon.png", reconstruction, {"source": source, "model": model_name})
-    print(f"wrote {len(index)} input/reconstruction pairs to {out}")
+            _save(out / f"{stem}.recon.png", reconstruction, {"source": source, "model": model_name, **how})
+    label = " (per-photo tuned)" if args.tune else ""
+    print(f"wrote {len(index)} input/reconstruction pairs{label} to {out}")
     return 0
 
 

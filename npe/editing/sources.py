@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from npe.data import faces
+from npe.data.convert import to_uint8
 from npe.data.faces import CropBox
 from npe.editing.errors import SessionError
 from npe.editing.gallery import sample_latent
 from npe.editing.history import SourceState
-from npe.editing.inversion import InversionCancelled, InversionSettings, Progress, invert
-from npe.model.runtime import decode_latents, encode_images, prepare
+from npe.editing.inversion import InversionCancelled, InversionSettings, Progress, TunedGenerator, decode, invert
+from npe.model.runtime import decode_latents, encode_images, model_device, prepare
 
 if TYPE_CHECKING:
     from npe.editing.gallery import Gallery
@@ -144,6 +146,18 @@ def open_crop(model: IAN, crop: np.ndarray, name: str = "face crop", tune: Tunin
     """An image that already is a face crop (any size; its largest centred square is used)."""
     image = check_image(crop, "face crop")
     return photo_source(model, image, CropBox.whole_image(image.shape[1], image.shape[0]), name, tune)
+
+
+def opened_reconstruction(model: IAN, crop: np.ndarray, tune: Tuning = True) -> np.ndarray:
+    """The face the editor starts from when the face crop ``crop`` is opened with ``tune``: G(z0)
+    through this photo's tuned generator (if any), uint8 R x R x 3 at model resolution. It runs the
+    editor's own opening path (open_crop), so `npe reconstruct --tune` and `npe eval --tune` show
+    what a user sees after opening the photo, not a second copy of the fitting."""
+    source = open_crop(model, crop, tune=tune)
+    tuned = TunedGenerator.from_arrays(source.tuned, model, prefix="") if source.tuned else None
+    latent = torch.from_numpy(np.array(source.latent0, dtype=np.float32)).reshape(1, -1).to(model_device(model))
+    with torch.no_grad():
+        return to_uint8(decode(model, latent, tuned))[0]
 
 
 def open_latent(model: IAN, latent: np.ndarray, name: str = "sample") -> SourceState:
