@@ -235,6 +235,9 @@ class FaceBoxOverlay:
         painter.drawPolygon(polygon)
         painter.setPen(QPen(color, width, style))
         painter.drawPolygon(polygon)
+        painter.setPen(QColor(0, 0, 0, 200))  # a shadow, so the label reads on light hair or sky
+        painter.drawText(polygon[0] + QPointF(5, -5), label)
+        painter.setPen(QColor(color.red(), color.green(), color.blue()))
         painter.drawText(polygon[0] + QPointF(4, -6), label)
 
     def _handle(self, view: View) -> QPointF:
