@@ -10,11 +10,11 @@ import enum
 import math
 
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QCursor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QResizeEvent, QTransform, QWheelEvent
+from PySide6.QtGui import QColor, QCursor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QTransform, QWheelEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QSizePolicy, QWidget
 
-from npe.ui.decor import paint_badge, paint_picker, paint_shadow
-from npe.ui.facebox import FaceBoxOverlay, box_transform
+from npe.ui.decor import paint_badge, paint_brush, paint_picker, paint_shadow
+from npe.ui.facebox import PICK_HINT, FaceBoxOverlay, box_transform
 
 MARGIN = 20  # free space around the fitted image, in widget pixels
 ZOOM_STEP = 1.25
@@ -42,6 +42,8 @@ class Canvas(QWidget):
     lightenRequested = Signal(float, float, float)  # x, y, wheel notches (+ = lighter)
     colorPicked = Signal(QColor)
     boxEdited = Signal(object)  # (center_x, center_y, size, angle): the Face box tool's drag ended
+    faceClicked = Signal(int)  # another face found was clicked (face_box.face_at): edit that one
+    faceHovered = Signal(object)  # the index of the face a click would pick, or None
     compareChanged = Signal(bool)
     zoomChanged = Signal(float)
     hoverMoved = Signal(object)  # (x, y) in photo pixels, or None outside the photo
@@ -80,6 +82,7 @@ class Canvas(QWidget):
         self.placeholder = "Loading the model…"
         self._painted_once = False
         self.face_box = FaceBoxOverlay()  # the face square over the photo and its drags (facebox.py)
+        self._hovered_face: int | None = None
 
     # --- content -------------------------------------------------------------------------
     def set_source(self, original: QImage, photo_size: tuple[int, int], box: tuple[float, float, float, float], resolution: int) -> None:
@@ -253,7 +256,7 @@ class Canvas(QWidget):
             self.face_box.paint(painter, self)
         else:
             paint_badge(painter, "Original", self.image_rect().topLeft())
-        if self._hover is not None and self._drag != "pan" and self._tool is not Tool.FACE_BOX:
+        if self._hover is not None and self._drag != "pan" and self._tool is not Tool.FACE_BOX and self._hovered_face is None:
             self._paint_brush(painter, self._hover)
         painter.end()
         self._first_paint()
@@ -298,25 +301,11 @@ class Canvas(QWidget):
         painter.restore()
 
     def _paint_brush(self, painter: QPainter, position: QPointF) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
         if self._tool is Tool.PICK and self._drag is None:
             paint_picker(painter, position, self.color_at(*self.to_photo(position)))
             return
-        radius = max(2.0, self.brush_radius * self.scale())
         protecting = self._tool in (Tool.PROTECT, Tool.UNPROTECT) or self._drag == "protect"
-        # A dark halo under the coloured ring keeps the outline visible on any colour.
-        painter.setPen(QPen(QColor(0, 0, 0, 150), 3.5))
-        painter.drawEllipse(position, radius, radius)
-        if protecting:
-            pen = QPen(QColor(64, 200, 255), 1.6, Qt.PenStyle.DashLine)
-        else:
-            pen = QPen(self.brush_color, 1.8)
-        painter.setPen(pen)
-        painter.drawEllipse(position, radius, radius)
-        painter.setPen(QPen(QColor(255, 255, 255, 200), 1))
-        painter.drawLine(position + QPointF(-3, 0), position + QPointF(3, 0))
-        painter.drawLine(position + QPointF(0, -3), position + QPointF(0, 3))
+        paint_brush(painter, position, max(2.0, self.brush_radius * self.scale()), self.brush_color, protecting)
 
     def color_at(self, x: float, y: float) -> QColor | None:
         """The displayed colour at photo point (x, y), or None outside the photo."""
@@ -343,6 +332,10 @@ class Canvas(QWidget):
             return
         x, y = self.to_photo(position)
         shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+        face = self._face_under(position) if button == Qt.MouseButton.LeftButton and not modifiers else None
+        if face is not None:
+            self.faceClicked.emit(face)
+            return
         if self._tool is Tool.FACE_BOX:
             grabbed = self.face_box.hit(position, self) if button == Qt.MouseButton.LeftButton else None
             if grabbed is not None:
@@ -481,10 +474,22 @@ class Canvas(QWidget):
         if self._drag == "pan":
             return
         over_photo = self._hover is not None and self.inside_photo(*self.to_photo(self._hover))
+        face = self._face_under(self._hover) if self._drag is None else None
+        if face != self._hovered_face:
+            self._hovered_face = face
+            self.setToolTip(PICK_HINT if face is not None else "")
+            self.faceHovered.emit(face)
+        if face is not None:
+            self.setCursor(QCursor(Qt.CursorShape.PointingHandCursor))
+            return
         if self._tool is Tool.FACE_BOX:
             self.setCursor(QCursor(self.face_box.cursor(self._hover, self)))
             return
         self.setCursor(QCursor(Qt.CursorShape.BlankCursor if over_photo else Qt.CursorShape.ArrowCursor))
+
+    def _face_under(self, position: QPointF | None) -> int | None:
+        """The other face a plain left click at ``position`` picks (never with the eyedropper)."""
+        return None if position is None or self._tool is Tool.PICK else self.face_box.face_at(position, self)
 
     def _update_brush_area(self, previous: QPointF | None, current: QPointF) -> None:
         """Repaint only around the old and new brush outline (cheap hover on large photos)."""

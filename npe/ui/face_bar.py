@@ -1,7 +1,7 @@
 """The bar above the canvas that asks about the face box after a photo opens, without blocking the
 window (the box stays visible under it): a doubtful face ("Is this the face? Use it / Adjust the
-box / Use the whole image"), several faces (pick one, largest first), or none (the whole image is
-used; place the box by hand)."""
+box / Use the whole image"), several faces (pick one, largest first, in the list or by clicking
+its outline on the photo), or none (the whole image is used; place the box by hand)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from npe.ui.canvas import Tool
+from npe.ui.facebox import PICK_HINT, same_box
 
 if TYPE_CHECKING:
     from npe.editing.face_choice import FaceReport
@@ -24,6 +25,7 @@ class FaceBar(QFrame):
     adjustBox = Signal()  # switch to the Face box tool
     wholeImage = Signal()  # use the largest centred square instead
     faceChosen = Signal(int)  # face K of the report (largest first)
+    dismissed = Signal()  # the user answered (any button) or went on editing: the bar hid
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,7 +41,7 @@ class FaceBar(QFrame):
         self.close_button = QPushButton("OK")
         for button, signal in ((self.use_button, self.useFace), (self.adjust_button, self.adjustBox),
                                (self.whole_button, self.wholeImage), (self.close_button, None)):
-            button.clicked.connect(self.hide)
+            button.clicked.connect(self.dismiss)
             if signal is not None:
                 button.clicked.connect(signal.emit)
         layout = QHBoxLayout(self)
@@ -49,6 +51,20 @@ class FaceBar(QFrame):
             layout.addWidget(widget)
         self.report: FaceReport | None = None
         self.hide()
+
+    def choose(self, index: int) -> None:
+        """Pick face ``index`` as choosing it in the list does (a click on its outline on the photo)."""
+        self.faces.setCurrentIndex(index)
+        self.faceChosen.emit(index)
+
+    def dismiss(self) -> None:
+        self.hide()
+        self.dismissed.emit()
+
+    @property
+    def asking_which_face(self) -> bool:
+        """The bar is up with the list of several faces."""
+        return not self.isHidden() and not self.faces.isHidden()
 
     def show_report(self, report: FaceReport | None) -> None:
         """Ask what ``report`` calls for; a single confident face (or none to ask about) hides the bar."""
@@ -96,7 +112,14 @@ def above(bar: QWidget, canvas: QWidget) -> QWidget:
 
 class FaceBoxWiring:
     """Connects the window's face-box parts: the controller's ``facesFound`` to the bar and the
-    canvas's overlay, the bar's answers and the Face box tool's drags to re-encoding jobs."""
+    canvas's overlay, the bar's answers, clicks on the other faces and the Face box tool's drags to
+    re-encoding jobs.
+
+    The other faces are offered on the photo exactly while the bar lists them: clicking one is
+    choosing it in the list. They go when the bar is answered, and when the user starts editing
+    (a brush or protect stroke, or a wheel spin) on the face in use, which answers "which face"
+    (the bar hides too, unless it asks whether a doubtful face is the face). The Face box tool
+    shows them whatever the bar does."""
 
     def __init__(self, window: MainWindow) -> None:
         self.window = window
@@ -106,6 +129,11 @@ class FaceBoxWiring:
         c.sourceChanged.connect(self._source_changed)
         c.failed.connect(lambda _failure: (canvas.face_box.revert(), canvas.update()))
         canvas.boxEdited.connect(lambda box: self.set_box(box, "Move face box"))
+        canvas.faceClicked.connect(bar.choose)
+        canvas.faceHovered.connect(self._face_hovered)
+        for gesture in (canvas.strokeStarted, canvas.protectStarted, canvas.lightenRequested):
+            gesture.connect(self._editing_started)
+        bar.dismissed.connect(self._stop_offering)
         bar.useFace.connect(self._confirmed)
         bar.adjustBox.connect(lambda: window.set_tool(Tool.FACE_BOX))
         bar.wholeImage.connect(self._whole_image)
@@ -120,6 +148,8 @@ class FaceBoxWiring:
         self.window.actions["show-face-box"].setChecked(True)
         self.window.canvas.set_show_face_box(True)
         self.window.face_bar.show_report(report)
+        overlay.offering = self.window.face_bar.asking_which_face
+        self.window.canvas.update()
         if len(report.faces) > 1 or report.doubtful:
             self.window.statusBar().showMessage(report.summary(), 8000)
 
@@ -128,10 +158,34 @@ class FaceBoxWiring:
         self.window.controller.set_face_box(box, label)
 
     def _source_changed(self, source: object) -> None:
+        overlay = self.window.canvas.face_box
         if getattr(source, "is_sample", False):  # a generated face has no box to ask about
-            self.window.canvas.face_box.candidates = []
-            self.window.canvas.face_box.doubtful = False
+            overlay.candidates = []
+            overlay.doubtful = False
+            overlay.offering = False
             self.window.face_bar.hide()
+            return
+        # The list shows the face in use, whichever way it was chosen (list, click, undo, redo).
+        box = getattr(source, "box", None)
+        index = next((i for i, other in enumerate(overlay.candidates) if box is not None and same_box(other, box)), None)
+        if index is not None and index < self.window.face_bar.faces.count():
+            self.window.face_bar.faces.setCurrentIndex(index)
+
+    def _editing_started(self, *_gesture: object) -> None:
+        bar = self.window.face_bar
+        if self.window.canvas.face_box.offering and not self.window.canvas.face_box.doubtful:
+            bar.dismiss()
+
+    def _stop_offering(self) -> None:
+        self.window.canvas.face_box.offering = False
+        self.window.canvas.update()
+
+    def _face_hovered(self, index: int | None) -> None:
+        status = self.window.statusBar()
+        if index is not None:
+            status.showMessage(PICK_HINT)
+        elif status.currentMessage() == PICK_HINT:
+            status.clearMessage()
 
     def _confirmed(self) -> None:
         self.window.canvas.face_box.doubtful = False

@@ -3,6 +3,11 @@ Face box tool's drags: inside moves it, a corner resizes it (the opposite corner
 above the top edge (or Shift + drag) rotates it. The canvas forwards its mouse events here; the
 box only changes in the document when the drag ends (the window asks the worker to re-encode).
 
+When several faces were found, the others (the candidates) are drawn as thin dashed numbered
+squares while the face bar asks which face to edit (``offering``) or the Face box tool is on, and
+``candidate_at`` says which one a click picks: the smallest box under the pointer, so a click
+inside the chosen face stays a brush stroke.
+
 Boxes are (center_x, center_y, size, angle) in photo pixels and degrees, counter-clockwise on
 screen, as the session's CropBox; ``box_transform`` is that box's unit crop -> photo map.
 """
@@ -26,6 +31,7 @@ UNIT_CORNERS = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))  # TL, TR, BR, B
 BOX_COLOR = QColor(255, 214, 64)
 DOUBTFUL_COLOR = QColor(255, 120, 64)
 OTHER_COLOR = QColor(255, 255, 255, 170)
+PICK_HINT = "Click to edit this face"  # the tooltip and status text over a candidate
 
 
 class View(Protocol):
@@ -110,6 +116,7 @@ class FaceBoxOverlay:
         self.visible = False
         self.doubtful = False
         self.editing = False  # the Face box tool is on: handles are drawn and drags accepted
+        self.offering = False  # the face bar asks which face: the candidates are drawn and clickable
         self._drag: _Drag | None = None
 
     @property
@@ -137,8 +144,33 @@ class FaceBoxOverlay:
                 return "resize", index
         if _near(self._handle(view), widget_point):
             return "rotate", 0
-        u, v = box_transform(self.shown_box).inverted()[0].map(QPointF(*view.to_photo(widget_point))).toTuple()
-        return ("move", 0) if 0 <= u <= 1 and 0 <= v <= 1 else None
+        return ("move", 0) if contains(self.shown_box, view.to_photo(widget_point)) else None
+
+    def candidates_shown(self) -> bool:
+        """The other faces are drawn and clickable: several were found, and the bar asks which one
+        (with the box shown) or the Face box tool is on."""
+        return len(self.candidates) > 1 and self.shown_box is not None and ((self.offering and self.visible) or self.editing)
+
+    def candidate_at(self, photo_point: Point) -> int | None:
+        """The candidate (its index, largest first) a click at ``photo_point`` picks, or None: the
+        smallest box under the point decides, and the chosen box wins a tie, so a click inside the
+        chosen face is never taken from the brush (unless a smaller face lies inside it)."""
+        if not self.candidates_shown():
+            return None
+        under = [(box[2], index) for index, box in enumerate(self.candidates)
+                 if not same_box(box, self.shown_box) and contains(box, photo_point)]
+        if not under:
+            return None
+        side, index = min(under)
+        return None if contains(self.shown_box, photo_point) and self.shown_box[2] <= side else index
+
+    def face_at(self, widget_point: QPointF, view: View) -> int | None:
+        """``candidate_at`` for a press at ``widget_point``; with the Face box tool, the chosen
+        box's corners and rotation handle come first."""
+        grabbed = self.hit(widget_point, view) if self.editing else None
+        if grabbed is not None and grabbed[0] != "move":
+            return None
+        return self.candidate_at(view.to_photo(widget_point))
 
     def cursor(self, widget_point: QPointF | None, view: View) -> Qt.CursorShape:
         """The pointer's shape over ``widget_point``: what a press there would do."""
@@ -175,12 +207,15 @@ class FaceBoxOverlay:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        if len(self.candidates) > 1:
+        chosen = None
+        if self.candidates_shown():
             for number, other in enumerate(self.candidates):
-                if not _same(other, self.shown_box):
+                if same_box(other, self.shown_box):
+                    chosen = number
+                else:
                     self._outline(painter, other, view, OTHER_COLOR, 1.2, Qt.PenStyle.DashLine, str(number))
         color = DOUBTFUL_COLOR if self.doubtful else BOX_COLOR
-        label = "Face?" if self.doubtful else "Face"
+        label = ("Face" if chosen is None else f"Face {chosen}") + ("?" if self.doubtful else "")
         self._outline(painter, self.shown_box, view, color, 2.0, Qt.PenStyle.SolidLine, label)
         if self.editing:
             top_middle = view.to_widget(*_mean(corners(self.shown_box)[:2]))
@@ -200,6 +235,9 @@ class FaceBoxOverlay:
         painter.drawPolygon(polygon)
         painter.setPen(QPen(color, width, style))
         painter.drawPolygon(polygon)
+        painter.setPen(QColor(0, 0, 0, 200))  # a shadow, so the label reads on light hair or sky
+        painter.drawText(polygon[0] + QPointF(5, -5), label)
+        painter.setPen(QColor(color.red(), color.green(), color.blue()))
         painter.drawText(polygon[0] + QPointF(4, -6), label)
 
     def _handle(self, view: View) -> QPointF:
@@ -215,6 +253,12 @@ class FaceBoxOverlay:
         return None if self.shown_box is None else self._handle(view)
 
 
+def contains(box: Box, point: Point) -> bool:
+    """Whether photo point ``point`` lies inside the (rotated) square ``box``, edges included."""
+    u, v = box_transform(box).inverted()[0].map(QPointF(*point)).toTuple()
+    return 0 <= u <= 1 and 0 <= v <= 1
+
+
 def _near(a: QPointF, b: QPointF) -> bool:
     return math.hypot(a.x() - b.x(), a.y() - b.y()) <= GRAB
 
@@ -223,5 +267,6 @@ def _mean(points: list[Point]) -> Point:
     return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
 
 
-def _same(a: Box, b: Box) -> bool:
+def same_box(a: Box, b: Box) -> bool:
+    """Whether two boxes are the same square (up to float noise)."""
     return all(abs(x - y) < 1e-6 for x, y in zip(a, b))

@@ -159,3 +159,151 @@ def test_no_face_offers_the_whole_image_then_placing_the_box_by_hand(qtbot, make
     assert bar.adjust_button.text() == "Place the box by hand" and not bar.whole_button.isVisible()
     qtbot.mouseClick(bar.adjust_button, Qt.MouseButton.LeftButton)
     assert editor.window.canvas.tool.value == "face-box" and editor.window.actions["tool-face-box"].isChecked()
+
+
+# --- several faces: every candidate on the photo, a click on one picks it -------------------------
+MIDDLE = Face(CropBox(30.0, 115.0, 40.0), 0.99)
+THREE = [CONFIDENT, MIDDLE, SMALL]  # largest first, as the finder reports them; none overlaps another
+
+
+def _overlay(candidates, chosen, offering=True, editing=False):
+    from npe.ui.facebox import FaceBoxOverlay
+
+    overlay = FaceBoxOverlay()
+    overlay.candidates = list(candidates)
+    overlay.set_box(chosen)
+    overlay.visible, overlay.offering, overlay.editing = True, offering, editing
+    return overlay
+
+
+def test_candidates_are_hit_tested_in_photo_pixels_inside_their_rotated_squares():
+    chosen, turned = (100.0, 70.0, 80.0, 0.0), (170.0, 40.0, 30.0, 45.0)
+    overlay = _overlay([chosen, turned], chosen)
+    # Turned 45 degrees, the side-30 square is |dx| + |dy| <= 15 * sqrt(2) = 21.2 around its centre.
+    assert overlay.candidate_at((170.0 + 20.0, 40.0)) == 1 and overlay.candidate_at((170.0, 40.0 - 20.0)) == 1
+    assert overlay.candidate_at((170.0 + 12.0, 40.0 + 12.0)) is None  # inside it unturned, outside it turned
+    assert overlay.candidate_at((100.0, 70.0)) is None  # the chosen face is not a candidate to pick
+    assert overlay.candidate_at((10.0, 140.0)) is None
+    overlay.offering = False  # the bar was answered: nothing to pick, unless the Face box tool is on
+    assert overlay.candidate_at((170.0, 40.0)) is None and not overlay.candidates_shown()
+    overlay.editing = True
+    assert overlay.candidate_at((170.0, 40.0)) == 1
+    overlay.editing, overlay.offering, overlay.visible = False, True, False  # the box is hidden (F)
+    assert overlay.candidate_at((170.0, 40.0)) is None
+    assert _overlay([chosen], chosen).candidate_at((100.0, 70.0)) is None  # one face: nothing to pick
+
+
+def test_the_smallest_box_under_the_pointer_decides_so_the_chosen_face_keeps_its_strokes():
+    large, inner = (100.0, 70.0, 80.0, 0.0), (100.0, 70.0, 20.0, 0.0)
+    overlay = _overlay([large, inner], large)
+    assert overlay.candidate_at((100.0, 70.0)) == 1  # a smaller face inside the chosen square
+    assert overlay.candidate_at((130.0, 70.0)) is None  # elsewhere in the chosen square: the brush
+    overlay = _overlay([large, inner], inner)
+    assert overlay.candidate_at((100.0, 70.0)) is None  # inside the chosen (smaller) face
+    assert overlay.candidate_at((130.0, 70.0)) == 0
+
+
+def _edge_pixels(image, canvas, box):
+    """For 17 points along the left edge of ``box`` (top-left to bottom-left corner), the canvas
+    pixels within 2 px of it, as a 17 x 25 x 3 array."""
+    from npe.ui.facebox import corners
+
+    (x0, y0), (x1, y1) = corners(box)[0], corners(box)[3]
+    samples = []
+    for t in range(2, 19):
+        centre = widget_point(canvas, x0 + (x1 - x0) * t / 20, y0 + (y1 - y0) * t / 20)
+        samples.append([image.pixelColor(centre.x() + dx, centre.y() + dy).getRgb()[:3] for dx in range(-2, 3) for dy in range(-2, 3)])
+    return np.array(samples)
+
+
+def test_all_candidates_are_drawn_while_the_bar_asks_and_go_once_it_is_answered(qtbot, open_with, photo_path):
+    editor = open_with(THREE, photo_path)
+    canvas, bar = editor.window.canvas, editor.window.face_bar
+    assert bar.asking_which_face and canvas.face_box.offering
+    asking = canvas.grab().toImage()
+    qtbot.mouseClick(bar.close_button, Qt.MouseButton.LeftButton)  # "OK": the first face it is
+    assert bar.isHidden() and not canvas.face_box.offering
+    answered = canvas.grab().toImage()
+    for face in (MIDDLE, SMALL):
+        box = (face.box.center_x, face.box.center_y, face.box.size, face.box.angle)
+        drawn, plain = _edge_pixels(asking, canvas, box).astype(int), _edge_pixels(answered, canvas, box).astype(int)
+        assert (np.abs(drawn - plain).max(axis=(1, 2)) > 60).all(), face  # a dark halo all along
+        assert (drawn.min(axis=2).max(axis=1) > 130).mean() > 0.8, face  # light (white, see-through) dashes
+    # Dashed: down MIDDLE's left edge (photo x = 10), the line's own pixels alternate light and dark.
+    column = round(canvas.to_widget(10.0, 0.0).x())
+    top, bottom = (round(canvas.to_widget(0.0, y).y()) for y in (100.0, 130.0))
+    light = np.array([max(min(asking.pixelColor(x, y).getRgb()[:3]) for x in (column - 1, column, column + 1)) > 110
+                      for y in range(top, bottom)])
+    assert 0.2 < light.mean() < 0.9 and np.count_nonzero(np.diff(light.astype(int))) >= 6
+    centre = widget_point(canvas, MIDDLE.box.center_x, MIDDLE.box.center_y)
+    assert asking.pixelColor(centre) == answered.pixelColor(centre)  # an outline, not a fill
+    yellow = _edge_pixels(answered, canvas, (100.0, 70.0, 80.0, 0.0))  # the chosen face's box stays
+    assert ((yellow[..., 0] > 200) & (yellow[..., 1] > 170) & (yellow[..., 2] < 120)).any(axis=1).all()
+    assert editor.controller.history.labels == ()
+
+
+def test_hovering_a_candidate_shows_a_hand_and_clicking_it_picks_that_face_like_the_list(qtbot, open_with, photo_path):
+    editor = open_with(THREE, photo_path)
+    window, canvas, bar, controller = editor.window, editor.window.canvas, editor.window.face_bar, editor.controller
+    first_crop = controller.session.crop.copy()
+    centre = widget_point(canvas, SMALL.box.center_x, SMALL.box.center_y)
+    qtbot.mouseMove(canvas, centre)
+    assert canvas.cursor().shape() == Qt.CursorShape.PointingHandCursor
+    assert canvas.toolTip() == "Click to edit this face" and window.statusBar().currentMessage() == "Click to edit this face"
+
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+    wait(editor)
+    assert controller.source.box == (170.0, 40.0, 30.0, 10.0) and canvas.face_box.box == (170.0, 40.0, 30.0, 10.0)
+    assert controller.history.labels == ("Choose face 2",) and bar.faces.currentIndex() == 2
+    clicked_crop = controller.session.crop.copy()
+    assert not np.array_equal(clicked_crop, first_crop)
+    assert bar.asking_which_face and canvas.face_box.candidate_at((100.0, 70.0)) == 0  # face 0 is a candidate now
+
+    window.actions["undo"].trigger()
+    wait(editor)
+    assert controller.source.box == (100.0, 70.0, 80.0, 0.0) and bar.faces.currentIndex() == 0
+    np.testing.assert_array_equal(controller.session.crop, first_crop)
+    bar.faces.setCurrentIndex(2)
+    bar.faces.activated.emit(2)  # the same choice made in the list: the same step and the same crop
+    wait(editor)
+    assert controller.history.labels == ("Choose face 2",)
+    np.testing.assert_array_equal(controller.session.crop, clicked_crop)
+
+
+def test_a_brush_click_inside_the_chosen_face_paints_and_ends_the_offer(qtbot, open_with, photo_path):
+    editor = open_with(THREE, photo_path)
+    canvas, bar, controller = editor.window.canvas, editor.window.face_bar, editor.controller
+    inside = widget_point(canvas, 110.0, 80.0)
+    qtbot.mouseMove(canvas, inside)
+    assert canvas.cursor().shape() == Qt.CursorShape.BlankCursor and canvas.toolTip() == ""  # the brush
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, inside)
+    wait(editor)
+    assert controller.source.box == (100.0, 70.0, 80.0, 0.0) and controller.history.labels == ("Paint",)
+    assert bar.isHidden() and not canvas.face_box.offering  # painting on it answered "which face"
+    # Now a click on another face is a brush stroke too (outside the crop, so it changes nothing).
+    started = []
+    canvas.strokeStarted.connect(lambda x, y: started.append((x, y)))
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     widget_point(canvas, SMALL.box.center_x, SMALL.box.center_y))
+    wait(editor)
+    assert len(started) == 1 and started[0] == pytest.approx((170.0, 40.0), abs=1.0 / canvas.scale())
+    assert controller.source.box == (100.0, 70.0, 80.0, 0.0) and "Choose face 2" not in controller.history.labels
+
+
+def test_the_face_box_tool_offers_the_other_faces_but_the_eyedropper_does_not(qtbot, open_with, photo_path):
+    editor = open_with(THREE, photo_path)
+    window, canvas, controller = editor.window, editor.window.canvas, editor.controller
+    qtbot.mouseClick(window.face_bar.close_button, Qt.MouseButton.LeftButton)
+    middle = widget_point(canvas, MIDDLE.box.center_x, MIDDLE.box.center_y)
+    window.actions["tool-pick"].trigger()
+    canvas.face_box.offering = True  # even were they offered, the eyedropper samples colours
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, middle)
+    wait(editor)
+    assert controller.source.box == (100.0, 70.0, 80.0, 0.0) and controller.history.labels == ()
+    canvas.face_box.offering = False
+    window.actions["tool-face-box"].trigger()
+    qtbot.mouseMove(canvas, middle)
+    assert canvas.cursor().shape() == Qt.CursorShape.PointingHandCursor
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, middle)
+    wait(editor)
+    assert controller.source.box == (30.0, 115.0, 40.0, 0.0) and controller.history.labels == ("Choose face 1",)
