@@ -25,7 +25,7 @@ from npe.data.faces import CropBox
 from npe.editing.compose import crop_to_photo, photo_to_crop
 from npe.editing.errors import SessionError
 from npe.editing.history import CommitState, SourceState
-from npe.editing.inversion import TunedGenerator, anchor_offset, anchored_decode
+from npe.editing.inversion import TunedGenerator, anchor_for, anchored_decode
 from npe.editing.local_brush import is_greyscale
 from npe.model.runtime import model_device, prepare
 
@@ -203,7 +203,7 @@ class Document:
         self.tuned_arrays = source.tuned
         self.tuned = TunedGenerator.from_arrays(source.tuned, self.model, prefix="") if source.tuned else None
         latent0 = torch.from_numpy(np.array(source.latent0, dtype=np.float32)).reshape(1, -1).to(self.device)
-        self.anchor = anchor_offset(self.model, latent0, self.tuned)  # the tuned face at z0 (inversion docs)
+        self.anchor = anchor_for(self.model, latent0, self.tuned)  # the tuned face at z0 (inversion docs)
         # A grey photo gets grey changes and a brush that compares brightness (issue 10).
         self.grey = not source.is_sample and is_greyscale(source.photo)
         self.limit = self._check_limit(source.limit)

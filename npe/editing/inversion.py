@@ -6,12 +6,14 @@ The shared model is never modified: the tuned state is a small set of fp16 param
 *before* they are used, so the state a session saves (the fp16 arrays) rebuilds the generator the
 user painted with bit for bit.
 
-What the editor decodes through on a tuned photo is *anchored*: G(z) + (G_tuned(z0) − G(z0)). At z0
-it is the tuned reconstruction (the face the user sees, which the brush's colour term judges);
-every change from z0 is the shared generator's. Measured on 30 validation faces (edit_quality_log,
-2026-12-02), changes through the tuned generator itself read less like what was painted for (a
-white stroke over a mouth: a white glow on the lips rather than teeth; the classifier read "mouth
-open" on 53% against 63% anchored): tuning on one closed-mouth photo bends the late stages toward it.
+What the editor decodes through on a tuned photo is *anchored* (``anchored_decode``): at z0 it is
+the tuned reconstruction (the face the user sees, which the brush's colour term judges); a change
+from z0 is made by the shared generator's stages, in this photo's colours (only the tuned to_rgb
+layer is kept). Measured on 30 validation faces (edit_quality_log, 2026-12-02), changes through the
+fully tuned generator read less like what was painted for (a white stroke over a mouth: a white
+glow on the lips rather than teeth; the classifier read "mouth open" on 53% against 63% anchored):
+tuning the stages on one closed-mouth photo bends them toward it. Fully shared changes (no tuned
+to_rgb) tinted a slider's new bangs teal on the astronaut.
 """
 
 from __future__ import annotations
@@ -98,19 +100,36 @@ def decode(model: torch.nn.Module, latent: torch.Tensor, tuned: TunedGenerator |
     return functional_call(model.generator, tuned.parameters(model), (latent,), strict=False)
 
 
-def anchor_offset(model: torch.nn.Module, latent0: torch.Tensor, tuned: TunedGenerator | None) -> torch.Tensor | None:
-    """G_tuned(z0) − G(z0) (1 x 3 x R x R, no graph): what ``anchored_decode`` adds; None untuned."""
+# What stays tuned in the changes (anchored_decode): the last layer maps features to this photo's
+# colours; the stages that shape a mouth or a fringe are the shared model's.
+ANCHOR_TUNED_PREFIXES = ("to_rgb.",)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """``offset`` = G_tuned(z0) − G_colour(z0) (1 x 3 x R x R) and ``colour``, the tuned generator's
+    to_rgb deltas alone (G_colour): see ``anchored_decode``."""
+
+    offset: torch.Tensor
+    colour: TunedGenerator
+
+
+def anchor_for(model: torch.nn.Module, latent0: torch.Tensor, tuned: TunedGenerator | None) -> Anchor | None:
+    """The anchor of a tuned photo at its z0 (no graph); None untuned."""
     if tuned is None or not tuned.deltas:
         return None
+    colour = TunedGenerator({name: delta for name, delta in tuned.deltas.items() if name.startswith(ANCHOR_TUNED_PREFIXES)})
     with torch.no_grad():
-        return (decode(model, latent0, tuned) - model.decode(latent0)).detach()
+        offset = decode(model, latent0, tuned) - decode(model, latent0, colour)
+    return Anchor(offset.detach(), colour)
 
 
-def anchored_decode(model: torch.nn.Module, latent: torch.Tensor, offset: torch.Tensor | None) -> torch.Tensor:
-    """G(latent) + offset (``anchor_offset``): the tuned face at z0, the shared generator's changes
-    from there. Differentiable in ``latent``; one forward of the shared generator."""
-    output = model.decode(latent)
-    return output if offset is None else output + offset
+def anchored_decode(model: torch.nn.Module, latent: torch.Tensor, anchor: Anchor | None) -> torch.Tensor:
+    """G_colour(latent) + anchor.offset: the tuned face at z0, the shared stages' changes from there
+    in this photo's colours. Differentiable in ``latent``; one generator forward. Untuned: G(latent)."""
+    if anchor is None:
+        return model.decode(latent)
+    return decode(model, latent, anchor.colour) + anchor.offset
 
 
 def psnr(image: torch.Tensor, target: torch.Tensor) -> float:
