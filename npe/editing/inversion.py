@@ -8,12 +8,12 @@ user painted with bit for bit.
 
 What the editor decodes through on a tuned photo is *anchored* (``anchored_decode``): at z0 it is
 the tuned reconstruction (the face the user sees, which the brush's colour term judges); a change
-from z0 is made by the shared generator's stages, in this photo's colours (only the tuned to_rgb
-layer is kept). Measured on 30 validation faces (edit_quality_log, 2026-12-02), changes through the
-fully tuned generator read less like what was painted for (a white stroke over a mouth: a white
-glow on the lips rather than teeth; the classifier read "mouth open" on 53% against 63% anchored):
-tuning the stages on one closed-mouth photo bends them toward it. Fully shared changes (no tuned
-to_rgb) tinted a slider's new bangs teal on the astronaut.
+from z0 is shaped by the shared generator's stages up to 32 px and drawn by the tuned last stage
+and to_rgb layer (ANCHOR_TUNED_PREFIXES). Measured on 30 validation faces (edit_quality_log,
+2026-12-02), changes through the fully tuned generator read less like what was painted for (a
+white stroke over a mouth: a white glow on the lips rather than teeth; the classifier read "mouth
+open" on 53% against 67% anchored): tuning the middle stage on one closed-mouth photo bends it
+toward that photo. Changes with only to_rgb tuned drew the astronaut's new fringe teal.
 """
 
 from __future__ import annotations
@@ -100,15 +100,15 @@ def decode(model: torch.nn.Module, latent: torch.Tensor, tuned: TunedGenerator |
     return functional_call(model.generator, tuned.parameters(model), (latent,), strict=False)
 
 
-# What stays tuned in the changes (anchored_decode): the last layer maps features to this photo's
-# colours; the stages that shape a mouth or a fringe are the shared model's.
-ANCHOR_TUNED_PREFIXES = ("to_rgb.",)
+# What stays tuned in the changes (anchored_decode): the last stage and layer draw texture in this
+# photo's colours; the stages that shape a mouth or a fringe (up to 32 px) are the shared model's.
+ANCHOR_TUNED_PREFIXES = ("stages.3.", "to_rgb.")
 
 
 @dataclass(frozen=True)
 class Anchor:
     """``offset`` = G_tuned(z0) − G_colour(z0) (1 x 3 x R x R) and ``colour``, the tuned generator's
-    to_rgb deltas alone (G_colour): see ``anchored_decode``."""
+    deltas under ANCHOR_TUNED_PREFIXES alone (G_colour): see ``anchored_decode``."""
 
     offset: torch.Tensor
     colour: TunedGenerator
