@@ -29,5 +29,5 @@ def drag(qtbot, editor, points, button=Qt.MouseButton.LeftButton, modifier=Qt.Ke
     assert editor.controller.wait_idle(30_000)
 
 
-def wait(editor) -> None:
-    assert editor.controller.wait_idle(30_000)
+def wait(editor, timeout_ms: int = 30_000) -> None:
+    assert editor.controller.wait_idle(timeout_ms)

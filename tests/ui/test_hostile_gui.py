@@ -132,13 +132,15 @@ def test_300_strokes_through_the_mouse_then_300_undos_restore_the_original(qtbot
     for _ in range(300):
         x, y = rng.uniform(4, 28, 2)
         _quick_drag(qtbot, editor, x, y)
-    wait(editor)
+    # 300 queued strokes take about 30 s on a quiet 2-core machine: this checks the outcome, not the
+    # speed (benchmarks/edit_latency.py does that), so a loaded machine gets the time it needs.
+    wait(editor, 300_000)
     history = editor.controller.history
     assert history.index == len(history.labels) == 300
     assert not np.array_equal(displayed(editor), original)
     for _ in range(300):
         editor.window.actions["undo"].trigger()
-    wait(editor)
+    wait(editor, 300_000)
     QApplication.processEvents()
     assert editor.controller.history.index == 0
     np.testing.assert_array_equal(displayed(editor), original)
