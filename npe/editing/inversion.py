@@ -112,6 +112,8 @@ class Anchor:
 
     offset: torch.Tensor
     colour: TunedGenerator
+    # colour.parameters(model), added up once: the brush decodes through them at every step.
+    parameters: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def anchor_for(model: torch.nn.Module, latent0: torch.Tensor, tuned: TunedGenerator | None) -> Anchor | None:
@@ -121,7 +123,7 @@ def anchor_for(model: torch.nn.Module, latent0: torch.Tensor, tuned: TunedGenera
     colour = TunedGenerator({name: delta for name, delta in tuned.deltas.items() if name.startswith(ANCHOR_TUNED_PREFIXES)})
     with torch.no_grad():
         offset = decode(model, latent0, tuned) - decode(model, latent0, colour)
-    return Anchor(offset.detach(), colour)
+    return Anchor(offset.detach(), colour, colour.parameters(model))
 
 
 def anchored_decode(model: torch.nn.Module, latent: torch.Tensor, anchor: Anchor | None) -> torch.Tensor:
@@ -129,7 +131,9 @@ def anchored_decode(model: torch.nn.Module, latent: torch.Tensor, anchor: Anchor
     in this photo's colours. Differentiable in ``latent``; one generator forward. Untuned: G(latent)."""
     if anchor is None:
         return model.decode(latent)
-    return decode(model, latent, anchor.colour) + anchor.offset
+    if not anchor.parameters:
+        return model.decode(latent) + anchor.offset
+    return functional_call(model.generator, anchor.parameters, (latent,), strict=False) + anchor.offset
 
 
 def psnr(image: torch.Tensor, target: torch.Tensor) -> float:
