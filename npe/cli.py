@@ -81,6 +81,11 @@ def build_command_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt exactly where it stopped")
     train.add_argument("--init-from", metavar="W", help="start from these weights (e.g. the bundled model) instead of random ones; fresh optimizers and discriminator head")
     train.add_argument("--val-size", type=int, default=500, help="validation images: the last N by name (default: 500)")
+    train.add_argument(
+        "--refine-encoder", action="store_true",
+        help="with --init-from: keep the generator as it is and train only the encoder to invert it "
+        "(no adversarial terms; sharper reconstructions without changing the sample faces or directions)",
+    )
     train.add_argument("--config", metavar="JSON", help="a JSON file with ModelConfig/TrainConfig fields to override")
     for flag, help_text in (
         ("--no-mdc", "plain 3x3 convs instead of MDC blocks"),

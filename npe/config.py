@@ -152,6 +152,11 @@ class TrainConfig:
     lr_decay: str = "cosine"
     lr_decay_start: float = 0.0
     lr_final_ratio: float = 0.1
+    # Encoder refinement: the generator's weights stay as they are (from --init-from) and only the
+    # encoder -- its head, and the trunk with recon_grad_to_trunk -- learns to invert it. Closes the
+    # gap between the encoder's z and an optimised z (measured on the shipped model: 21.7 vs 23.6 dB)
+    # without moving how z maps to a face, which the directions, gallery and brush rely on.
+    freeze_generator: bool = False
     validate_minutes: float = 5.0
     seed: int = 0
     device: str = "auto"

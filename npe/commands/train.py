@@ -58,6 +58,9 @@ def build_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
         "val_size": args.val_size,
     }
     train_fields.update({key: value for key, value in flag_to_train.items() if value is not None})
+    if getattr(args, "refine_encoder", False):
+        train_fields["freeze_generator"] = True
+        train_fields.setdefault("losses", {}).update({"adversarial": 0.0, "ortho": 0.0})
     try:
         model_config = from_dict(ModelConfig, {**to_dict(ModelConfig()), **model_fields})
         base = to_dict(TrainConfig())
@@ -105,6 +108,8 @@ def _train(args: argparse.Namespace, processes: Any) -> int:
         )
     else:
         model_config, train_config = build_configs(args)
+        if train_config.freeze_generator and not args.init_from:
+            raise _user_error("--refine-encoder keeps the generator as it is, so it needs trained weights: add --init-from W.")
         if args.init_from:
             from npe.model import read_config
 

@@ -94,7 +94,8 @@ def generator_loss(
                 loss_adv = losses.generator_adversarial_loss(logits[batch:], logits[:batch])
                 total = total + weights.adversarial * adversarial_scale * loss_adv
                 values["g_adv"] = loss_adv.item()
-    if cfg.ortho_reg and weights.ortho > 0:
+    # (A frozen generator -- encoder refinement -- has nothing for this term to train.)
+    if cfg.ortho_reg and weights.ortho > 0 and any(p.requires_grad for p in model.generator.parameters()):
         loss_ortho = losses.orthogonal_regularisation(losses.conv_weights(model.generator))
         total = total + weights.ortho * loss_ortho
         values["ortho_g"] = loss_ortho.item()

@@ -148,3 +148,21 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path, tiny_config, faces32
                     tmp_path / "o", log=lambda message: None)
     with pytest.raises(ValueError, match="another model config"):
         other.load_checkpoint(path)
+
+
+def test_encoder_refinement_moves_the_encoder_and_keeps_the_generator(tmp_path, tiny_config, faces32):
+    """freeze_generator: the generator (and its EMA) stay bit-identical, the encoder learns, and its
+    reconstructions of the training faces get better; adversarial terms off, so no discriminator step."""
+    trainer = _trainer(tmp_path, tiny_config, faces32, steps=30, freeze_generator=True, warmup_steps=0, lr_generator=2e-3)
+    trainer.config.losses.adversarial = 0.0
+    generator = {key: value.clone() for key, value in trainer.model.generator.state_dict().items()}
+    encoder = {key: value.clone() for key, value in trainer.model.encoder.state_dict().items()}
+    first = trainer.train_step()["pixel"]
+    for _ in range(29):
+        last = trainer.train_step()["pixel"]
+    for key, value in generator.items():
+        assert torch.equal(value, trainer.model.generator.state_dict()[key]), key
+        assert torch.equal(value, trainer.ema.generator.state_dict()[key]), key
+    assert any(not torch.equal(value, trainer.model.encoder.state_dict()[key]) for key, value in encoder.items())
+    assert last < first
+    assert all(not trainer.opt_d.state[p] for p in trainer.model.classifier.parameters())

@@ -75,3 +75,24 @@ def test_init_from_weights_starts_from_them(tmp_path, face_folder):
     for key, value in source.state_dict().items():
         if not key.startswith("latent_"):
             assert torch.equal(copy.state_dict()[key], value), key
+
+
+def test_refine_encoder_keeps_the_generator_and_needs_weights(tmp_path, face_folder, capsys):
+    import torch
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model": {"max_channels": 8, "encoder_hidden": 8, "classifier_hidden": 8}}))
+    assert main(["train", str(face_folder), "--out", str(tmp_path / "a"), "--steps", "2", "--config", str(config), *TINY_FLAGS]) == 0
+    source = load_weights(tmp_path / "a" / "model.safetensors")
+
+    assert main(["train", str(face_folder), "--out", str(tmp_path / "x"), "--steps", "2", "--refine-encoder", *TINY_FLAGS]) == 2
+    assert "--init-from" in capsys.readouterr().err
+
+    assert main(["train", str(face_folder), "--out", str(tmp_path / "b"), "--steps", "4", "--refine-encoder", "--init-from",
+                 str(tmp_path / "a" / "model.safetensors"), "--threads", "1", "--val-size", "2", "--quiet"]) == 0
+    refined = load_weights(tmp_path / "b" / "model.safetensors")
+    assert refined.metadata["train_config"]["freeze_generator"] is True
+    assert refined.metadata["train_config"]["losses"]["adversarial"] == 0.0
+    for key, value in source.generator.state_dict().items():
+        assert torch.equal(refined.generator.state_dict()[key], value), key
+    assert any(not torch.equal(refined.encoder.state_dict()[key], value) for key, value in source.encoder.state_dict().items())
