@@ -2,9 +2,10 @@
 size, the exact full-resolution result, and opening a new photo (face finding + crop + encode).
 
 Uses the bundled weights when they load, else the default 64x64 config with random weights (same
-cost), and a 512x512 photo (skimage's astronaut). Prints median and 95th-percentile milliseconds.
+cost), and a 512x512 photo (skimage's astronaut), opened as the editor opens a photo: with the
+per-photo tuning (``--no-tune``: the encoder's z only). Prints median and 95th-percentile milliseconds.
 
-    python benchmarks/edit_latency.py [--threads N] [--positions N] [--weights W]
+    python benchmarks/edit_latency.py [--threads N] [--positions N] [--weights W] [--no-tune]
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ def result_latency(session, repeats: int) -> tuple[float, float]:
     return _percentiles(timings)
 
 
-def open_latency(model, photo: np.ndarray, repeats: int) -> dict[str, tuple[float, float]]:
-    """Opening a photo: face finding, then crop + encode + first decode (EditSession.from_photo)."""
+def open_latency(model, photo: np.ndarray, repeats: int, tune: bool) -> dict[str, tuple[float, float]]:
+    """Opening a photo: face finding, then crop + encode (+ tuning) + first decode (EditSession.from_photo)."""
     from npe.editing import EditSession
 
     finding, encoding, totals = [], [], []
@@ -97,7 +98,7 @@ def open_latency(model, photo: np.ndarray, repeats: int) -> dict[str, tuple[floa
         started = time.perf_counter()
         box, _ = _box(photo)
         found = time.perf_counter()
-        EditSession.from_photo(model, photo, box=box, directions=None)
+        EditSession.from_photo(model, photo, box=box, directions=None, tune=tune or None)
         done = time.perf_counter()
         if index >= 2:
             finding.append((found - started) * 1000)
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="repeats for result() and opening a photo (default: 20)")
     parser.add_argument("--scale", type=float, default=1.0, help="display scale of the preview (default: 1.0 = 512x512)")
     parser.add_argument("--weights", metavar="W", help="model weights (default: the bundled model)")
+    parser.add_argument("--no-tune", action="store_true", help="open the photo with the encoder's z only (no per-photo tuning)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -121,8 +123,10 @@ def main() -> None:
     model, label = _model(args.weights)
     photo = _photo()
     box, how = _box(photo)
-    session = EditSession.from_photo(model, photo, box=box, directions=None)
-    print(f"model: {label}; {model.config.resolution}px, {model.config.latent_dim} latents; torch threads: {args.threads}")
+    tune = not args.no_tune
+    session = EditSession.from_photo(model, photo, box=box, directions=None, tune=tune or None)
+    print(f"model: {label}; {model.config.resolution}px, {model.config.latent_dim} latents; torch threads: {args.threads}; "
+          f"{'tuned to the photo' if tune else 'encoder z only (--no-tune)'}")
     print(f"photo: {photo.shape[1]}x{photo.shape[0]}, face box {how}: {box.size:.0f}px at ({box.center_x:.0f}, {box.center_y:.0f})")
 
     brush = brush_latency(session, args.positions, args.scale)
@@ -136,11 +140,11 @@ def main() -> None:
         print(f"{what:<48} median {median:6.2f} ms   p95 {p95:6.2f} ms")
     median, p95 = result_latency(session, args.repeats)
     print(f"{'exact full-resolution result (export)':<48} median {median:6.2f} ms   p95 {p95:6.2f} ms")
-    opening = open_latency(model, photo, args.repeats)
+    opening = open_latency(model, photo, max(3, args.repeats // 4) if tune else args.repeats, tune)
     for name, what in (
         ("find", "face finding"),
-        ("encode", "crop + encode + decode (session setup)"),
-        ("total", "open a photo (face finding + crop + encode)"),
+        ("encode", "crop + encode + tune + decode" if tune else "crop + encode + decode (session setup)"),
+        ("total", "open a photo (find + crop + encode + tune)" if tune else "open a photo (face finding + crop + encode)"),
     ):
         median, p95 = opening[name]
         print(f"{what:<48} median {median:6.2f} ms   p95 {p95:6.2f} ms")

@@ -25,7 +25,7 @@ from npe.data.faces import CropBox
 from npe.editing.compose import crop_to_photo, photo_to_crop
 from npe.editing.errors import SessionError
 from npe.editing.history import CommitState, SourceState
-from npe.editing.inversion import TunedGenerator, anchor_for, anchored_decode
+from npe.editing.inversion import EditingGenerator, TunedGenerator, anchor_for
 from npe.editing.local_brush import is_greyscale
 from npe.model.runtime import model_device, prepare
 
@@ -148,11 +148,11 @@ class Document:
         """G(latent) as a 1 x 3 x R x R tensor, no graph (anchored on this photo's tuned face, if any)."""
         tensor = torch.as_tensor(np.array(latent, dtype=np.float32) if isinstance(latent, np.ndarray) else latent)
         with torch.no_grad():
-            return anchored_decode(self.model, tensor.reshape(1, -1).to(self.device, torch.float32), self.anchor)
+            return self.generator(tensor.reshape(1, -1).to(self.device, torch.float32))
 
     def generate(self, latent: torch.Tensor) -> torch.Tensor:
         """G(latent) differentiable in ``latent`` (1 x D): what the brush optimises through."""
-        return anchored_decode(self.model, latent, self.anchor)
+        return self.generator(latent)
 
     # --- setters (each emits its own events) --------------------------------------------------
     def set_latent(self, latent: np.ndarray | torch.Tensor, generated: torch.Tensor | None = None, *, limit: np.ndarray | None = None) -> None:
@@ -204,6 +204,7 @@ class Document:
         self.tuned = TunedGenerator.from_arrays(source.tuned, self.model, prefix="") if source.tuned else None
         latent0 = torch.from_numpy(np.array(source.latent0, dtype=np.float32)).reshape(1, -1).to(self.device)
         self.anchor = anchor_for(self.model, latent0, self.tuned)  # the tuned face at z0 (inversion docs)
+        self.generator = EditingGenerator(self.model, self.anchor)  # anchored_decode, folded for speed
         # A grey photo gets grey changes and a brush that compares brightness (issue 10).
         self.grey = not source.is_sample and is_greyscale(source.photo)
         self.limit = self._check_limit(source.limit)

@@ -119,3 +119,29 @@ def test_step_counts_of_zero_are_allowed_and_negative_ones_refused():
     for counts in ({"latent_steps": -1}, {"tune_steps": -1}):
         with pytest.raises(SessionError, match="step counts must be >= 0"):
             InversionSettings(**counts)
+
+
+def test_the_editing_generator_is_anchored_decoding_folded(model, crop):
+    """The document decodes through EditingGenerator: the anchored decode of the tuned photo, with the
+    MDC blocks folded -- the same image and the same gradient to z, up to float rounding."""
+    from npe.editing.inversion import EditingGenerator, anchor_for, anchored_decode
+    from npe.model.blocks import MDConv
+
+    assert any(isinstance(module, MDConv) for module in model.generator.modules())
+    result = invert(model, crop, FAST)
+    latent0 = torch.from_numpy(result.latent)[None]
+    for anchor in (anchor_for(model, latent0, result.tuned), None):
+        fast = EditingGenerator(model, anchor)
+        assert not any(isinstance(module, MDConv) for module in fast.modules())
+        latent = (latent0 + 0.3 * torch.randn(latent0.shape, generator=torch.Generator().manual_seed(1))).requires_grad_(True)
+        reference = anchored_decode(model, latent, anchor)
+        (reference_grad,) = torch.autograd.grad(reference.square().mean(), latent)
+        image = fast(latent)
+        (grad,) = torch.autograd.grad(image.square().mean(), latent)
+        assert torch.allclose(image, reference, atol=1e-5)
+        assert torch.allclose(grad, reference_grad, rtol=1e-3, atol=1e-7)
+    assert anchor_for(model, latent0, result.tuned) is not None
+    # The shared model keeps its MDC blocks and its untuned weights.
+    assert any(isinstance(module, MDConv) for module in model.generator.modules())
+    with torch.no_grad():
+        assert not torch.allclose(EditingGenerator(model, anchor_for(model, latent0, result.tuned))(latent0), model.decode(latent0), atol=1e-3)
