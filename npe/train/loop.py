@@ -138,6 +138,7 @@ class Trainer:
         self.images_seen = 0
         self.train_seconds = 0.0
         self.best_val_psnr = -math.inf
+        self.initial_sampling: str | None = None  # the sampling text of --init-from weights
         fixed = torch.Generator().manual_seed(1234)
         self.fixed_latents = torch.randn(64, model_config.latent_dim, generator=fixed)
         self.metrics_path = self.out_dir / "metrics.jsonl"
@@ -319,6 +320,7 @@ class Trainer:
         if weights.config != self.model_config:
             raise ValueError(f"the weights were made with another model config: {weights.config}")
         state = weights.inference_state_dict()
+        self.initial_sampling = str(weights.metadata.get("sampling", "")) if getattr(weights, "metadata", None) else None
         for module in (self.model, self.ema):
             missing, unexpected = module.load_state_dict(state, strict=False)
             if unexpected or any(not key.startswith("classifier.") for key in missing):
@@ -346,7 +348,10 @@ class Trainer:
             "torch": torch.__version__,
             "metrics": metrics or {},
         }
-        return export_weights(self.ema, self.train_images, path, metadata)
+        sampling = None
+        if self.config.freeze_generator:  # the generator's sampling distribution is kept with it
+            sampling = "kept from the weights this encoder was refined from" + (f": {self.initial_sampling}" if self.initial_sampling else "")
+        return export_weights(self.ema, self.train_images, path, metadata, sampling=sampling)
 
     # --- the loop --------------------------------------------------------------------------
     def log_metrics(self, record: dict[str, Any]) -> None:

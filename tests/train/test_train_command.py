@@ -96,3 +96,6 @@ def test_refine_encoder_keeps_the_generator_and_needs_weights(tmp_path, face_fol
     for key, value in source.generator.state_dict().items():
         assert torch.equal(refined.generator.state_dict()[key], value), key
     assert any(not torch.equal(refined.encoder.state_dict()[key], value) for key, value in source.encoder.state_dict().items())
+    # Same generator, same sampling distribution: the random faces stay the ones it was trained to draw.
+    assert torch.equal(refined.latent_mean, source.latent_mean) and torch.equal(refined.latent_basis, source.latent_basis)
+    assert refined.metadata["sampling"].startswith("kept from the weights")
