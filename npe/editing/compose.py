@@ -8,6 +8,7 @@ torch's bicubic sampling on a cached grid, at any display scale, over the face b
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -32,8 +33,10 @@ class MaskSettings:
     gain: float = 10.0
 
 
+@functools.lru_cache(maxsize=16)
 def gaussian_kernel(sigma: float) -> torch.Tensor:
-    """A normalised 1-D Gaussian of radius ceil(3 sigma)."""
+    """A normalised 1-D Gaussian of radius ceil(3 sigma) (cached and shared: never modify it; the
+    mask of every brush step uses it)."""
     radius = max(1, math.ceil(3 * sigma))
     positions = torch.arange(-radius, radius + 1, dtype=torch.float32)
     kernel = torch.exp(-0.5 * (positions / sigma) ** 2)
