@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from npe.editing.brush import pixel_centres
 from npe.editing.errors import SessionError
 
 LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luminance weights (what PIL's "L" conversion uses)
@@ -61,7 +62,7 @@ class LocalBrushSettings:
 
 def distance_to_points(resolution: int, points: Sequence[tuple[float, float]]) -> torch.Tensor:
     """R x R: distance (crop pixels) from each pixel centre to the nearest of ``points`` (u, v)."""
-    centres = torch.arange(resolution, dtype=torch.float32) + 0.5
+    centres = pixel_centres(resolution)
     if not points:
         return torch.full((resolution, resolution), math.inf)
     best = None
@@ -163,7 +164,7 @@ class LocalStroke:
         self._points: list[tuple[float, float]] = []
         self._radius = 0.0
         self._distance: torch.Tensor | None = None
-        centres = torch.arange(self.resolution, dtype=torch.float32, device=self.start.device) + 0.5
+        centres = pixel_centres(self.resolution).to(self.start.device)
         self._centres = (centres[None, :], centres[:, None])
         self._leaf: torch.Tensor | None = None
         self._output: torch.Tensor | None = None
@@ -202,7 +203,7 @@ class LocalStroke:
     def _add_point(self, u: float, v: float, radius: float) -> None:
         self._points.append((u, v))
         self._radius = max(self._radius, radius)
-        # The pixel-centre grid is made once per stroke (torch.arange per step showed in profiles).
+        # The pixel-centre grid is brush.pixel_centres, made once (torch.arange per step showed in profiles).
         grid_u, grid_v = self._centres
         here = ((grid_u - u).square() + (grid_v - v).square()).sqrt()
         self._distance = here if self._distance is None else torch.minimum(self._distance, here)
