@@ -9,7 +9,7 @@ import torch
 def to_model(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 images, HxWx3 or NxHxWx3, as a float32 tensor in [-1, 1], NCHW."""
     if isinstance(images, np.ndarray) and not images.flags.writeable:
-        images = images.copy()  # torch warns on read-only arrays (zip-decoded crops, np.broadcast_to)
+        images = images.copy()  # the editor freezes its crops (sources.py); torch warns on read-only arrays
     tensor = torch.as_tensor(images)
     if tensor.dtype != torch.uint8:
         raise TypeError(f"expected uint8 images, got {tensor.dtype}")

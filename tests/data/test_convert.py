@@ -19,7 +19,7 @@ def test_round_trip_is_exact_for_uint8():
 
 def test_read_only_arrays_convert_silently_and_stay_untouched():
     image = np.full((4, 4, 3), 200, dtype=np.uint8)
-    image.flags.writeable = False  # as zip-decoded crops and np.broadcast_to views are
+    image.flags.writeable = False  # as the editor's frozen crops are
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         tensor = to_model(image)
