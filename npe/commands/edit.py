@@ -28,9 +28,9 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     `npe` command prints as one line with exit status 2. ``workspace``: one with its own
     collaborators (tests); by default a fresh one that loads ``--weights``."""
     from npe.editing.attributes import parse_attribute_values
-    from npe.editing.brush import densify
+    from npe.editing.brush import BrushSettings
+    from npe.editing.brush.footprint import densify
     from npe.editing.errors import FaceNotFoundError
-    from npe.editing.stroke import BrushSettings
     from npe.editing.face_choice import DoubtfulFaceError
     from npe.editing.workspace import Workspace
 
@@ -98,8 +98,11 @@ def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]],
         raise UserError(f"--strength must be a number >= 0, got {args.strength:g}")
     if args.steps is not None and not 1 <= args.steps <= 100:
         raise UserError(f"--steps must be from 1 to 100, got {args.steps}")
-    if args.reach is not None and not (math.isfinite(args.reach) and 0 <= args.reach <= 64):
-        raise UserError(f"--reach must be from 0 to 64 pixels of the model's face crop, got {args.reach:g}")
+    from npe.editing.brush import REACH_RANGE
+
+    low, high = REACH_RANGE
+    if args.reach is not None and not (math.isfinite(args.reach) and low <= args.reach <= high):
+        raise UserError(f"--reach must be from {low} to {high} pixels of the model's face crop, got {args.reach:g}")
     if args.input is not None and args.index is not None:
         raise UserError("give either INPUT or --index N, not both")
     if args.input is None and args.index is None:

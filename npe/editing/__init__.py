@@ -11,7 +11,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "BrushSettings": "npe.editing.stroke",
+    "BrushSettings": "npe.editing.brush.settings",
     "EditSession": "npe.editing.session",
     "HistoryEntry": "npe.editing.session",
     "SessionError": "npe.editing.errors",

@@ -19,6 +19,7 @@ from PIL import Image
 
 from npe.data.faces import CropBox, paste_back
 
+LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luminance weights (what PIL's "L" conversion uses)
 PIXEL_UNITS = 127.5  # one unit of the model's [-1, 1] range in uint8 levels
 FEATHER = 0.08  # fraction of the box side over which a pasted change fades out (paste_back's default)
 
@@ -229,3 +230,29 @@ class PreviewCompositor:
         window = (entry["window"] + change).round_().clamp_(0, 255).to(torch.uint8)
         out[y0:y1, x0:x1] = window.numpy()
         return out
+
+
+# --- the brush's share of the composite: its reach, and grey photos ----------------------------
+
+
+def limit_change_mask(change_mask: torch.Tensor, reach: torch.Tensor) -> torch.Tensor:
+    """The composite mask M · reach: the masking technique's change mask (compose.change_mask) can
+    no longer carry a change beyond the strokes' feathered reach (the union over the edit's strokes)."""
+    return change_mask * reach.to(change_mask)
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """N x 3 x H x W (or 1 x 3 x 1 x 1 colours) -> N x 1 x H x W Rec. 601 luminance, same units."""
+    weights = torch.tensor(LUMA, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
+    return (image * weights).sum(dim=1, keepdim=True)
+
+
+def greyscale_delta(delta: torch.Tensor) -> torch.Tensor:
+    """A change Δ (N x 3 x H x W) as its luminance on all three channels: a grey photo stays grey."""
+    return luminance(delta).expand_as(delta).contiguous()
+
+
+def is_greyscale(image: np.ndarray, tolerance: int = 2) -> bool:
+    """True if a uint8 H x W x 3 image has equal channels within ``tolerance`` levels."""
+    pixels = np.asarray(image).astype(np.int16)
+    return bool(np.abs(pixels[..., 0] - pixels[..., 1]).max() <= tolerance and np.abs(pixels[..., 1] - pixels[..., 2]).max() <= tolerance)

@@ -22,11 +22,10 @@ import numpy as np
 import torch
 
 from npe.data.faces import CropBox
-from npe.editing.compose import crop_to_photo, photo_to_crop
+from npe.editing.compose import crop_to_photo, is_greyscale, photo_to_crop
 from npe.editing.errors import SessionError
 from npe.editing.history import CommitState, SourceState
 from npe.editing.inversion import EditingGenerator, TunedGenerator, anchor_for
-from npe.editing.local_brush import is_greyscale
 from npe.model.runtime import model_device, prepare
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from npe.data.faces import CropBox, crop_face
-from npe.editing.brush import densify
+from npe.editing.brush.footprint import densify
 
 Rect = tuple[int, int, int, int]
 

@@ -9,9 +9,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from npe.editing.compose import MaskSettings, PreviewCompositor, change_mask, crop_composite, feather_for, full_result
+from npe.editing.compose import (
+    MaskSettings,
+    PreviewCompositor,
+    change_mask,
+    crop_composite,
+    feather_for,
+    full_result,
+    greyscale_delta,
+    limit_change_mask,
+)
 from npe.editing.document import Document, readonly
-from npe.editing.local_brush import greyscale_delta, limit_change_mask
 from npe.editing.protect import crop_coverage
 
 

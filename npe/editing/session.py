@@ -27,15 +27,31 @@ import numpy as np
 
 from npe.editing import sources
 from npe.editing.attribute_actions import AttributeActions
-from npe.editing.history_actions import HistoryActions, HistoryEntry, user_action as _action
+from npe.editing.brush.settings import BrushSettings, Color, make_brush
+from npe.editing.brush.stroke import Stroke, lighten_latent
 from npe.editing.compose import MaskSettings, box_rect
 from npe.editing.document import EVENT_NAMES, Document, SessionEvents, readonly
 from npe.editing.errors import SessionError
-from npe.editing.history import CommitRecord, CommitState, History, LatentRecord, ProtectRecord, Record, SourceRecord, SourceState
+from npe.editing.history import (
+    CommitRecord,
+    CommitState,
+    History,
+    LatentRecord,
+    ProtectRecord,
+    Record,
+    SourceRecord,
+    SourceState,
+)
+from npe.editing.history_actions import HistoryActions, HistoryEntry
+from npe.editing.history_actions import user_action as _action
 from npe.editing.protect import ProtectChange, clear_all, paint_discs
 from npe.editing.render import Renderer
-from npe.editing.sessionfile import load_document, model_summary, png_metadata, save_document
-from npe.editing.stroke import BrushSettings, Color, Stroke, lighten_latent, make_brush
+from npe.editing.sessionfile import (
+    load_document,
+    model_summary,
+    png_metadata,
+    save_document,
+)
 from npe.model.runtime import encode_images
 
 if TYPE_CHECKING:
@@ -77,6 +93,7 @@ class EditSession(HistoryActions, AttributeActions):
             directions = find_directions(model)
         self._directions = self._check_directions(directions)
         self._attributes = self._check_attributes(attributes)  # named sliders: see AttributeActions
+        self._found_attributes: tuple[AttributeDirections | None] | None = None  # the brush's, when no sliders
         self.load_warnings: tuple[str, ...] = ()  # set by load(): what the user should be told
 
     # --- creation (npe.editing.sources builds the SourceState) ------------------------------------
@@ -194,7 +211,22 @@ class EditSession(HistoryActions, AttributeActions):
     @_action
     def begin_stroke(self, brush: BrushSettings | Color | str | None = None, radius: float | None = None, strength: float | None = None, **settings: object) -> None:
         """Start a paint stroke (a BrushSettings or a colour, fields overridable by keyword)."""
-        self._stroke = Stroke(self.document, make_brush(brush, radius, strength, **settings))
+        self._stroke = Stroke(self.document, make_brush(brush, radius, strength, **settings), self._brush_attributes())
+
+    def _brush_attributes(self) -> AttributeDirections | None:
+        """The named directions the brush steps along: the sliders' (set by the Workspace), else
+        the model's shipped ones, looked up once (None: the brush uses principal directions only)."""
+        if self._attributes is not None:
+            return self._attributes
+        if self._found_attributes is None:
+            from npe.editing.attributes import AttributeDirectionsError
+            from npe.editing.directions import find_attributes
+
+            try:
+                self._found_attributes = (find_attributes(self.model),)
+            except AttributeDirectionsError:
+                self._found_attributes = (None,)
+        return self._found_attributes[0]
 
     def stroke_to(self, x: float, y: float) -> None:
         """Move the brush to (x, y): gradient step(s) on z; emits "latent" and "image" if z moved."""

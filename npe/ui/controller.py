@@ -22,9 +22,19 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, Signal
 from PySide6.QtGui import QImage
 
+from npe.editing.brush import DEFAULT_REACH, BrushSettings
 from npe.ui.failures import Failure
 from npe.ui.frames import Frame, HistoryInfo, SourceInfo
-from npe.ui.workers import BrushJob, EditorWorker, GestureJob, Job, LatentJob, LightenJob, ProtectJob, SessionJob
+from npe.ui.workers import (
+    BrushJob,
+    EditorWorker,
+    GestureJob,
+    Job,
+    LatentJob,
+    LightenJob,
+    ProtectJob,
+    SessionJob,
+)
 
 if TYPE_CHECKING:
     from npe.editing.session import EditSession
@@ -179,9 +189,8 @@ class EditorController(QObject):
         ``reach``: crop pixels the change may spread beyond the brush (None: the brush's default)."""
         self.begin_gesture("Paint", ("stroke", next(self._strokes)))
         self._stroke = True
-        brush = {"color": color, "radius": radius, "strength": strength}
-        if reach is not None:
-            brush["reach"] = float(reach)
+        brush = BrushSettings(color=tuple(color), radius=float(radius), strength=float(strength),
+                              reach=float(DEFAULT_REACH if reach is None else reach))
         self._submit(BrushJob(x=x, y=y, brush=brush, scale=view_scale))
 
     def stroke_to(self, x: float, y: float, view_scale: float = 1.0) -> None:

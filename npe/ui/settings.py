@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from npe.editing.brush import DEFAULT_REACH
+
 ORGANIZATION = "npe"
 APPLICATION = "Neural Photo Editor"
 MAX_RECENT = 8
@@ -63,7 +65,7 @@ class Settings:
 
     def brush_reach(self) -> int:
         """How far a change may spread beyond the brush, in pixels of the model's face crop."""
-        return int(self._get("brush/reach", 4, int))
+        return int(self._get("brush/reach", DEFAULT_REACH, int))
 
     def set_brush_reach(self, pixels: int) -> None:
         self._set("brush/reach", int(pixels))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import QThread, Signal
 
+from npe.editing.brush import BrushSettings
 from npe.editing.errors import NoModelError
 from npe.ui.failures import describe_failure
 
@@ -112,7 +113,7 @@ class BrushJob(_BrushAt):
     """The paintbrush at (x, y); ``brush`` (colour, radius, strength) starts the stroke there."""
 
     name: str = "painting"
-    brush: dict[str, object] | None = None  # set for the stroke's first position
+    brush: BrushSettings | None = None  # set for the stroke's first position
 
     def absorb(self, queued: Job) -> Job | None:
         if isinstance(queued, BrushJob) and queued.brush is None and self.brush is None:
@@ -124,7 +125,7 @@ class BrushJob(_BrushAt):
         if session is None:
             raise _NothingOpen
         if self.brush is not None:
-            session.begin_stroke(**self.brush)
+            session.begin_stroke(self.brush)
         if session.stroke_active:
             session.stroke_to(self.x, self.y)
 
@@ -354,7 +355,9 @@ class EditorWorker(QThread):
         session = self.workspace.session
         if session is None or not changed:
             return
-        from npe.ui.frames import build_frame  # imports the session (torch): on this thread
+        from npe.ui.frames import (
+            build_frame,  # imports the session (torch): on this thread
+        )
 
         try:
             frame = build_frame(session, changed, seq=job.seq, job=job.name, started=started, view_scale=job.view_scale(), timed=job.timed)

@@ -7,22 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from npe.editing.brush import brush_weights, color_target
-from npe.editing.compose import change_mask, crop_composite
+from npe.editing.brush.footprint import brush_weights, color_target, distance_to_points, reach_mask
+from npe.editing.brush.objective import LocalStroke, PixelObjective, colour_loss, preservation_loss, principal_directions
+from npe.editing.compose import change_mask, crop_composite, greyscale_delta, is_greyscale, limit_change_mask, luminance
 from npe.editing.errors import SessionError
-from npe.editing.local_brush import (
-    LocalBrushSettings,
-    LocalStroke,
-    colour_loss,
-    distance_to_points,
-    greyscale_delta,
-    is_greyscale,
-    limit_change_mask,
-    luminance,
-    preservation_loss,
-    principal_directions,
-    reach_mask,
-)
 
 
 def test_distance_and_reach_mask_values():
@@ -68,9 +56,9 @@ def test_principal_directions_are_the_widest_columns():
 
 def test_settings_are_checked():
     with pytest.raises(SessionError):
-        LocalBrushSettings(reach=-1.0)
+        PixelObjective(reach=-1.0)
     with pytest.raises(SessionError):
-        LocalBrushSettings(components=0)
+        PixelObjective(components=0)
 
 
 def _stroke(model, settings, steps=25, centre=(8.0, 8.0), radius=2.5, color=(255, 255, 255)):
@@ -85,7 +73,7 @@ def _stroke(model, settings, steps=25, centre=(8.0, 8.0), radius=2.5, color=(255
 
 
 def test_the_brush_pulls_toward_its_colour(model):
-    stroke, weights, target, losses = _stroke(model, LocalBrushSettings(preserve=0.0, prior=0.0, step=0.3))
+    stroke, weights, target, losses = _stroke(model, PixelObjective(preserve=0.0, prior=0.0, step=0.3))
     start_loss = float(colour_loss(stroke.start_image, weights, target))
     final_loss = float(colour_loss(stroke.image(), weights, target))
     assert final_loss < 0.7 * start_loss
@@ -96,7 +84,7 @@ def test_preservation_keeps_far_pixels_closer_to_the_start(model):
     far = None
     changes = {}
     for preserve in (0.0, 30.0):
-        stroke, *_ = _stroke(model, LocalBrushSettings(preserve=preserve, prior=0.0, step=0.3, reach=2.0))
+        stroke, *_ = _stroke(model, PixelObjective(preserve=preserve, prior=0.0, step=0.3, reach=2.0))
         far = 1.0 - stroke.footprint()
         changes[preserve] = float(((stroke.image() - stroke.start_image).abs().mean(dim=1)[0] * far).sum() / far.sum())
     assert changes[30.0] < 0.7 * changes[0.0]
@@ -105,7 +93,7 @@ def test_preservation_keeps_far_pixels_closer_to_the_start(model):
 def test_pixels_beyond_the_reach_keep_the_photo(model):
     """The composite: change mask x feathered reach. Beyond radius + reach + feather the crop is the
     photo exactly, however far the generated image moved."""
-    settings = LocalBrushSettings(preserve=0.0, prior=0.0, step=0.5, reach=3.0, feather=2.0)
+    settings = PixelObjective(preserve=0.0, prior=0.0, step=0.5, reach=3.0, feather=2.0)
     stroke, *_ = _stroke(model, settings)
     delta = stroke.image() - stroke.start_image
     assert float(delta.abs().max()) > 0.05  # the image did change, also far away (no preservation)
@@ -133,7 +121,7 @@ def test_greyscale_in_gives_greyscale_out(model):
     level = rng.integers(40, 200, (resolution, resolution), dtype=np.uint8)
     crop = np.repeat(level[..., None], 3, axis=2)
     assert is_greyscale(crop)
-    stroke, *_ = _stroke(model, LocalBrushSettings(step=0.3), color=(255, 0, 0))
+    stroke, *_ = _stroke(model, PixelObjective(step=0.3), color=(255, 0, 0))
     delta = greyscale_delta(stroke.image() - stroke.start_image)
     result = crop_composite(crop, delta, limit_change_mask(change_mask(delta), stroke.composite_reach()), None)
     assert not np.array_equal(result, crop)
@@ -150,7 +138,7 @@ def test_is_greyscale_rejects_colour():
 
 
 def test_brush_weights_are_a_raised_cosine_of_the_distance():
-    from npe.editing.brush import MIN_RADIUS
+    from npe.editing.brush.footprint import MIN_RADIUS
 
     weights = brush_weights(8, 4.0, 4.0, 2.0)
     assert weights.shape == (8, 8) and weights.dtype == torch.float32
@@ -175,7 +163,7 @@ def test_color_target_maps_0_255_to_minus_one_to_one():
 
 
 def test_densify_keeps_the_points_and_fills_the_gaps():
-    from npe.editing.brush import densify
+    from npe.editing.brush.footprint import densify
 
     assert densify([], 2.0) == []
     assert densify([(1.0, 1.0)], 2.0) == [(1.0, 1.0)]
@@ -233,7 +221,7 @@ def test_the_nearest_point_counts():
 
 
 def test_lighten_target_shifts_by_the_amount_and_stays_in_range():
-    from npe.editing.local_brush import lighten_target
+    from npe.editing.brush.objective import lighten_target
 
     start = torch.tensor([-0.9, 0.0, 0.9]).view(1, 3, 1, 1)
     assert lighten_target(start, 0.25).flatten().tolist() == pytest.approx([-0.4, 0.5, 1.0])
@@ -241,7 +229,7 @@ def test_lighten_target_shifts_by_the_amount_and_stays_in_range():
 
 
 def test_grown_limit_is_the_union_of_the_old_limit_and_the_new_reach():
-    from npe.editing.stroke import grown_limit
+    from npe.editing.brush.stroke import grown_limit
 
     assert grown_limit(None, torch.ones(2, 2)) is None  # "everywhere" stays everywhere
     limit = np.array([[255, 0], [10, 0]], np.uint8)
@@ -251,7 +239,7 @@ def test_grown_limit_is_the_union_of_the_old_limit_and_the_new_reach():
 
 
 def test_make_brush_takes_a_colour_settings_or_keywords():
-    from npe.editing.stroke import BrushSettings, make_brush
+    from npe.editing.brush.settings import BrushSettings, make_brush
 
     assert make_brush(None) == BrushSettings()
     assert make_brush("#ff0000", 5, 2.0) == BrushSettings(color=(255, 0, 0), radius=5, strength=2.0)
@@ -266,20 +254,20 @@ def test_make_brush_takes_a_colour_settings_or_keywords():
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("radius", -1.0, "radius"), ("radius", float("inf"), "radius"), ("radius", "3", "radius"),
     ("strength", float("nan"), "strength"), ("steps", 101, "Steps"), ("steps", 2.0, "Steps"),
-    ("reach", -0.5, "reach"), ("reach", 64.5, "reach"), ("reach", float("nan"), "reach"), ("reach", "4", "reach"),
+    ("reach", -0.5, "reach"), ("reach", 32.5, "reach"), ("reach", float("nan"), "reach"), ("reach", "4", "reach"),
 ])
 def test_brush_settings_out_of_range_are_refused(field, value, message):
-    from npe.editing.stroke import BrushSettings
+    from npe.editing.brush.settings import BrushSettings
 
     with pytest.raises(SessionError, match=message):
         BrushSettings(**{field: value})
 
 
 def test_brush_settings_at_their_limits_are_accepted():
-    from npe.editing.stroke import BrushSettings
+    from npe.editing.brush.settings import BrushSettings
 
     BrushSettings(radius=0.01, strength=0.0, steps=1, reach=0.0)
-    BrushSettings(radius=3, steps=100, reach=64)
+    BrushSettings(radius=3, steps=100, reach=32)
 
 
 @pytest.mark.parametrize(("amount", "radius", "steps"), [(float("nan"), 10, 3), (float("inf"), 10, 3), (0.2, 0, 3), (0.2, -2, 3), (0.2, 10, 0)])
@@ -305,7 +293,8 @@ def test_a_stroke_outside_the_image_names_the_brush_position(session):
 
 
 def test_a_stroke_step_reports_whether_z_moved(session):
-    from npe.editing.stroke import BrushSettings, Stroke
+    from npe.editing.brush import BrushSettings
+    from npe.editing.brush.stroke import Stroke
 
     stroke = Stroke(session.document, BrushSettings(color=(0, 0, 0), radius=6.0, strength=4.0))
     start = session.latent
@@ -321,7 +310,7 @@ def test_a_stroke_step_reports_whether_z_moved(session):
 def test_the_prior_pulls_z_toward_the_strokes_start(model):
     moved = {}
     for prior in (0.0, 0.5):
-        stroke, *_ = _stroke(model, LocalBrushSettings(preserve=0.0, prior=prior, step=0.3))
+        stroke, *_ = _stroke(model, PixelObjective(preserve=0.0, prior=prior, step=0.3))
         moved[prior] = float((stroke.latent - stroke.start).norm())
     assert moved[0.0] > 0 and moved[0.5] < 0.95 * moved[0.0]
 

@@ -54,7 +54,8 @@ def reference_reach(resolution: int, points: list[tuple[float, float]], radius: 
 
 def test_session_mask_and_composite_follow_the_formula(session, model):
     points = [(85.0, 70.0), (100.0, 70.0), (115.0, 70.0)]
-    session.paint(points, color=BLACK, radius=12, steps=3, strength=6.0)
+    # The pixel objective's reach is the disc alone (the semantic one widens it: test_brush.py).
+    session.paint(points, color=BLACK, radius=12, steps=3, strength=6.0, objective="pixel")
     delta = _decode(model, session.latent) - _decode(model, session.latent0)  # Δ = G(z) − G(z0), float
     # M, limited to the stroke's reach (the box is 80 px around (100, 70): crop = (photo - 60) R / 80).
     r = session.resolution

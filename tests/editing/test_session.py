@@ -136,7 +136,7 @@ def test_stroke_moves_the_image_toward_the_colour_and_leaves_the_outside_untouch
 
 
 def test_brush_is_soft_and_round(session):
-    from npe.editing.brush import brush_weights
+    from npe.editing.brush.footprint import brush_weights
 
     weights = brush_weights(32, 16.5, 16.5, 6.0).numpy()
     assert weights.max() == pytest.approx(1.0, abs=0.02)

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from npe.editing import EditSession
-from npe.editing.local_brush import LocalBrushSettings
-from npe.editing.stroke import BrushSettings
+from npe.editing.brush import BrushSettings
+from npe.editing.brush.objective import PixelObjective, SemanticObjective
 from npe.editing.inversion import InversionSettings
 from npe.editing.sources import Fitting
 
@@ -33,21 +33,38 @@ def test_pixels_beyond_the_reach_keep_the_photo(model, photo, box):
     assert session.paint(MOUTH, color=(255, 255, 255), radius=6, strength=4.0, steps=2)
     changed = np.abs(session.result().astype(int) - photo.astype(int)).max(axis=2)
     assert changed.max() >= 8  # the stroke did something visible
-    # Brush 6 photo px + reach 4 and feather 6 crop px (80 px box / R crop px), plus the
-    # paste-back's cubic spline (about 2 photo px).
+    # Brush 6 photo px + the reach a strong change may take (spread 12 > reach 4) and the feather
+    # 6 crop px (80 px box / R crop px), plus the paste-back's cubic spline (about 2 photo px).
+    px = 80 / session.resolution
+    objective = SemanticObjective()
+    beyond = _far_from(MOUTH, 6 + (max(objective.reach, objective.spread) + objective.feather) * px + 2, photo.shape)
+    assert changed[beyond].max() <= 1
+
+
+def test_pixel_objective_stops_at_the_reach(model, photo, box):
+    """The old brush ("pixel") has no spread: its change stops at reach + feather."""
+    session = EditSession.from_photo(model, photo, box=box, tune=QUICK)
+    assert session.paint(MOUTH, color=(255, 255, 255), radius=6, strength=4.0, steps=2, objective="pixel")
+    changed = np.abs(session.result().astype(int) - photo.astype(int)).max(axis=2)
+    assert changed.max() >= 8
     px = 80 / session.resolution
     beyond = _far_from(MOUTH, 6 + (4 + 6) * px + 2, photo.shape)
     assert changed[beyond].max() <= 1
 
 
-def test_a_wider_reach_lets_the_change_spread_further(model, photo, box):
+@pytest.mark.parametrize(("objective", "narrow", "factor"), [("pixel", 0.0, 1.5), ("semantic", 12.0, 1.0)])
+def test_a_wider_reach_lets_the_change_spread_further(model, photo, box, objective, narrow, factor):
+    """The semantic brush's strong changes may take a reach of ``spread`` (12) whatever the setting,
+    so its narrow case is 12; a wider reach frees the change rather than asking for it (on this tiny
+    random model: 10% more pixels), so it only has to spread further."""
+
     def spread(reach: float) -> int:
         session = EditSession.from_photo(model, photo, box=box)
-        session.paint(MOUTH, color=(255, 255, 255), radius=6, strength=4.0, steps=2, reach=reach)
+        session.paint(MOUTH, color=(255, 255, 255), radius=6, strength=4.0, steps=2, reach=reach, objective=objective)
         changed = np.abs(session.result().astype(int) - photo.astype(int)).max(axis=2) > 2
         return int(changed.sum())
 
-    assert spread(16.0) > 1.5 * spread(0.0)
+    assert spread(narrow + 16.0) > factor * spread(narrow)
 
 
 def test_sliders_change_the_photo_everywhere_and_undo_restores_the_limit(session, photo):
@@ -157,16 +174,17 @@ def test_the_fitting_reports_progress_and_can_be_cancelled(model, photo, box):
 
 
 def test_samples_need_no_fitting_and_keep_strokes_within_their_reach(model):
-    """A generated face is not masked by its change (M = 1 inside the reach), but a stroke still changes
-    nothing beyond its reach; a slider (a latent change that is not a stroke) may change everything."""
+    """A stroke on a generated face is masked as on a photo (a strong change under the brush is
+    shown as made) and changes nothing beyond its reach; a slider (a latent change that is not a
+    stroke) may change everything. The pixel objective: its strong change saturates the mask."""
     session = EditSession.random(model, seed=3)
     assert session.document.tuned is None
-    session.paint([(8.0, 8.0), (12.0, 8.0)], color=(0, 0, 0), radius=3, strength=4.0)
+    session.paint([(8.0, 8.0), (12.0, 8.0)], color=(0, 0, 0), radius=3, strength=4.0, objective="pixel")
     mask = session.change_mask()
     resolution = mask.shape[0]
     centres = np.arange(resolution) + 0.5
     distance = np.hypot(centres[None, :] - np.clip(centres[None, :], 8.0, 12.0), centres[:, None] - 8.0)
-    reach = 3 + BrushSettings().reach + LocalBrushSettings().feather  # brush radius, reach, the feather
+    reach = 3 + BrushSettings().reach + PixelObjective().feather  # brush radius, reach, the feather
     assert mask[distance <= 3].min() == 1.0  # under the brush: the change is shown as made
     assert mask[distance > reach + 1].max() == 0.0  # beyond the reach: nothing changes
     latent = session.latent.copy()

@@ -6,8 +6,17 @@ import threading
 
 import numpy as np
 
+from npe.editing.brush import BrushSettings
 from npe.ui.failures import describe_failure
-from npe.ui.workers import BrushJob, EditorWorker, GestureJob, Job, LightenJob, ProtectJob, SessionJob
+from npe.ui.workers import (
+    BrushJob,
+    EditorWorker,
+    GestureJob,
+    Job,
+    LightenJob,
+    ProtectJob,
+    SessionJob,
+)
 
 
 def _blocked(worker: EditorWorker) -> threading.Event:
@@ -34,7 +43,7 @@ def test_absorbing_combines_queued_jobs_of_the_same_kind_only():
     first, second = LightenJob(amount=0.1), LightenJob(amount=0.25)
     assert second.absorb(first).amount == 0.35
     assert BrushJob(x=3).absorb(BrushJob(x=1)).x == 3
-    assert BrushJob(x=3).absorb(BrushJob(x=1, brush={"color": (0, 0, 0)})) is None  # a stroke's start stays
+    assert BrushJob(x=3).absorb(BrushJob(x=1, brush=BrushSettings(color=(0, 0, 0)))) is None  # a stroke's start stays
     joined = ProtectJob(points=[(2, 2)], radius=3).absorb(ProtectJob(points=[(1, 1)], radius=3))
     assert list(joined.points) == [(1, 1), (2, 2)]
     assert ProtectJob(points=[(2, 2)], radius=3, erase=True).absorb(ProtectJob(points=[(1, 1)], radius=3)) is None
@@ -92,7 +101,7 @@ def test_a_failing_job_cancels_the_open_stroke(qtbot, smooth_tiny_model):
         def fail(session):
             raise RuntimeError("the GPU fell over")
 
-        brush = {"color": (0, 0, 0), "radius": 6.0, "strength": 6.0}
+        brush = BrushSettings(color=(0, 0, 0), radius=6.0, strength=6.0)
         painted = []
         worker.submit(BrushJob(x=16.0, y=16.0, brush=brush))
         worker.submit(SessionJob("looking", lambda session: painted.append(session.latent)))
@@ -153,9 +162,8 @@ def test_fitting_a_photo_reports_progress_and_cancelling_still_opens_it(qtbot, s
     """The controller's open_photo fits the model on the worker; Cancel (cancel_fitting) stops it
     and the photo opens with the encoder's face."""
     from PIL import Image
-    from skimage import data
-
     from PySide6.QtCore import Qt
+    from skimage import data
 
     from npe.editing.workspace import Workspace
     from npe.ui.controller import EditorController

@@ -1,61 +1,16 @@
-"""The paintbrush's small pieces: colours, soft brush weights at model resolution, the colour
-target, and densifying a polyline of brush positions. The objective and its steps are in
-npe.editing.local_brush."""
+"""Where a stroke acts, at model resolution: the soft brush's weights, the colour target, a
+polyline of brush positions made dense, and the reach around the stroke (hard for the objective,
+feathered for the composite)."""
 
 from __future__ import annotations
 
 import functools
 import math
-import re
+from collections.abc import Sequence
 
-import numpy as np
 import torch
 
-from npe.editing.errors import SessionError
-
 MIN_RADIUS = 0.75  # crop pixels: smaller brushes would fall between pixel centres
-
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
-_NAMED = {
-    "white": (255, 255, 255),
-    "black": (0, 0, 0),
-    "red": (255, 0, 0),
-    "green": (0, 128, 0),
-    "blue": (0, 0, 255),
-    "yellow": (255, 255, 0),
-    "gray": (128, 128, 128),
-    "grey": (128, 128, 128),
-    "brown": (139, 69, 19),
-}
-
-
-class ColorError(SessionError):
-    """A colour string that is not '#rrggbb', '#rgb', 'r,g,b' or a basic colour name."""
-
-
-def parse_color(value: str | tuple[int, int, int] | list[int]) -> tuple[int, int, int]:
-    """'#ff8800', 'ff8800', '#f80', '255,136,0', 'white' or an (r, g, b) tuple -> (r, g, b) 0-255."""
-    if isinstance(value, (tuple, list, np.ndarray)):
-        parts = list(value)
-        if len(parts) == 3 and all(isinstance(p, (int, np.integer)) and 0 <= p <= 255 for p in parts):
-            return int(parts[0]), int(parts[1]), int(parts[2])
-        raise ColorError(f"A colour needs three integers from 0 to 255, got {value!r}.")
-    text = str(value).strip()
-    if text.lower() in _NAMED:
-        return _NAMED[text.lower()]
-    match = _HEX.match(text)
-    if match:
-        digits = match.group(1)
-        if len(digits) == 3:
-            digits = "".join(d * 2 for d in digits)
-        return int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) == 3 and all(p.isdigit() and 0 <= int(p) <= 255 for p in parts):
-        return int(parts[0]), int(parts[1]), int(parts[2])
-    raise ColorError(
-        f"'{text}' is not a colour; use '#rrggbb' (e.g. '#ffcc99'), '#rgb', 'R,G,B' with 0-255 values, or a name like 'white'."
-    )
-
 
 @functools.lru_cache(maxsize=8)
 def pixel_centres(resolution: int) -> torch.Tensor:
@@ -89,3 +44,25 @@ def densify(points: list[tuple[float, float]], spacing: float) -> list[tuple[flo
         pieces = max(1, math.ceil(math.hypot(xb - xa, yb - ya) / spacing))
         dense.extend((xa + (xb - xa) * k / pieces, ya + (yb - ya) * k / pieces) for k in range(1, pieces + 1))
     return dense
+
+
+def distance_to_points(resolution: int, points: Sequence[tuple[float, float]]) -> torch.Tensor:
+    """R x R: distance (crop pixels) from each pixel centre to the nearest of ``points`` (u, v)."""
+    centres = pixel_centres(resolution)
+    if not points:
+        return torch.full((resolution, resolution), math.inf)
+    best = None
+    for u, v in points:
+        distance = (centres[None, :] - u).square() + (centres[:, None] - v).square()
+        best = distance if best is None else torch.minimum(best, distance)
+    return best.sqrt()  # type: ignore[union-attr]
+
+
+def reach_mask(distance: torch.Tensor, radius: float, reach: float, feather: float = 0.0) -> torch.Tensor:
+    """1 within ``radius + reach`` of the stroke, a smoothstep down to 0 over the next ``feather``
+    pixels, 0 beyond (``distance`` from ``distance_to_points``). feather 0: a hard 0/1 mask."""
+    inner = radius + reach
+    if feather <= 0:
+        return (distance <= inner).float()
+    ramp = (1.0 - (distance - inner) / feather).clamp(0.0, 1.0)
+    return ramp * ramp * (3.0 - 2.0 * ramp)

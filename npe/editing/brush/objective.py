@@ -1,39 +1,39 @@
-"""The local, semantic brush: the colour asked for under the brush, the stroke's starting image kept
-outside the brush's reach, and steps in the whitened coordinates of the model's latent distribution.
+"""What a brush step optimises, and how. Two objectives on z = z_start + B d:
 
-Objective for one brush position (images in [-1, 1]):
+**SemanticStroke** (the brush): B holds the model's named attribute directions and its principal
+directions, one standard deviation of the training faces' codes each. The stroke's colour under the
+brush is the force; where to find it is decided by the objective's Gauss-Newton metric, built from
+the change each direction makes (a finite-difference Jacobian): a direction that changes only what
+lies under the brush is cheap, one that repaints the face elsewhere (light, skin) is dear, and the
+named semantics cost less than generic directions. So white over a closed mouth moves "mouth
+open" and "smiling", not brightness. A change against the paint near the stroke (a moustache over
+new teeth) is penalised, and the move is capped by a trust region that grows with the paint laid
+down, so a stroke stays among faces the model knows. One generator forward and backward a step.
 
-    L(d) = colour(G(z), brush, target)                          what the user asked for
-         + preserve · Σ (1 − reach) · (G(z) − G(z_start))² / Σ 1   DragGAN's mask loss: nothing else moves
-         + prior · mean(d²)                                      iGAN's pull toward the stroke's start
+**LocalStroke** (objective "pixel", and lighten/darken): the colour under the brush, DragGAN's mask
+loss outside the reach, iGAN's prior, per-coordinate Adam on the top principal directions. It
+reaches the colour by whatever is cheapest, which on a face is brightness: the glow it made on real
+photos is why the semantic objective exists. Kept as the control in benchmarks/edit_quality.py.
 
-with z = z_start + B_k d, B_k the top-k principal directions of the latent distribution shipped in
-the weights (``latent_basis`` columns scaled by their standard deviations), so a unit of d is one
-standard deviation of real faces' codes: steps stay where the model saw data. Adam on d, one step
-per brush position, costs one generator forward and one backward (the forward of each step is the
-image shown and the graph the next step differentiates).
-
-The composite side: ``reach_mask`` (feathered) multiplies the change mask, so the masking technique
-can never carry a change further than the reach. Pure functions on plain tensors; no session here.
+Pure functions and small classes on tensors; no session here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
+import torch.nn.functional as F
 
-from npe.editing.brush import pixel_centres
+from npe.editing.brush.footprint import pixel_centres, reach_mask
+from npe.editing.compose import LUMA, luminance
 from npe.editing.errors import SessionError
-
-LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luminance weights (what PIL's "L" conversion uses)
 
 
 @dataclass(frozen=True)
-class LocalBrushSettings:
+class PixelObjective:
     """``reach``: crop pixels beyond the brush's edge a change may spread (local: a few pixels; hair
     from a forehead stroke: more). ``feather``: crop pixels over which the composite fades out past
     the reach. ``preserve``: weight of the preservation term. ``prior``: pull toward the stroke's
@@ -55,57 +55,6 @@ class LocalBrushSettings:
                 raise SessionError(f"The brush's {name} must be a number >= 0, got {value!r}.")
         if not (isinstance(self.components, int) and self.components >= 1):
             raise SessionError(f"The brush needs at least one latent direction, got {self.components!r}.")
-
-
-# --- masks ------------------------------------------------------------------------------------
-
-
-def distance_to_points(resolution: int, points: Sequence[tuple[float, float]]) -> torch.Tensor:
-    """R x R: distance (crop pixels) from each pixel centre to the nearest of ``points`` (u, v)."""
-    centres = pixel_centres(resolution)
-    if not points:
-        return torch.full((resolution, resolution), math.inf)
-    best = None
-    for u, v in points:
-        distance = (centres[None, :] - u).square() + (centres[:, None] - v).square()
-        best = distance if best is None else torch.minimum(best, distance)
-    return best.sqrt()  # type: ignore[union-attr]
-
-
-def reach_mask(distance: torch.Tensor, radius: float, reach: float, feather: float = 0.0) -> torch.Tensor:
-    """1 within ``radius + reach`` of the stroke, a smoothstep down to 0 over the next ``feather``
-    pixels, 0 beyond (``distance`` from ``distance_to_points``). feather 0: a hard 0/1 mask."""
-    inner = radius + reach
-    if feather <= 0:
-        return (distance <= inner).float()
-    ramp = (1.0 - (distance - inner) / feather).clamp(0.0, 1.0)
-    return ramp * ramp * (3.0 - 2.0 * ramp)
-
-
-def limit_change_mask(change_mask: torch.Tensor, reach: torch.Tensor) -> torch.Tensor:
-    """The composite mask M · reach: the masking technique's change mask (compose.change_mask) can
-    no longer carry a change beyond the strokes' feathered reach (the union over the edit's strokes)."""
-    return change_mask * reach.to(change_mask)
-
-
-# --- greyscale ----------------------------------------------------------------------------------
-
-
-def luminance(image: torch.Tensor) -> torch.Tensor:
-    """N x 3 x H x W (or 1 x 3 x 1 x 1 colours) -> N x 1 x H x W Rec. 601 luminance, same units."""
-    weights = torch.tensor(LUMA, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)
-    return (image * weights).sum(dim=1, keepdim=True)
-
-
-def greyscale_delta(delta: torch.Tensor) -> torch.Tensor:
-    """A change Δ (N x 3 x H x W) as its luminance on all three channels: a grey photo stays grey."""
-    return luminance(delta).expand_as(delta).contiguous()
-
-
-def is_greyscale(image: np.ndarray, tolerance: int = 2) -> bool:
-    """True if a uint8 H x W x 3 image has equal channels within ``tolerance`` levels."""
-    pixels = np.asarray(image).astype(np.int16)
-    return bool(np.abs(pixels[..., 0] - pixels[..., 1]).max() <= tolerance and np.abs(pixels[..., 1] - pixels[..., 2]).max() <= tolerance)
 
 
 # --- objective ----------------------------------------------------------------------------------
@@ -144,15 +93,20 @@ class LocalStroke:
         forward: Callable[[torch.Tensor], torch.Tensor],
         start: torch.Tensor,
         latent_basis: torch.Tensor,
-        settings: LocalBrushSettings = LocalBrushSettings(),
+        settings: PixelObjective = PixelObjective(),
         *,
         grey: bool = False,
+        directions: torch.Tensor | None = None,
+        costs: torch.Tensor | None = None,
     ) -> None:
         self._forward = forward
         self.settings = settings
         self.grey = grey
         self.start = start.detach().reshape(1, -1).clone()
-        self.directions = principal_directions(latent_basis.to(self.start), settings.components)  # D x k
+        if directions is None:
+            directions = principal_directions(latent_basis.to(self.start), settings.components)  # D x k
+        self.directions = directions.to(self.start)
+        self.costs = None if costs is None else costs.to(self.start).reshape(1, -1)
         with torch.no_grad():
             self.start_image = forward(self.start).detach()
         self.resolution = int(self.start_image.shape[-1])
@@ -221,10 +175,13 @@ class LocalStroke:
             if settings.preserve > 0:
                 loss = loss + settings.preserve * preservation_loss(output, self.start_image, self.footprint())
             if settings.prior > 0:
-                loss = loss + settings.prior * leaf.square().mean()
+                weighted = leaf.square() if self.costs is None else leaf.square() * self.costs
+                loss = loss + settings.prior * weighted.mean()
             (gradient,) = torch.autograd.grad(loss, leaf)
         if not bool(torch.isfinite(gradient).all()):
             return float(loss.detach())
+        if self.costs is not None:
+            return self._preconditioned_step(gradient, float(loss.detach()))
         # Adam (Kingma & Ba 2015), written out: per-direction normalised steps, state in this object.
         beta1, beta2 = 0.9, 0.99
         self._count += 1
@@ -237,8 +194,231 @@ class LocalStroke:
         self._graph()  # the new image: shown now, differentiated by the next step
         return float(loss.detach())
 
+    def _preconditioned_step(self, gradient: torch.Tensor, loss: float) -> float:
+        """A step with the gradient divided by each direction's cost and one shared normaliser (Adam
+        with a scalar second moment): directions keep their relative speeds, so the direction that
+        serves the stroke best at the least cost moves most, and no direction moves just because its
+        gradient is consistent (per-coordinate Adam moves every direction at the same rate)."""
+        beta1, beta2 = 0.9, 0.99
+        self._count += 1
+        direction = gradient / self.costs
+        self._moment.mul_(beta1).add_(direction, alpha=1 - beta1)
+        self._second.mul_(beta2).add_(direction.square().mean(), alpha=1 - beta2)
+        corrected = self._moment / (1 - beta1**self._count)
+        scale = (self._second / (1 - beta2**self._count)).sqrt().add_(1e-8)
+        settings = self.settings
+        self.offset = (self.offset - settings.step * settings.strength * corrected / scale).detach()
+        self._leaf = self._output = None
+        self._graph()
+        return loss
+
 
 def lighten_target(start_image: torch.Tensor, amount: float) -> torch.Tensor:
     """The stroke's starting image brightened (amount > 0) or darkened (< 0) by ``amount`` of the
     full 0-1 range: lighten/darken is the same objective with this target."""
     return (start_image.detach() + 2.0 * amount).clamp(-1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class SemanticObjective:
+    """The semantic brush's objective and steps (see SemanticStroke). ``reach``/``feather`` as for
+    PixelObjective. ``preserve``: weight of the change outside the reach; ``preserve_near``: within
+it (a change the colour does not ask for, a moustache over white teeth, still costs). ``prior``: weight of
+    the cost of moving (per σ² of a direction, times its ``cost``). ``attribute_cost`` /
+    ``component_cost``: what one σ along a named attribute / a principal direction costs (named
+    semantics are cheap, generic directions dear). ``damping``: fraction of the Gauss-Newton step
+    taken per brush position. ``limit``: the largest cost-weighted distance (σ) a stroke may move z, reached after
+    ``limit / growth`` brush dabs (painting more asks for more). ``spread``: the reach (crop pixels beyond the brush)
+    that a strong change of the model's may take when the reach setting is smaller (a smile's
+    cheeks, hair along a hairline): the reach follows the part the model changed, not only the disc.
+    ``against``: weight of ``against_loss`` (white paint may open a mouth, not grow a moustache).
+    ``measure``: the move (σ) over which each
+    direction's change is measured. ``identity``: weight of the change the stroke makes to the model's own reading of who
+    the person is (its Male and Young classifiers in z). Off by default: on this model removing a beard
+    or adding glasses moves those classifiers too, and the term blocked beard removal (edit_quality_log)."""
+
+    reach: float = 4.0
+    feather: float = 6.0
+    preserve: float = 3.0
+    preserve_near: float = 0.5
+    prior: float = 0.01
+    attribute_cost: float = 1.0
+    component_cost: float = 8.0
+    components: int = 20
+    damping: float = 0.5
+    limit: float = 4.0
+    growth: float = 0.25
+    spread: float = 12.0
+    against: float = 4.0
+    measure: float = 2.0
+    identity: float = 0.0
+    strength: float = 1.0
+
+
+# Who a person is, is not what a brush stroke asks to change: moving along these costs more (the
+# cost multiplies attribute_cost; other named attributes cost 1).
+ATTRIBUTE_COSTS: dict[str, float] = {"Male": 6.0, "Young": 6.0, "No_Beard": 2.0, "Gray_Hair": 3.0, "Bald": 3.0, "Pale_Skin": 3.0}
+
+
+def against_loss(output: torch.Tensor, start_image: torch.Tensor, target: torch.Tensor, footprint: torch.Tensor) -> torch.Tensor:
+    """Within the stroke's footprint, the squared part of each pixel's change that goes against the
+    paint (darker where white was asked for, lighter for dark...): mean over the footprint of
+    max(0, −(G(z) − G(z_start)) · u)², u the unit direction from the start colour toward the target.
+    A change the colour asks for, or one across it, costs nothing."""
+    toward = target - start_image
+    unit = toward / toward.norm(dim=1, keepdim=True).clamp_min(1e-3)
+    along = ((output - start_image) * unit).sum(dim=1)[0]  # R x R
+    return (F.relu(-along).square() * footprint).sum() / footprint.sum().clamp_min(1.0)
+
+
+def finite_jacobian(
+    forward: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, directions: torch.Tensor, scale: float = 1.0, chunk: int = 16
+) -> torch.Tensor:
+    """K x 3 x R x R: (G(start + scale·d_k) − G(start)) / scale for each column d_k of ``directions``
+    (D x K): the change per unit along each direction, measured over a move of ``scale`` units (a
+    finite difference at the scale of a real edit, where a derivative sees only the first sliver of a
+    smile: teeth appear once the lips have parted)."""
+    with torch.no_grad():
+        base = forward(start)
+        moved = start + scale * directions.t()
+        return torch.cat([forward(moved[i : i + chunk]) - base for i in range(0, moved.shape[0], chunk)]) / scale
+
+
+class SemanticStroke(LocalStroke):
+    """The brush that asks the model how a face makes the painted change.
+
+    z = z_start + B d with B the named attribute directions and the principal directions, one σ of
+    the training faces' codes each. Each brush position takes one step on d:
+
+      force    the gradient (autograd: one generator forward and backward) of
+               colour(G(z), brush, target) + against · against_loss   (no pull back to the start)
+      metric   M = J_brushᵀ J_brush + P-weighted J_imageᵀ J_image + prior · diag(cost), with J the
+               change each direction makes over ``measure`` σ (finite differences at the stroke's
+               start) and P = ``preserve`` outside the reach, ``preserve_near`` within it
+      step     Gauss-Newton along the one direction with the largest g_k² / M_kk (refitted jointly
+               with the directions the stroke already uses), damped, then the trust region: the
+               cost-weighted move stays within strength · min(limit, growth · dabs painted)
+
+    So a direction whose change lies under the brush and nowhere else is cheap (a smile for white
+    over a mouth), one that repaints the face (light, skin) is dear, the stroke picks one meaning
+    at a time, and painting longer asks for more of it, up to a move the model has seen faces make."""
+
+    def __init__(
+        self,
+        forward: Callable[[torch.Tensor], torch.Tensor],
+        start: torch.Tensor,
+        directions: torch.Tensor,
+        costs: torch.Tensor,
+        jacobian: torch.Tensor,
+        settings: SemanticObjective = SemanticObjective(),
+        *,
+        grey: bool = False,
+        gram: torch.Tensor | None = None,
+        identity: torch.Tensor | None = None,
+    ) -> None:
+        local = PixelObjective(reach=settings.reach, feather=settings.feather, preserve=settings.preserve, strength=settings.strength)
+        super().__init__(forward, start, directions, local, grey=grey, directions=directions, costs=costs)
+        self.semantic = settings
+        count = jacobian.shape[0]
+        # K x R² x 3: a pixel's three channels side by side, so a pixel mask selects rows.
+        self.jacobian = jacobian.to(self.start).reshape(count, 3, -1).permute(0, 2, 1).contiguous()
+        if grey:  # the colour term reads luminance: its curvature is that of the luminance change
+            luma = torch.tensor(LUMA, dtype=self.start.dtype)
+            self._colour_jacobian = (self.jacobian * luma).sum(-1, keepdim=True)
+        else:
+            self._colour_jacobian = self.jacobian
+        self._paint = 0.0
+        self._near: torch.Tensor | None = None  # footprint pixels summed into _near_sum
+        self._near_sum = torch.zeros(0)
+        # I x K: each row reads one identity attribute's logit change from d, scaled so that one σ
+        # along that attribute's own direction reads 1 (a stroke for glasses should not age a face).
+        self.identity = None if identity is None else identity.to(self.start)
+        flat = self.jacobian.reshape(count, -1)
+        self._gram_all = flat @ flat.t() if gram is None else gram.to(self.start)  # Σ over pixels and channels
+
+    def composite_reach(self) -> torch.Tensor:
+        """The feathered disc of the reach, widened to ``spread`` pixels where the stroke's change
+        (G(z) − G(z_start)) is strong: weak changes stop at the disc, the part the model moved does not."""
+        disc = super().composite_reach()
+        if self.semantic.spread <= self.settings.reach or self._distance is None:
+            return disc
+        from npe.editing.compose import MaskSettings, change_mask
+
+        wide = reach_mask(self.distance(), self._radius, self.semantic.spread, self.settings.feather)
+        strong = change_mask(self.image() - self.start_image, MaskSettings(sigma=1.5, gain=5.0))
+        return torch.maximum(disc, wide * strong)
+
+    def _greedy_step(self, matrix: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+        """The Gauss-Newton step along the one direction that lowers the linearised objective most
+        (g_k² / M_kk), then refitted jointly over the directions the stroke has already used: a
+        stroke says what a face should do, one meaning at a time, instead of a least-squares blend
+        of every direction that whitens a pixel a little."""
+        diagonal = matrix.diagonal().clamp_min(1e-12)
+        gain = gradient.square() / diagonal
+        chosen = int(torch.argmax(gain))
+        active = torch.nonzero(self.offset[0] != 0).squeeze(1).tolist()
+        used = sorted(set(active) | {chosen})
+        index = torch.tensor(used)
+        step = torch.zeros_like(gradient)
+        step[index] = torch.linalg.solve(matrix[index][:, index], gradient[index])
+        return step
+
+    def _near_gram(self, footprint: torch.Tensor) -> torch.Tensor:
+        """Σ JᵀJ over the footprint's pixels, kept up to date as the footprint grows (only the new
+        pixels are summed: the footprint of a stroke never shrinks)."""
+        inside = footprint.reshape(-1) > 0
+        if self._near is None:
+            self._near, self._near_sum = torch.zeros_like(inside), torch.zeros_like(self._gram_all)
+        added = torch.nonzero(inside & ~self._near).squeeze(1)
+        if added.numel():
+            self._near_sum = self._near_sum + self._pixel_gram(self.jacobian, added)
+            self._near = self._near | inside
+        return self._near_sum
+
+    def _pixel_gram(self, source: torch.Tensor, pixels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        part = source[:, pixels]  # K x P x C
+        if weights is not None:
+            return torch.einsum("kpc,p,lpc->kl", part, weights, part)
+        flat = part.reshape(part.shape[0], -1)
+        return flat @ flat.t()
+
+    def step(self, weights: torch.Tensor, target: torch.Tensor, centre: tuple[float, float], radius: float) -> float:
+        self._add_point(float(centre[0]), float(centre[1]), float(radius))
+        settings = self.semantic
+        if settings.strength <= 0.0 or float(weights.sum()) <= 0.0:
+            return 0.0
+        footprint = self.footprint()
+        pixels = footprint.numel()
+        leaf, output = self._graph()
+        with torch.enable_grad():  # the force: the colour asked for; where to find it: the metric below
+            loss = colour_loss(output, weights, target, grey=self.grey)
+            if settings.against > 0:
+                loss = loss + settings.against * against_loss(output, self.start_image, target, footprint)
+            (gradient,) = torch.autograd.grad(loss, leaf)
+        if self.identity is not None and settings.identity > 0:
+            reading = self.identity @ self.offset[0]
+            gradient = gradient + 2 * settings.identity * (self.identity.t() @ reading)[None]
+        if not bool(torch.isfinite(gradient).all()):
+            return float(loss.detach())
+        self._paint += float(weights.sum()) / max(1e-8, math.pi * radius * radius / 2)  # brush dabs so far
+        # The Gauss-Newton matrix, summed only where it differs from the whole-image Gram matrix.
+        brush_pixels = torch.nonzero(weights.reshape(-1) > 0).squeeze(1)
+        brush = weights.reshape(-1)[brush_pixels] / weights.sum().clamp_min(1e-8)
+        colour_channels = self._colour_jacobian.shape[-1]
+        colour_term = self._pixel_gram(self._colour_jacobian, brush_pixels, brush) / colour_channels
+        near_gram = self._near_gram(footprint)
+        held_term = (settings.preserve * self._gram_all + (settings.preserve_near - settings.preserve) * near_gram) / (3 * pixels)
+        matrix = 2 * (colour_term + held_term + settings.prior * torch.diag(self.costs[0]))
+        if self.identity is not None and settings.identity > 0:
+            matrix = matrix + 2 * settings.identity * self.identity.t() @ self.identity
+        step = self._greedy_step(matrix, gradient[0])
+        offset = self.offset - settings.damping * settings.strength * step[None]
+        # The trust region: the stroke's cost-weighted distance from its start stays within ``limit``.
+        distance = float((offset.square() * self.costs).sum().sqrt())
+        limit = settings.strength * min(settings.limit, settings.growth * self._paint)  # strength: how far a stroke may go
+        if distance > limit:
+            offset = offset * (limit / distance)
+        self.offset = offset.detach()
+        self._leaf = self._output = None
+        self._graph()
+        return float(loss.detach())

@@ -1,71 +1,33 @@
-"""The paintbrush's state machine on a document: a stroke begins at the current latent, each brush
-position takes local-brush steps (npe.editing.local_brush: the colour under the brush, the stroke's
-starting image kept outside its reach, whitened steps with a prior), the composite's reach limit
-grows by the stroke's reach, and it ends with the latent and limit before and after for one undo
-record. Lighten/darken is the same objective with a brightened target."""
+"""A paint stroke on a document: it begins at the current latent, each brush position takes a step
+of the brush's objective (npe.editing.brush.objective), the composite's reach limit grows with the
+stroke, and it ends with the latent and limit before and after for one undo record.
+Lighten/darken is the pixel objective with a brightened target."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+import weakref
 
 import numpy as np
 import torch
 
-from npe.editing.brush import brush_weights, color_target, parse_color
+from npe.editing.brush.footprint import brush_weights, color_target
+from npe.editing.brush.objective import (
+    ATTRIBUTE_COSTS,
+    LocalStroke,
+    PixelObjective,
+    SemanticObjective,
+    SemanticStroke,
+    finite_jacobian,
+    lighten_target,
+    principal_directions,
+)
+from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
 from npe.editing.document import Document, readonly
 from npe.editing.errors import SessionError
-from npe.editing.local_brush import LocalBrushSettings, LocalStroke, lighten_target
 
-Color = tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class BrushSettings:
-    """How the contextual paintbrush paints.
-
-    ``color``: RGB 0-255. ``radius``: in photo pixels (the brush is a soft disc, full strength at
-    its centre). ``strength``: scales the step size (1.0 = default; 0 paints nothing).
-    ``steps``: gradient steps per brush position. ``reach``: how far beyond the brush's edge a
-    change may spread, in pixels of the model's face crop (4: local, e.g. a mouth; 16: hair
-    growing from a forehead stroke); the rest of the photo is held still.
-    """
-
-    color: Color = (255, 255, 255)
-    radius: float = 8.0
-    strength: float = 1.0
-    steps: int = 1
-    reach: float = LocalBrushSettings.reach
-    label: str = "Paint"  # the undo step's name
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.radius, (int, float)) and math.isfinite(self.radius) and self.radius > 0):
-            raise SessionError(f"The brush radius must be a positive number of pixels, got {self.radius!r}.")
-        if not (math.isfinite(self.strength) and self.strength >= 0):
-            raise SessionError(f"The brush strength must be a number >= 0, got {self.strength!r}.")
-        if not (isinstance(self.steps, int) and 1 <= self.steps <= 100):
-            raise SessionError(f"Steps per brush position must be a whole number from 1 to 100, got {self.steps!r}.")
-        if not (isinstance(self.reach, (int, float)) and math.isfinite(self.reach) and 0 <= self.reach <= 64):
-            raise SessionError(f"The brush's reach must be from 0 to 64 crop pixels, got {self.reach!r}.")
-
-
-def make_brush(
-    brush: BrushSettings | Color | str | None, radius: float | None = None, strength: float | None = None, **settings: object
-) -> BrushSettings:
-    """A BrushSettings from a BrushSettings or a colour ((r, g, b) or '#ff8800'), with any field
-    overridden by keyword (radius=, strength=, steps=, reach=, label=, color=)."""
-    if brush is not None and not isinstance(brush, BrushSettings):
-        settings["color"] = brush
-        brush = None
-    if radius is not None:
-        settings["radius"] = radius
-    if strength is not None:
-        settings["strength"] = strength
-    unknown = set(settings) - {f.name for f in fields(BrushSettings)}
-    if unknown:
-        raise TypeError(f"unknown brush setting(s): {', '.join(sorted(unknown))}")
-    brush = replace(brush or BrushSettings(), **settings)
-    return replace(brush, color=parse_color(brush.color))
+if False:  # typing only: attributes come from the session
+    from npe.editing.attributes import AttributeDirections
 
 
 def weights_at(document: Document, x: float, y: float, radius: float) -> tuple[torch.Tensor, tuple[float, float], float] | None:
@@ -88,22 +50,86 @@ def grown_limit(limit: np.ndarray | None, reach: torch.Tensor) -> np.ndarray | N
     return readonly(np.maximum(limit, np.rint(reach.detach().cpu().numpy() * 255.0).astype(np.uint8)))
 
 
-def local_stroke(document: Document, brush_reach: float, strength: float) -> LocalStroke:
-    """A local-brush stroke starting at the document's current latent, through its generator."""
-    settings = LocalBrushSettings(reach=float(brush_reach), strength=float(strength))
-    return LocalStroke(document.generate, document.z, document.model.latent_basis, settings, grey=document.grey)
+IDENTITY = ("Male", "Young")  # what a stroke should not change about who the person is
+
+
+def identity_rows(attributes: AttributeDirections | None, directions: torch.Tensor) -> torch.Tensor | None:
+    """I x K: the change of each IDENTITY attribute's logit (the model's linear classifier in z) per
+    unit along each direction, scaled so that one σ along the attribute's own direction reads 1."""
+    if attributes is None:
+        return None
+    rows = []
+    for name in IDENTITY:
+        if name.lower() not in (known.lower() for known in attributes.names):
+            continue
+        index = attributes.index(name)
+        normal = torch.as_tensor(np.asarray(attributes.normals[index], np.float64))
+        own = float(normal @ torch.as_tensor(np.asarray(attributes.vectors[index], np.float64))) * float(attributes.scales[index])
+        if abs(own) > 1e-8:
+            rows.append((normal.to(directions) @ directions) / own)
+    return torch.stack(rows) if rows else None
+
+
+def semantic_basis(document: Document, attributes: AttributeDirections | None, objective: SemanticObjective) -> tuple[torch.Tensor, torch.Tensor]:
+    """(D x K directions, K costs): the named attribute directions (one σ each; costed by
+    ATTRIBUTE_COSTS) and the principal directions (one σ each, ``component_cost``)."""
+    basis = document.model.latent_basis.to(document.z)
+    pca = principal_directions(basis, objective.components)
+    # Without named directions the principal ones are all the meaning there is: they cost what one would.
+    component_cost = objective.component_cost if attributes is not None else objective.attribute_cost
+    columns, costs = [pca], [torch.full((pca.shape[1],), component_cost)]
+    if attributes is not None:
+        vectors = torch.as_tensor(np.asarray(attributes.vectors) * np.asarray(attributes.scales)[:, None]).to(pca)
+        columns.insert(0, vectors.t())
+        costs.insert(0, torch.tensor([objective.attribute_cost * ATTRIBUTE_COSTS.get(name, 1.0) for name in attributes.names]))
+    return torch.cat(columns, dim=1), torch.cat(costs).to(pca)
+
+
+# The change each direction makes, per document generator: computed at a stroke's start (one batched
+# decode of the K directions, ~0.1-0.3 s on a CPU) and reused while z stays within REUSE_DISTANCE
+# (whitened σ) of where it was computed.
+_JACOBIANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+REUSE_DISTANCE = 1.5
+
+
+def jacobian_for(document: Document, directions: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """finite_jacobian at the document's z, cached per generator while z stays within
+    REUSE_DISTANCE standard deviations (whitened, all latents) of where it was measured."""
+    cached = _JACOBIANS.get(document.generator)
+    z = document.z.detach()
+    if cached is not None:
+        where, used, measured, jacobian = cached
+        if used.shape == directions.shape and torch.equal(used, directions) and measured == scale:
+            whitened = torch.linalg.solve(document.model.latent_basis.to(z), (z - where).reshape(-1, 1))
+            if float(whitened.norm()) <= REUSE_DISTANCE:
+                return jacobian
+    jacobian = finite_jacobian(document.generate, z, directions, scale)
+    _JACOBIANS[document.generator] = (z.clone(), directions, scale, jacobian)
+    return jacobian
+
+
+def make_stroke(document: Document, brush: BrushSettings, attributes: AttributeDirections | None = None) -> LocalStroke:
+    """The objective's stroke for ``brush`` starting at the document's current latent."""
+    if brush.objective == "pixel":
+        settings = PixelObjective(reach=float(brush.reach), strength=float(brush.strength))
+        return LocalStroke(document.generate, document.z, document.model.latent_basis, settings, grey=document.grey)
+    objective = SemanticObjective(reach=float(brush.reach), strength=float(brush.strength))
+    directions, costs = semantic_basis(document, attributes, objective)
+    jacobian = jacobian_for(document, directions, objective.measure)
+    return SemanticStroke(document.generate, document.z, directions, costs, jacobian, objective, grey=document.grey,
+                          identity=identity_rows(attributes, directions))
 
 
 class Stroke:
     """One paint stroke in progress on ``document`` (see module doc)."""
 
-    def __init__(self, document: Document, brush: BrushSettings) -> None:
+    def __init__(self, document: Document, brush: BrushSettings, attributes: AttributeDirections | None = None) -> None:
         self.document = document
         self.brush = brush
         self.start = document.z.detach().clone()
         self.start_limit = document.limit
         self.target = color_target(brush.color, document.device)
-        self.optimizer = local_stroke(document, brush.reach, brush.strength)
+        self.optimizer = make_stroke(document, brush, attributes)
 
     def move_to(self, x: float, y: float) -> bool:
         """The brush at (x, y) (photo pixels): ``brush.steps`` steps; the document shows the new z
@@ -129,7 +155,7 @@ class Stroke:
 
 
 def lighten_latent(
-    document: Document, x: float, y: float, amount: float, radius: float, steps: int = 3, reach: float = LocalBrushSettings.reach
+    document: Document, x: float, y: float, amount: float, radius: float, steps: int = 3, reach: float = DEFAULT_REACH
 ) -> tuple[np.ndarray, np.ndarray | None] | None:
     """(latent, limit) after brightening (amount > 0) or darkening under a soft brush at (x, y):
     the local brush toward the current G(z) shifted by ``amount`` ([0, 1] brightness units). None if
@@ -141,7 +167,7 @@ def lighten_latent(
     if found is None or amount == 0:
         return None
     weights, centre, crop_radius = found
-    optimizer = local_stroke(document, reach, 1.0)
+    optimizer = LocalStroke(document.generate, document.z, document.model.latent_basis, PixelObjective(reach=float(reach)), grey=document.grey)
     target = lighten_target(optimizer.start_image, amount)
     for _ in range(steps):
         optimizer.step(weights, target, centre, crop_radius)

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from npe.editing.brush import DEFAULT_REACH, REACH_RANGE
+
 # (name, colour): common targets when editing faces.
 SWATCHES: tuple[tuple[str, str], ...] = (
     ("Light skin", "#f1c7a8"),
@@ -35,7 +37,6 @@ SWATCHES: tuple[tuple[str, str], ...] = (
 
 SIZE_RANGE = (1, 30)  # brush radius, percent of the face width
 STRENGTH_RANGE = (10, 300)  # percent of the engine's default step
-REACH_RANGE = (0, 24)  # pixels of the model's face crop a change may spread beyond the brush
 
 
 def color_icon(color: QColor, size: int = 18, radius: float = 4.0) -> QIcon:
@@ -146,7 +147,7 @@ class BrushPanel(QWidget):
         self.strength.formatter = lambda value: f"{value} %"
         self.strength.slider.setToolTip("How far each brush movement pushes the face toward the colour")
         self.strength.valueChanged.connect(self.strengthChanged)
-        self.reach = ValueSlider("Reach", *REACH_RANGE, 4)
+        self.reach = ValueSlider("Reach", *REACH_RANGE, DEFAULT_REACH)
         self.reach.formatter = self._format_reach
         self.reach.slider.setToolTip("How far a change may spread beyond the brush: local (a mouth) to wide (hair from a forehead)")
         self.reach.valueChanged.connect(self.reachChanged)

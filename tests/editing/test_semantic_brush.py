@@ -1,0 +1,134 @@
+"""The semantic brush's objective (npe.editing.brush.objective.SemanticStroke) on a linear toy
+generator, where every quantity has a closed form: which direction a stroke takes, how far, and
+what the composite may carry."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from npe.editing.brush.footprint import brush_weights, color_target
+from npe.editing.brush.objective import SemanticObjective, SemanticStroke, against_loss, finite_jacobian
+
+R = 16
+
+
+def _patch(rows: slice, cols: slice, amount: float = 0.5) -> torch.Tensor:
+    image = torch.zeros(3, R, R)
+    image[:, rows, cols] = amount
+    return image
+
+
+def _generator(changes: list[torch.Tensor]):
+    """G(z) = Σ z_k · change_k: a linear 'model' with one image-sized change per latent."""
+    basis = torch.stack(changes).reshape(len(changes), -1)
+
+    def forward(z: torch.Tensor) -> torch.Tensor:
+        return (z @ basis).reshape(z.shape[0], 3, R, R)
+
+    return forward
+
+
+def test_against_loss_charges_only_change_against_the_paint():
+    start = torch.zeros(1, 3, R, R)
+    target = torch.ones(1, 3, 1, 1)  # white: "lighter" is the asked-for way
+    footprint = torch.ones(R, R)
+    lighter = start + 0.2
+    darker = start - 0.2
+    assert float(against_loss(lighter, start, target, footprint)) == 0.0
+    # Darker by 0.2 on each channel: along the unit (1, 1, 1)/√3 that is −0.2·√3, squared 0.12.
+    assert float(against_loss(darker, start, target, footprint)) == pytest.approx(0.12, rel=1e-5)
+    across = start.clone()
+    across[:, 0] += 0.2
+    across[:, 1] -= 0.2  # red up, green down: no change of brightness toward white
+    assert float(against_loss(across, start, target, footprint)) == pytest.approx(0.0, abs=1e-12)
+    # Only the footprint counts, averaged over it.
+    half = torch.zeros(R, R)
+    half[:, : R // 2] = 1
+    assert float(against_loss(darker, start, target, half)) == pytest.approx(0.12, rel=1e-5)
+
+
+def test_finite_jacobian_is_the_change_one_unit_makes():
+    changes = [_patch(slice(0, 4), slice(0, 4)), _patch(slice(8, 12), slice(8, 12), -0.3)]
+    forward = _generator(changes)
+    start = torch.tensor([[0.2, -0.1]])
+    directions = torch.tensor([[1.0, 0.5], [0.0, 2.0]])  # columns: e0, and 0.5 e0 + 2 e1
+    jacobian = finite_jacobian(forward, start, directions)
+    torch.testing.assert_close(jacobian[0], changes[0])
+    torch.testing.assert_close(jacobian[1], 0.5 * changes[0] + 2.0 * changes[1])
+
+
+def _stroke(changes, costs, settings=SemanticObjective(reach=2.0, feather=2.0, spread=2.0)):
+    forward = _generator(changes)
+    directions = torch.eye(len(changes))
+    start = torch.zeros(1, len(changes))
+    jacobian = finite_jacobian(forward, start, directions)
+    return SemanticStroke(forward, start, directions, torch.tensor(costs), jacobian, settings)
+
+
+def _paint(stroke, centre=(8.0, 8.0), radius=2.5, steps=30, color=(255, 255, 255)):
+    weights = brush_weights(R, centre[0], centre[1], radius)
+    target = color_target(color)
+    for _ in range(steps):
+        stroke.step(weights, target, centre, radius)
+    return stroke.latent[0]
+
+
+def test_a_change_under_the_brush_is_preferred_to_one_that_repaints_everything():
+    local = _patch(slice(5, 11), slice(5, 11))  # lightens the painted spot only
+    everywhere = torch.full((3, R, R), 0.5)  # lightens the whole image ("lighting")
+    moved = _paint(_stroke([local, everywhere], [1.0, 1.0]))
+    assert float(moved[0]) > 1.0
+    assert abs(float(moved[1])) < 0.1 * float(moved[0])
+
+
+def test_a_cheaper_direction_moves_more_than_an_equal_dearer_one():
+    spot = _patch(slice(5, 11), slice(5, 11))
+    moved = _paint(_stroke([spot, spot.clone()], [1.0, 8.0]))
+    assert float(moved[0]) > 0 and float(moved[1]) >= 0
+    assert float(moved[0]) > 4 * float(moved[1])
+
+
+def test_the_move_is_capped_by_the_trust_region_that_grows_with_paint():
+    settings = SemanticObjective(reach=2.0, feather=2.0, spread=2.0, growth=0.05, limit=0.5)
+    spot = _patch(slice(5, 11), slice(5, 11), 0.05)  # a weak direction: the colour would need z ≈ 40
+    stroke = _stroke([spot], [4.0], settings)
+    weights = brush_weights(R, 8.0, 8.0, 2.5)
+    dab = float(weights.sum()) / (math.pi * 2.5 * 2.5 / 2)
+    stroke.step(weights, color_target((255, 255, 255)), (8.0, 8.0), 2.5)
+    # After one dab: at most growth · dabs, in cost-weighted σ (√cost · |d|).
+    assert 2.0 * abs(float(stroke.latent[0, 0])) == pytest.approx(settings.growth * dab, rel=1e-4)
+    for _ in range(200):
+        stroke.step(weights, color_target((255, 255, 255)), (8.0, 8.0), 2.5)
+    assert 2.0 * abs(float(stroke.latent[0, 0])) == pytest.approx(settings.limit, rel=1e-4)
+
+
+def test_a_moustache_against_white_paint_is_not_taken():
+    """Two directions whiten the spot equally; one also darkens the pixels just above it (inside the
+    reach, outside the brush). The against term makes the stroke take the clean one."""
+    teeth = _patch(slice(7, 10), slice(5, 11))
+    teeth_and_moustache = teeth.clone()
+    teeth_and_moustache[:, 5:7, 5:11] = -0.5
+    moved = _paint(_stroke([teeth, teeth_and_moustache], [1.0, 1.0]), centre=(8.0, 8.5), radius=1.5)
+    assert float(moved[0]) > 3 * max(float(moved[1]), 0.0)
+
+
+def test_the_composite_reach_spreads_only_where_the_change_is_strong():
+    """Beyond the disc (radius + reach + feather), the composite may carry a strong change as far as
+    ``spread`` pixels from the brush, and never a weak one."""
+    strong_far = _patch(slice(0, 16), slice(0, 16), 0.0)
+    strong_far[:, 7:10, 7:10] = 0.5  # under the brush
+    strong_far[:, 7:10, 13:16] = 0.5  # 5 px beyond the disc's edge: strong
+    strong_far[:, 0:2, 0:16] = 0.004  # everywhere along the top: weak
+    settings = SemanticObjective(reach=1.0, feather=1.0, spread=6.0)
+    stroke = _stroke([strong_far], [1.0], settings)
+    _paint(stroke, centre=(8.5, 8.5), radius=1.5, steps=10)
+    reach = stroke.composite_reach()
+    assert float(reach[8, 8]) == 1.0
+    assert float(reach[8, 14]) > 0.5  # the strong change beyond the disc is carried
+    assert float(reach[0, 8]) < 0.05  # the weak one is not
+    disc_only = _stroke([strong_far], [1.0], SemanticObjective(reach=1.0, feather=1.0, spread=1.0))
+    _paint(disc_only, centre=(8.5, 8.5), radius=1.5, steps=10)
+    assert float(disc_only.composite_reach()[8, 14]) == 0.0
