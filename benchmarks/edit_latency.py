@@ -78,6 +78,23 @@ def brush_latency(session, positions: int, scale: float) -> dict[str, tuple[floa
     return {"step": _percentiles(steps), "composite": _percentiles(composites), "total": _percentiles(totals)}
 
 
+def stroke_start_latency(session, repeats: int) -> tuple[float, float]:
+    """A stroke's first position when the brush must first measure each direction's change at z (one
+    batched decode of the brush's directions; later strokes near the same z reuse it)."""
+    from npe.editing.brush import stroke as brush_stroke
+
+    box = session.box
+    timings = []
+    for _ in range(repeats):
+        brush_stroke._JACOBIANS.clear()
+        started = time.perf_counter()
+        session.begin_stroke(color=(40, 30, 30), radius=box.size / 12)
+        session.stroke_to(box.center_x, box.center_y)
+        timings.append((time.perf_counter() - started) * 1000)
+        session.cancel_stroke()
+    return _percentiles(timings)
+
+
 def result_latency(session, repeats: int) -> tuple[float, float]:
     """The exact full-resolution result (export path: paste_back + protect) after a latent change."""
     timings = []
@@ -132,12 +149,14 @@ def main() -> None:
     brush = brush_latency(session, args.positions, args.scale)
     size = session.preview(args.scale).shape
     for name, what in (
-        ("step", "gradient step (G backward + forward)"),
+        ("step", "brush step (G backward + forward, the step)"),
         ("composite", f"masked composite at display size {size[1]}x{size[0]}"),
         ("total", "brush step incl. composite"),
     ):
         median, p95 = brush[name]
         print(f"{what:<48} median {median:6.2f} ms   p95 {p95:6.2f} ms")
+    median, p95 = stroke_start_latency(session, max(3, args.repeats // 4))
+    print(f"{'first position of a stroke at a new z':<48} median {median:6.2f} ms   p95 {p95:6.2f} ms")
     median, p95 = result_latency(session, args.repeats)
     print(f"{'exact full-resolution result (export)':<48} median {median:6.2f} ms   p95 {p95:6.2f} ms")
     opening = open_latency(model, photo, max(3, args.repeats // 4) if tune else args.repeats, tune)

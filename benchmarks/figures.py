@@ -1,5 +1,6 @@
 """Figures of the shipped model for the model card and README: sample grid, reconstructions of the
-validation faces, and before/after brush edits (white over a closed mouth, dark over a forehead).
+validation faces. Brush edits are shown on a real photo instead (benchmarks/photo_sheet.py): the
+sample-face demos this script made were chosen by looking, and a generated face is not a photo.
 
     python benchmarks/figures.py --data ../shared/data/celeba-9k.zip [--weights W] [--out resources/docs]
 
@@ -21,18 +22,6 @@ from npe.data.convert import to_model, to_uint8
 from npe.data.image_io import save_png
 from npe.train.loop import image_grid
 
-# Positions in a 64 x 64 CelebA-framed crop (scaled for other resolutions).
-MOUTH = [(24.5, 46.5), (28.0, 47.0), (32.0, 47.5), (36.0, 47.0), (39.5, 46.5)]
-FOREHEAD = [(14.0, 8.0), (24.0, 6.0), (32.0, 5.5), (40.0, 6.0), (50.0, 8.0)]
-# The demos: gallery face, strokes, colour, radius, passes. Faces and passes were chosen by looking at
-# the bundled model's gallery (sample 6 has a closed mouth, sample 0 a bare forehead); a user scrubs
-# until the change looks right, and further passes overshoot.
-DEMOS = (
-    ("edit_smile.png", 6, MOUTH, "#ffffff", 3.0, 1),
-    ("edit_hair.png", 0, FOREHEAD, "#2b1d16", 5.0, 2),
-)
-
-
 def _upscale(image: np.ndarray, factor: int) -> np.ndarray:
     height, width = image.shape[:2]
     return np.asarray(Image.fromarray(image).resize((width * factor, height * factor), Image.LANCZOS))
@@ -52,8 +41,6 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from npe.editing.gallery import find_gallery
-    from npe.editing.session import EditSession
     from npe.model import load_default, load_weights
 
     model = load_weights(args.weights) if args.weights else load_default()
@@ -82,17 +69,6 @@ def main() -> None:
         save_png(Path(args.pairs) / "pairs.png", image_grid(pairs, 8))
         print(f"wrote {Path(args.pairs) / 'pairs.png'} (original | reconstruction of 32 validation faces; do not commit)")
 
-    # Edits on gallery faces (see DEMOS).
-    scale = resolution / 64
-    gallery = find_gallery(model)
-    for name, index, points, color, radius, passes in DEMOS:
-        session = EditSession.from_gallery(model, index, gallery)
-        before = session.result().copy()
-        stroke = [(x * scale, y * scale) for x, y in points]
-        for _ in range(passes):
-            session.paint(stroke, color, radius * scale)
-        save_png(out / name, _before_after(before, session.result()))
-        print(f"wrote {out / name} (sample {index}, {passes} pass(es) of {color} along {stroke})")
 
 if __name__ == "__main__":
     main()
