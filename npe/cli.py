@@ -189,6 +189,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from npe.fileio import remove_temps_on_signals
+
+    remove_temps_on_signals()  # a terminated export leaves no temp file behind
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return _dispatch(build_command_parser().parse_args(argv))
