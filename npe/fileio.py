@@ -186,10 +186,10 @@ def describe_write_error(target: str | os.PathLike, exc: OSError) -> str:
         existed = target.is_file()
     except OSError:
         existed = False
-    unchanged = f"'{target}' is unchanged" if existed else f"nothing was written to '{target}'"
     if code == errno.ENOSPC or code == getattr(errno, "EDQUOT", None):
         full = "The disk is full" if code == errno.ENOSPC else "Your disk quota is used up"
-        return f"{full}: nothing was saved, {unchanged}. Free some space or choose another drive."
+        saved = f"nothing was saved, '{target}' is unchanged" if existed else f"nothing was saved to '{target}'"
+        return f"{full}: {saved}. Free some space or choose another drive."
     if code in (errno.EACCES, errno.EPERM, errno.EROFS):
         reason = f"the folder '{target.parent}' is read-only or you lack permission to write there"
         advice = "Choose another folder."

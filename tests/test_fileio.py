@@ -150,7 +150,7 @@ def test_an_encoder_writing_to_the_stream_goes_through_memory_first(tmp_path, mo
     ("code", "existing", "expected"),
     [
         (errno.ENOSPC, True, "The disk is full: nothing was saved, '{target}' is unchanged. Free some space or choose another drive."),
-        (errno.ENOSPC, False, "The disk is full: nothing was saved, nothing was written to '{target}'. Free some space or choose another drive."),
+        (errno.ENOSPC, False, "The disk is full: nothing was saved to '{target}'. Free some space or choose another drive."),
         (errno.EIO, True, "Could not save '{target}': Input/output error; nothing was saved (the file there is unchanged). Choose another location and try again."),
     ],
 )
