@@ -146,6 +146,10 @@ def build_command_parser() -> argparse.ArgumentParser:
     edit.add_argument("--direction", action="append", default=[], metavar="K=VALUE", help="move along principal direction K by VALUE (standard deviations)")
     edit.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE", help="move along a named attribute (CelebA name, any case: smiling, eyeglasses, bangs, male...) by VALUE standard deviations; repeatable")
     edit.add_argument("--crop-only", action="store_true", help="write the model-resolution crop instead of the full photo")
+    edit.add_argument(
+        "--strip-metadata", action="store_true",
+        help="leave out the photo's EXIF (camera, date, location) and npe's edit notes; the colour profile is kept (it is how the pixels look)",
+    )
     edit.add_argument("--whole-image", action="store_true", help="use the whole image when no face (or only a doubtful one) is found")
     edit.add_argument("--face", type=int, metavar="K", help="edit face K of the photo (0 = the largest, as `npe faces` lists them), even a doubtful one")
     edit.add_argument("--box", metavar="X,Y,SIDE[,ANGLE]", help="place the face square by hand: centre and side in photo pixels, roll in degrees (counter-clockwise)")
@@ -189,6 +193,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from npe.fileio import remove_temps_on_signals
+
+    remove_temps_on_signals()  # a terminated export leaves no temp file behind
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return _dispatch(build_command_parser().parse_args(argv))

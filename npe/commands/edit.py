@@ -77,7 +77,8 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
                 steps=args.steps if args.steps is not None else DEFAULT_STEPS,
                 reach=args.reach if args.reach is not None else BrushSettings.reach,
             )
-        written = workspace.export_png(args.output, crop_only=args.crop_only)
+        said = len(workspace.warnings)
+        written = workspace.export_png(args.output, crop_only=args.crop_only, strip_metadata=getattr(args, "strip_metadata", False))
     except DoubtfulFaceError as exc:
         print(f"npe: {_doubtful_message(args.input, exc)}", file=sys.stderr)
         return EXIT_DOUBTFUL_FACE
@@ -86,6 +87,8 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     kind = "crop" if args.crop_only else "photo"
     shape = session.result_crop().shape if args.crop_only else session.result().shape
     print(f"wrote {written} ({kind}, {shape[1]}x{shape[0]}, {session.history_index} edit step(s))")
+    for note in workspace.warnings[said:]:  # how it was written: a palette image as RGBA, 16 bits in a JPEG...
+        print(f"npe: note: {note}", file=sys.stderr)
     return 0
 
 
@@ -123,7 +126,7 @@ def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]],
 
 
 def _check_output(args: argparse.Namespace) -> None:
-    from npe.data.image_io import export_format
+    from npe.data.export import export_format
 
     export_format(args.output)  # an unknown extension fails before the model loads
     if args.input is not None and not args.overwrite:

@@ -1,4 +1,4 @@
-"""Reading any photo safely as uint8 RGB, and writing PNGs atomically."""
+"""Reading any photo safely as uint8 RGB, and writing PNGs atomically (other exports: npe.data.export)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import io
 import os
 import stat
 import warnings
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from npe.errors import UserError
-from npe.fileio import atomic_write, describe_write_error
+from npe.fileio import atomic_write_bytes, describe_write_error
 
 DEFAULT_MAX_PIXELS = 80_000_000
 
@@ -26,7 +26,7 @@ class ImageLoadError(UserError, ValueError):
 
 
 class ImageSaveError(UserError, OSError):
-    """A PNG that could not be written; the message says why and what to do. Any old file is intact."""
+    """An image that could not be written; the message says why and what to do. Any old file is intact."""
 
 
 ImageSource = str | os.PathLike | bytes | BinaryIO
@@ -209,41 +209,8 @@ def _scale_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-# What an export's file name may end in, and the format each names.
-EXPORT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
-_ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
-
-
-def export_format(path: str | os.PathLike) -> str:
-    """The Pillow format the file name's extension names (case-insensitive); ImageSaveError for
-    any other name, listing the ones npe writes."""
-    suffix = Path(os.fspath(path)).suffix.lower()
-    if suffix not in EXPORT_FORMATS:
-        known = ", ".join(EXPORT_FORMATS)
-        shown = f"'{suffix}'" if suffix else "no extension"
-        raise ImageSaveError(f"Cannot export to '{os.fspath(path)}': {shown} is not an image type npe writes. End the name with one of {known}.")
-    return EXPORT_FORMATS[suffix]
-
-
-def save_image(path: str | os.PathLike, image: np.ndarray, metadata: dict[str, str] | None = None, alpha: np.ndarray | None = None) -> None:
-    """Write a uint8 HxWx3 image in the format its extension names (see ``export_format``),
-    atomically like ``save_png``. ``alpha`` (uint8 HxW): written as the image's alpha channel,
-    unchanged; a JPEG cannot hold one, so that is refused rather than flattened silently.
-    ``metadata`` goes into a PNG's text chunks (other formats carry none)."""
-    kind = export_format(path)
-    if kind == "PNG":
-        return save_png(path, image, metadata, alpha=alpha)
-    image = _checked(image, alpha)
-    if alpha is not None and kind not in _ALPHA_FORMATS:
-        raise ImageSaveError(
-            f"Cannot export to '{os.fspath(path)}': the photo is transparent and JPEG has no transparency. "
-            "Use .png, .webp or .tif to keep it."
-        )
-    options: dict[str, object] = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}, "TIFF": {"compression": "tiff_deflate"}}[kind]
-    _write(Path(os.fspath(path)), lambda stream: _pil(image, alpha).save(stream, format=kind, **options))
-
-
-def _checked(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+def checked_image(image: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+    """``image`` as a uint8 HxWx3 array (and ``alpha``, if given, a matching uint8 HxW); ValueError otherwise."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a uint8 HxWx3 image, got {image.dtype} with shape {image.shape}")
@@ -258,9 +225,12 @@ def _pil(image: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(np.concatenate([image, alpha[:, :, None]], axis=2)), mode="RGBA")
 
 
-def _write(target: Path, write: Callable[[BinaryIO], object]) -> None:
+def write_encoded(target: Path, encode: Callable[[], bytes]) -> None:
+    """Encode the file in memory (``encode()``), then write it atomically and verified
+    (npe.fileio.atomic_write_bytes); an OSError from either becomes ImageSaveError with one line
+    for people (the old file is untouched)."""
     try:
-        atomic_write(target, write)
+        atomic_write_bytes(target, encode())
     except OSError as exc:
         raise _save_error(target, exc) from exc
     _fsync_folder(target.parent)
@@ -274,12 +244,19 @@ def save_png(path: str | os.PathLike, image: np.ndarray, metadata: dict[str, str
     failure the temporary file is removed, an existing file at ``path`` is left untouched, and an
     OSError becomes ImageSaveError with a message for people.
     """
-    image = _checked(image, alpha)
-    info = _png_text(metadata or {})
-    _write(Path(os.fspath(path)), lambda stream: _pil(image, alpha).save(stream, format="PNG", pnginfo=info))
+    image = checked_image(image, alpha)
+    info = png_text(metadata or {})
+
+    def encode() -> bytes:  # in memory first: see npe.fileio.atomic_write
+        buffer = io.BytesIO()
+        _pil(image, alpha).save(buffer, format="PNG", pnginfo=info)
+        return buffer.getvalue()
+
+    write_encoded(Path(os.fspath(path)), encode)
 
 
-def _png_text(metadata: dict[str, str]) -> PngImagePlugin.PngInfo:
+def png_text(metadata: dict[str, str]) -> PngImagePlugin.PngInfo:
+    """PNG text chunks for ``metadata`` (tEXt, or iTXt for non-Latin-1 values); ValueError for a bad key."""
     info = PngImagePlugin.PngInfo()
     for key, value in metadata.items():
         # PNG keywords are 1-79 Latin-1 characters; a bad key is a programming error, not a user one.

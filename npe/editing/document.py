@@ -127,7 +127,7 @@ class Document:
         return SourceState(
             photo=self.photo, box=self.box.to_dict(), crop=self.crop, latent0=self.latent0,
             latent=readonly(self.latent), protect=self.protect if self._protect_any else None,
-            is_sample=self.is_sample, name=self.name, tuned=self.tuned_arrays, limit=self.limit, alpha=self.alpha,
+            is_sample=self.is_sample, name=self.name, tuned=self.tuned_arrays, limit=self.limit, alpha=self.alpha, stored=self.stored,
         )
 
     def to_crop_coords(self, x: float, y: float) -> tuple[float, float]:
@@ -186,7 +186,7 @@ class Document:
         self._load(SourceState(
             photo=photo, box=self.box.to_dict(), crop=state.crop, latent0=state.latent0, latent=state.latent,
             protect=self.protect if self._protect_any else None, is_sample=self.is_sample, name=self.name,
-            tuned=self.tuned_arrays, limit=state.limit,
+            tuned=self.tuned_arrays, limit=state.limit, alpha=self.alpha, stored=state.stored,
         ))
         self.events.emit("source", "latent", "image")
 
@@ -208,6 +208,7 @@ class Document:
         self.grey = not source.is_sample and is_greyscale(source.photo)
         self.limit = self._check_limit(source.limit)
         self.alpha = source.alpha
+        self.stored = source.stored
         height, width = self.photo.shape[:2]
         self.recon = self.decode(self.latent0)
         self.source_revision += 1

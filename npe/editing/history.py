@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from npe.data.original import StoredPhoto
+
 DEFAULT_LIMIT = 500
 
 
@@ -176,6 +178,9 @@ class SourceState:
     # The composite's reach limit (uint8 R x R, 255 = may change) or None: everywhere.
     limit: np.ndarray | None = None
     alpha: np.ndarray | None = None  # uint8 H x W: a transparent photo's alpha, exported unchanged
+    # How the photo's file stores it (alpha colours, 16 bits, grey, colour profile, EXIF): what
+    # export writes back (npe.data.original); None for generated faces and plain 8-bit RGB files.
+    stored: StoredPhoto | None = None
 
     def __post_init__(self) -> None:
         for array in (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, self.alpha, *(self.tuned or {}).values()):
@@ -184,7 +189,7 @@ class SourceState:
     @property
     def nbytes(self) -> int:
         arrays = (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, self.alpha, *(self.tuned or {}).values())
-        return sum(a.nbytes for a in arrays if a is not None)
+        return sum(a.nbytes for a in arrays if a is not None) + (self.stored.nbytes if self.stored is not None else 0)
 
     def to_state(self, store: ArrayStore) -> dict[str, Any]:
         return {
@@ -194,6 +199,7 @@ class SourceState:
             "tuned": None if self.tuned is None else {name: store.put(a) for name, a in self.tuned.items()},
             "limit": store.put(self.limit),
             **({"alpha": store.put(self.alpha)} if self.alpha is not None else {}),
+            **({"stored": _stored_state(self.stored, store)} if self.stored is not None else {}),
         }
 
     @classmethod
@@ -207,7 +213,31 @@ class SourceState:
             tuned=None if tuned is None else {str(name): store.get(key, np.float16) for name, key in dict(tuned).items()},
             limit=store.get(state.get("limit"), np.uint8, 2),
             alpha=store.get(state.get("alpha"), np.uint8, 2),
+            stored=_stored_from_state(state.get("stored"), store),
         )
+
+
+def _stored_state(stored: StoredPhoto, store: ArrayStore) -> dict[str, Any]:
+    def blob(data: bytes | None) -> str | None:
+        return store.put(np.frombuffer(data, dtype=np.uint8)) if data else None
+
+    return {"samples": store.put(stored.samples), "icc_profile": blob(stored.icc_profile), "exif": blob(stored.exif), "notes": list(stored.notes)}
+
+
+def _stored_from_state(state: Any, store: ArrayStore) -> StoredPhoto | None:
+    """Absent in files from before issue 22: the export then writes the editor's view, as it did."""
+    if state is None:
+        return None
+    samples = store.get(state.get("samples"), ndim=3)
+
+    def blob(key: str | None) -> bytes | None:
+        array = store.get(key, np.uint8, 1)
+        return None if array is None else array.tobytes()
+
+    notes = state.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+        raise ValueError("bad notes of the stored photo")
+    return StoredPhoto(samples, blob(state.get("icc_profile")), blob(state.get("exif")), tuple(notes))
 
 
 @dataclass
@@ -245,15 +275,19 @@ class CommitState:
     latent0: np.ndarray
     latent: np.ndarray
     limit: np.ndarray | None = None  # the reach limit (see SourceState); None: everywhere
+    stored: StoredPhoto | None = None  # the file's form of the photo (see SourceState), changed alike
 
     def to_state(self, store: ArrayStore) -> dict[str, Any]:
-        return {"crop": store.put(self.crop), "latent0": store.put(self.latent0), "latent": store.put(self.latent), "limit": store.put(self.limit)}
+        return {
+            "crop": store.put(self.crop), "latent0": store.put(self.latent0), "latent": store.put(self.latent), "limit": store.put(self.limit),
+            **({"stored": _stored_state(self.stored, store)} if self.stored is not None else {}),
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any], store: ArrayStore) -> CommitState:
         return cls(
             store.get(state["crop"], np.uint8, 3), store.get(state["latent0"], np.float32, 1), store.get(state["latent"], np.float32, 1),
-            store.get(state.get("limit"), np.uint8, 2),
+            store.get(state.get("limit"), np.uint8, 2), _stored_from_state(state.get("stored"), store),
         )
 
 

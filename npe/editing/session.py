@@ -56,6 +56,7 @@ from npe.model.runtime import encode_images
 
 if TYPE_CHECKING:
     from npe.data.faces import CropBox
+    from npe.data.original import StoredPhoto
     from npe.editing.attributes import AttributeDirections
     from npe.editing.directions import Directions
     from npe.editing.gallery import Gallery
@@ -95,18 +96,20 @@ class EditSession(HistoryActions, AttributeActions):
         self._attributes = self._check_attributes(attributes)  # named sliders: see AttributeActions
         self._found_attributes: tuple[AttributeDirections | None] | None = None  # the brush's, when no sliders
         self.load_warnings: tuple[str, ...] = ()  # set by load(): what the user should be told
+        self.export_notes: tuple[str, ...] = ()  # set by export_png: how the last export was written
 
     # --- creation (npe.editing.sources builds the SourceState) ------------------------------------
     @classmethod
     def from_photo(
         cls, model: IAN, photo: str | os.PathLike | np.ndarray, *, whole_image_if_no_face: bool = False,
         name: str | None = None, directions: Directions | None = None, box: CropBox | None = None,
-        tune: sources.Tuning = None, alpha: np.ndarray | None = None,
+        tune: sources.Tuning = None, alpha: np.ndarray | None = None, stored: StoredPhoto | None = None,
     ) -> EditSession:
         """A photo (path or uint8 HxWx3): the face is found (or ``box`` used), cropped, encoded and,
         with ``tune`` (True or InversionSettings), the model fitted to it (sources.photo_source).
-        ``alpha``: an array photo's transparency (a file's own is read from it)."""
-        source = sources.open_photo(model, photo, whole_image_if_no_face=whole_image_if_no_face, name=name, box=box, tune=tune, alpha=alpha)
+        ``alpha``, ``stored``: an array photo's transparency and its file's form (npe.data.original;
+        a file's own are read from it)."""
+        source = sources.open_photo(model, photo, whole_image_if_no_face=whole_image_if_no_face, name=name, box=box, tune=tune, alpha=alpha, stored=stored)
         return cls(model, source, directions=directions)
 
     @classmethod
@@ -359,8 +362,9 @@ class EditSession(HistoryActions, AttributeActions):
             new_latent0 = latent if doc.tuned is not None else encode_images(self.model, new_crop)
         # Nothing has changed since the commit yet: the reach limit starts empty again.
         limit = None if doc.limit is None else readonly(np.zeros_like(doc.limit))
-        after = CommitState(readonly(np.ascontiguousarray(new_crop)), readonly(new_latent0), readonly(new_latent0.copy()), limit)
-        before = CommitState(doc.crop, doc.latent0, readonly(latent), doc.limit)
+        stored = doc.stored.updated(doc.photo, result, rect) if doc.stored is not None else None
+        after = CommitState(readonly(np.ascontiguousarray(new_crop)), readonly(new_latent0), readonly(new_latent0.copy()), limit, stored)
+        before = CommitState(doc.crop, doc.latent0, readonly(latent), doc.limit, doc.stored)
         region_before, region_after = readonly(doc.photo[y0:y1, x0:x1].copy()), readonly(result[y0:y1, x0:x1].copy())
         return self._push(CommitRecord("Commit", rect, region_before, region_after, before, after))
 
@@ -400,18 +404,25 @@ class EditSession(HistoryActions, AttributeActions):
 
     # --- files ------------------------------------------------------------------------------------------
     @_action
-    def export_png(self, path: str | os.PathLike, *, crop_only: bool = False) -> Path:
+    def export_png(self, path: str | os.PathLike, *, crop_only: bool = False, strip_metadata: bool = False) -> Path:
         """Write the result (or ``crop_only``: the model-resolution composite) atomically, in the
         format the name's extension says (PNG with the edit in its metadata, JPEG, WebP, TIFF; see
-        npe.data.image_io.export_format); marks the session clean. Raises ImageSaveError."""
-        from npe.data.image_io import save_image
+        npe.data.export.save_image): untouched pixels as the photo's file stores them (alpha
+        colours, 16 bits, grey), its colour profile and EXIF (orientation 1) kept, unless
+        ``strip_metadata`` (no EXIF, no text chunks). What the user should be told about how it
+        was written is left in ``export_notes``. Marks the session clean. Raises ImageSaveError."""
+        from npe.data.export import save_image
 
+        doc = self.document
         metadata = self.metadata()
         if crop_only:
             metadata["npe-image"] = f"model-resolution crop ({self.resolution}x{self.resolution})"
-        # A transparent photo keeps its alpha unchanged (edits change colour only); the crop has none.
-        alpha = None if crop_only else self.document.alpha
-        save_image(path, self.result_crop() if crop_only else self.result(), metadata, alpha=alpha)
+            # The crop keeps the colour profile (same colours); alpha, samples and EXIF are the photo's.
+            notes = save_image(path, self.result_crop(), metadata, stored=doc.stored, strip_metadata=strip_metadata)
+        else:
+            # A transparent photo keeps its alpha unchanged (edits change colour only).
+            notes = save_image(path, self.result(), metadata, alpha=doc.alpha, photo=doc.photo, stored=doc.stored, strip_metadata=strip_metadata)
+        self.export_notes = tuple(notes)
         self.mark_clean()
         return Path(path)
 

@@ -239,6 +239,8 @@ def _check_source(source: SourceState, dim: int, resolution: int) -> None:
         raise ValueError("a reach limit that does not match the model's crop")
     if source.alpha is not None and source.alpha.shape != source.photo.shape[:2]:
         raise ValueError("an alpha channel that does not match its photo")
+    if source.stored is not None and source.stored.samples is not None and source.stored.samples.shape[:2] != source.photo.shape[:2]:
+        raise ValueError("stored samples that do not match their photo")
     height, width = source.photo.shape[:2]
     # A face finder's box has its centre on the photo and is neither tinier than a few pixels nor
     # many times the photo; anything else would make one stroke change far more than the face.

@@ -24,6 +24,7 @@ from npe.editing.inversion import InversionCancelled, InversionSettings, Progres
 from npe.model.runtime import decode_latents, encode_images, model_device, prepare
 
 if TYPE_CHECKING:
+    from npe.data.original import StoredPhoto
     from npe.editing.gallery import Gallery
     from npe.model import IAN
 
@@ -107,6 +108,17 @@ def read_alpha(photo: str | os.PathLike | np.ndarray) -> np.ndarray | None:
     return load_alpha(photo)
 
 
+def read_stored(photo: str | os.PathLike | np.ndarray, image: np.ndarray) -> StoredPhoto | None:
+    """How a photo file stores ``image`` (its editor view) beyond uint8 RGB on white: alpha colours,
+    16 bits, grey, colour profile, EXIF (npe.data.original); None for arrays and plain files."""
+    if isinstance(photo, np.ndarray):
+        return None
+    from npe.data.image_io import DEFAULT_MAX_PIXELS
+    from npe.data.original import read_stored as read
+
+    return read(photo, image, max_pixels=DEFAULT_MAX_PIXELS)
+
+
 def moved_box(model: IAN, current: SourceState, box: CropBox) -> SourceState:
     """``current`` with its face square at ``box``: the same photo cropped there and encoded; the
     edits of the latent carry over as the offset z - z0, and the protect mask (photo pixels) stays."""
@@ -115,17 +127,18 @@ def moved_box(model: IAN, current: SourceState, box: CropBox) -> SourceState:
     # Untuned (the fitted generator was fitted to the old crop) and no reach limit (the carried-over
     # edit may lie anywhere in the new crop); the photo's transparency stays.
     return SourceState(photo=current.photo, box=fresh.box, crop=fresh.crop, latent0=fresh.latent0, latent=latent,
-                       protect=current.protect, is_sample=False, name=current.name, alpha=current.alpha)
+                       protect=current.protect, is_sample=False, name=current.name, alpha=current.alpha, stored=current.stored)
 
 
 def open_photo(
     model: IAN, photo: str | os.PathLike | np.ndarray, *, whole_image_if_no_face: bool = False, name: str | None = None, box: CropBox | None = None,
-    tune: Tuning = None, alpha: np.ndarray | None = None,
+    tune: Tuning = None, alpha: np.ndarray | None = None, stored: StoredPhoto | None = None,
 ) -> SourceState:
     """A photo of any size (path or uint8 HxWx3): the face is found (unless ``box`` is given),
     cropped and encoded. Raises ImageLoadError for an unreadable file and NoFaceError when no face
     is found (unless ``whole_image_if_no_face``: then the largest centred square is the crop).
-    ``alpha``: the transparency of an array photo (a file's own is read from it)."""
+    ``alpha``, ``stored``: the transparency and the file's form of an array photo (a file's own
+    are read from it)."""
     image, label = read_photo(photo, name)
     if alpha is None:
         alpha = read_alpha(photo)
@@ -139,7 +152,9 @@ def open_photo(
     source = photo_source(model, image, box, label, tune)
     if alpha is not None and alpha.shape == image.shape[:2]:
         source = dataclasses.replace(source, alpha=alpha)
-    return source
+    if stored is None:
+        stored = read_stored(photo, image)
+    return dataclasses.replace(source, stored=stored) if stored is not None else source
 
 
 def open_crop(model: IAN, crop: np.ndarray, name: str = "face crop", tune: Tuning = None) -> SourceState:

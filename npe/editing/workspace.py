@@ -200,7 +200,7 @@ class Workspace:
             image, name = sources.read_photo(path)
             chosen, report = choose_face(image, self._find_faces, face=face, box=box, whole_image=whole_image, accept_doubtful=accept_doubtful)
             session = EditSession.from_photo(model, image, name=name, box=chosen, directions=self.directions, tune=tune,
-                                             alpha=sources.read_alpha(path))
+                                             alpha=sources.read_alpha(path), stored=sources.read_stored(path, image))
         self.faces = report
         return self.adopt(session, f"Open {Path(path).name}")
 
@@ -243,9 +243,15 @@ class Workspace:
     def save_session(self, path: str | os.PathLike) -> Path:
         return self.require_session().save(path)
 
-    def export_png(self, path: str | os.PathLike, *, crop_only: bool = False) -> Path:
+    def export_png(self, path: str | os.PathLike, *, crop_only: bool = False, strip_metadata: bool = False) -> Path:
+        """Export the current session (EditSession.export_png); how it was written (a palette image
+        as RGBA, 16 bits reduced for JPEG...) is said through ``warn``."""
+        session = self.require_session()
         with worded_for_people():
-            return self.require_session().export_png(path, crop_only=crop_only)
+            written = session.export_png(path, crop_only=crop_only, strip_metadata=strip_metadata)
+        for note in session.export_notes:
+            self.warn(f"'{Path(path).name}': {note}")
+        return written
 
     def collection(self, path: str) -> FaceCollection:
         if self._collection is None or self._collection[0] != path:

@@ -54,7 +54,20 @@ def run_editor(args: argparse.Namespace) -> int:
     editor.window.show()
     editor.window.canvas.setFocus()
     start_editor(editor, args)
+    heartbeat = _signal_heartbeat(editor.app)  # noqa: F841 - kept alive while the event loop runs
     return editor.app.exec()
+
+
+def _signal_heartbeat(app: QApplication) -> object:
+    """A timer that lets Python run its signal handlers while Qt's event loop waits: the one npe
+    installs for SIGTERM (npe.fileio.remove_temps_on_signals: an export's temp file is removed,
+    then the process ends) would otherwise wait for the next mouse move."""
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+    return timer
 
 
 def _check_arguments(args: argparse.Namespace) -> None:

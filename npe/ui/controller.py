@@ -178,8 +178,9 @@ class EditorController(QObject):
     def save_session(self, path: str, on_done: Callable[[bool], None] | None = None) -> int:
         return self._open(f"saving the session to '{Path(path).name}'", lambda ws: ws.save_session(path), on_done, path)
 
-    def export_png(self, path: str, on_done: Callable[[bool], None] | None = None) -> int:
-        return self._open(f"exporting '{Path(path).name}'", lambda ws: ws.export_png(path), on_done, path)
+    def export_png(self, path: str, on_done: Callable[[bool], None] | None = None, *, strip_metadata: bool = False) -> int:
+        """``strip_metadata``: leave EXIF and npe's edit notes out (Workspace.export_png)."""
+        return self._open(f"exporting '{Path(path).name}'", lambda ws: ws.export_png(path, strip_metadata=strip_metadata), on_done, path)
 
     # --- painting ------------------------------------------------------------------------------------------
     def begin_stroke(

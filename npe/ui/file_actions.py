@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from npe.ui.dialogs import ask_save_changes
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QAction
     from PySide6.QtWidgets import QMenu
 
     from npe.ui.controller import EditorController
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 PHOTO_FILTER = "Photos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.gif);;npe sessions (*.npe);;All files (*)"
 SESSION_FILTER = "npe sessions (*.npe)"
-PNG_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)"  # npe.data.image_io.EXPORT_FORMATS
+PNG_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff)"  # npe.data.export.EXPORT_FORMATS
 
 
 class FileActions:
@@ -30,6 +31,7 @@ class FileActions:
     controller: EditorController
     settings: Settings
     recent_menu: QMenu
+    actions: dict[str, QAction]
     samples_panel: SamplesPanel
     _session_path: str | None
     _photo_path: str | None
@@ -103,7 +105,9 @@ class FileActions:
         if Path(path).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
             path += ".png"
         self.settings.set_last_folder(path)
-        self.controller.export_png(path, on_done=lambda ok: ok and self.statusBar().showMessage(f"Exported {Path(path).name}", 4000))
+        # A failure (a full disk...) shows in a dialog; the edit stays open and unsaved.
+        strip = self.actions["strip-metadata"].isChecked()
+        self.controller.export_png(path, on_done=lambda ok: ok and self._status(f"Exported {Path(path).name}", 4000), strip_metadata=strip)
 
     def suggested_export_path(self) -> str:
         """NAME-edited.png beside the opened photo (else in the last folder); never the photo itself."""

@@ -376,7 +376,9 @@ class MainWindow(FileActions, QMainWindow):
 
     def _failed(self, failure: Failure) -> None:
         self.failures.append(failure)
-        if self.headless or self._showing_dialog or self._closing:
+        if self.headless:  # recorded: the script driving the window (--screenshot) reports each once
+            return
+        if self._showing_dialog or self._closing:
             print(f"npe: {failure.message}", file=sys.stderr)
             return
         self._showing_dialog = True

@@ -65,6 +65,10 @@ def make_actions(window: MainWindow) -> None:
     a("save-session", "&Save Session", window.save_session, "save-session", [S.Save], "Save the photo, edits and history to its .npe file")
     a("save-session-as", "Save Session &As…", window.save_session_dialog, "save-session", ["Ctrl+Shift+S"], "Save the photo, edits and history to a new .npe file")
     a("export", "&Export Image…", window.export_dialog, "export", ["Ctrl+E"], "Write the edited photo at full resolution (PNG, JPEG, WebP or TIFF)")
+    strip = a("strip-metadata", "Export &Without Metadata", window.settings.set_strip_metadata, None, [],
+              "Exported images leave out camera, date and location data (EXIF) and npe's edit notes; the colour profile stays",
+              checkable=True)
+    strip.setChecked(window.settings.strip_metadata())
     a("random", "&Random Face", window.open_random, "random", ["Ctrl+R"], "Start from a new random face")
     a("quit", "&Quit", window.close, "quit", [S.Quit])
     a("undo", "&Undo", window.controller.undo, "undo", [S.Undo])
@@ -113,7 +117,7 @@ def make_menus(window: MainWindow) -> None:
     icons.bind(window.recent_menu.menuAction(), "recent")
     file_menu.addMenu(window.recent_menu)
     file_menu.addSeparator()
-    for key in ("open-session", "save-session", "save-session-as", "export"):
+    for key in ("open-session", "save-session", "save-session-as", "export", "strip-metadata"):
         file_menu.addAction(window.actions[key])
     file_menu.addSeparator()
     file_menu.addAction(window.actions["quit"])

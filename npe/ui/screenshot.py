@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING
 from npe.errors import UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from PySide6.QtGui import QImage
+
+    from npe.ui.failures import Failure
 
 WAIT_MS = 300_000  # model loading and strokes on a slow CPU
 
@@ -81,14 +85,11 @@ def _take_screenshot(args: argparse.Namespace) -> int:
         editor.app.processEvents()
         start_editor(editor, args, defer=False)
         if not controller.wait_idle(WAIT_MS) or not controller.has_document:
-            failure = next((f for f in window.failures if f.kind == "model"), None)
-            if failure is not None:
-                raise UserError(model_failure_message(failure).replace("\n\n", " "))
             if window.failures:
-                raise UserError(window.failures[-1].message)
+                raise _reported(window.failures, model_failure_message)
             raise UserError("the editor did not finish opening in time.")
         if window.failures:
-            raise UserError(window.failures[-1].message)
+            raise _reported(window.failures, model_failure_message)
 
         if getattr(args, "show_box", False):
             from npe.ui.canvas import Tool
@@ -118,7 +119,7 @@ def _take_screenshot(args: argparse.Namespace) -> int:
         if not controller.wait_idle(WAIT_MS):
             raise UserError("painting did not finish in time.")
         if window.failures:
-            raise UserError(window.failures[-1].message)
+            raise _reported(window.failures, model_failure_message)
         editor.app.processEvents()
         _save_atomically(window.grab().toImage(), args.screenshot)
         return 0
@@ -128,6 +129,16 @@ def _take_screenshot(args: argparse.Namespace) -> int:
         from PySide6.QtCore import qInstallMessageHandler
 
         qInstallMessageHandler(previous_handler)
+
+
+def _reported(failures: list[Failure], model_message: Callable[[Failure], str]) -> UserError:
+    """Every failure the window recorded, each said once (the headless window prints none itself)."""
+    messages: list[str] = []
+    for failure in failures:
+        message = model_message(failure).replace("\n\n", " ") if failure.kind == "model" else failure.message
+        if message not in messages:
+            messages.append(message)
+    return UserError("\nnpe: ".join(messages))
 
 
 def _save_atomically(image: QImage, path: str) -> None:

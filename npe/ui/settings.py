@@ -91,6 +91,13 @@ class Settings:
     def set_theme(self, theme: str) -> None:
         self._set("view/theme", theme)
 
+    def strip_metadata(self) -> bool:
+        """Export Image leaves out EXIF (camera, date, location) and npe's edit notes."""
+        return bool(self._get("files/strip_metadata", False, bool))
+
+    def set_strip_metadata(self, strip: bool) -> None:
+        self._set("files/strip_metadata", bool(strip))
+
     def last_folder(self) -> str:
         folder = str(self._get("files/last_folder", "", str))
         return folder if folder and os.path.isdir(folder) else str(Path.home())

@@ -104,9 +104,12 @@ def test_a_grey_photo_stays_grey_after_a_colour_stroke(model, photo, box, tmp_pa
         session.paint(MOUTH, color=colour, radius=8, strength=4.0, steps=2)
     out = tmp_path / "out.png"
     session.export_png(out)
-    with Image.open(out) as image:
-        result = np.asarray(image.convert("RGB"))
-    assert (result != np.asarray(Image.open(path).convert("RGB"))).any()  # the strokes changed it
+    # Read as npe reads photos: the 16-bit export stays 16-bit grey (issue 22), which Pillow's own
+    # convert("RGB") would clip to white.
+    from npe.data.image_io import load_image
+
+    result = load_image(out)
+    assert (result != load_image(path)).any()  # the strokes changed it
     assert (result[..., 0] == result[..., 1]).all() and (result[..., 1] == result[..., 2]).all()
 
 

@@ -60,6 +60,52 @@ def test_export_keeps_a_jpeg_name_and_writes_jpeg(qtbot, editor, photo_file, tmp
         assert image.format == "JPEG"
 
 
+def test_export_on_a_full_disk_shows_one_line_keeps_the_file_and_the_edit(qtbot, editor, photo_file, tmp_path, monkeypatch):
+    """Issue 22 through Export Image: a dialog with the one-line reason, the old file bit-identical,
+    no temp file, and the edit still open and unsaved."""
+    from tests.full_disk import FullDisk
+    from tests.ui.test_window import record_dialogs
+
+    _open_photo(editor, photo_file)
+    drag(qtbot, editor, [(90, 70), (110, 80)])
+    assert editor.controller.modified
+    target = tmp_path / "old.jpg"
+    Image.open(photo_file).save(target, quality=90)
+    before = target.read_bytes()
+    calls = record_dialogs(monkeypatch)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    FullDisk(monkeypatch, "write", free=len(before) // 2)
+    editor.window.export_dialog()
+    wait(editor)
+    QApplication.processEvents()
+    assert [(kind, text) for kind, _, text in calls] == [
+        ("warning", f"The disk is full: nothing was saved, '{target}' is unchanged. Free some space or choose another drive.")
+    ]
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".npe-")] == []
+    assert editor.controller.has_document and editor.controller.modified
+
+
+def test_export_without_metadata_is_a_remembered_file_menu_toggle(qtbot, editor, tmp_path, monkeypatch):
+    source = tmp_path / "phone.png"
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (150, 200, 3), dtype=np.uint8)).save(source, exif=exif.tobytes())
+    _open_photo(editor, source)
+    action = editor.window.actions["strip-metadata"]
+    assert not action.isChecked()
+    for strip, name in ((False, "kept.png"), (True, "stripped.png")):
+        if action.isChecked() != strip:
+            action.trigger()
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, n=name, **k: (str(tmp_path / n), ""))
+        editor.window.export_dialog()
+        wait(editor)
+    with Image.open(tmp_path / "kept.png") as kept, Image.open(tmp_path / "stripped.png") as stripped:
+        assert kept.getexif().get(0x010F) == "PhoneMaker" and "npe-edits" in kept.text
+        assert len(stripped.getexif()) == 0 and not stripped.text
+    assert editor.window.settings.strip_metadata()
+
+
 def test_opening_a_photo_makes_the_faces_panel_name_it(qtbot, editor, photo_file):
     assert "Sample 0" in editor.window.samples_panel.spin.text()
     _open_photo(editor, photo_file)

@@ -35,6 +35,7 @@ def test_screenshot_errors_exit_with_2(weights, tmp_path, capsys):
     assert take_screenshot(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("npe: ") and "broken.png" in err and "Traceback" not in err
+    assert err.count("broken.png") == 1 and err.count("\n") == 1  # said once (issue 22: it was twice)
 
     args = editor_args(weights=weights, index=0, screenshot=str(tmp_path / "s.png"), paint=["1,2,3"])
     assert take_screenshot(args) == 2
@@ -46,7 +47,8 @@ def test_screenshot_errors_exit_with_2(weights, tmp_path, capsys):
 
     args = editor_args(weights=str(tmp_path / "missing.safetensors"), index=0, screenshot=str(tmp_path / "s.png"))
     assert take_screenshot(args) == 2
-    assert "--weights" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--weights" in err and err.count("\n") == 1
 
 
 def test_strokes_in_the_screenshot_match_the_same_strokes_by_hand(weights, tmp_path):
