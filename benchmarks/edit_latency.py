@@ -55,7 +55,7 @@ def _box(photo: np.ndarray):
     return faces.CropBox(240.0, 150.0, 200.0), "fixed (face finder unavailable)"
 
 
-def brush_latency(session, positions: int, scale: float) -> dict[str, tuple[float, float]]:
+def brush_latency(session, positions: int, scale: float, objective: str = "semantic") -> dict[str, tuple[float, float]]:
     """Per brush position: stroke_to (gradient step, G forward+backward) + preview at ``scale``."""
     box = session.box
     radius = box.size / 12
@@ -63,7 +63,7 @@ def brush_latency(session, positions: int, scale: float) -> dict[str, tuple[floa
     angles = np.linspace(0, 6 * np.pi, positions + 10)
     path = [(box.center_x + 0.3 * box.size * np.sin(a), box.center_y + 0.2 * box.size * np.sin(0.5 * a)) for a in angles]
     steps, composites, totals = [], [], []
-    session.begin_stroke(color=(40, 30, 30), radius=radius)
+    session.begin_stroke(color=(40, 30, 30), radius=radius, objective=objective)
     for index, (x, y) in enumerate(path):
         started = time.perf_counter()
         session.stroke_to(float(x), float(y))
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="repeats for result() and opening a photo (default: 20)")
     parser.add_argument("--scale", type=float, default=1.0, help="display scale of the preview (default: 1.0 = 512x512)")
     parser.add_argument("--weights", metavar="W", help="model weights (default: the bundled model)")
+    parser.add_argument("--objective", choices=("semantic", "pixel"), default="semantic", help="the brush (default) or the old colour-only one")
     parser.add_argument("--no-tune", action="store_true", help="open the photo with the encoder's z only (no per-photo tuning)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -146,7 +147,7 @@ def main() -> None:
           f"{'tuned to the photo' if tune else 'encoder z only (--no-tune)'}")
     print(f"photo: {photo.shape[1]}x{photo.shape[0]}, face box {how}: {box.size:.0f}px at ({box.center_x:.0f}, {box.center_y:.0f})")
 
-    brush = brush_latency(session, args.positions, args.scale)
+    brush = brush_latency(session, args.positions, args.scale, args.objective)
     size = session.preview(args.scale).shape
     for name, what in (
         ("step", "brush step (G backward + forward, the step)"),
