@@ -28,7 +28,7 @@ import numpy as np
 from npe.editing import sources
 from npe.editing.attribute_actions import AttributeActions
 from npe.editing.brush.settings import BrushSettings, Color, make_brush
-from npe.editing.brush.stroke import Stroke, lighten_latent
+from npe.editing.brush.stroke import Stroke, lighten_latent, prepare_stroke
 from npe.editing.compose import MaskSettings, box_rect
 from npe.editing.document import EVENT_NAMES, Document, SessionEvents, readonly
 from npe.editing.errors import SessionError
@@ -247,7 +247,10 @@ class EditSession(HistoryActions, AttributeActions):
             self.document.set_latent(after, limit=stroke.start_limit)  # the canonical image again (strokes show graph passes)
             return False
         # Decoded again: the stroke's images came from graph-building passes.
-        return self._push(LatentRecord(stroke.brush.label, readonly(before), readonly(after), stroke.start_limit, self.document.limit))
+        pushed = self._push(LatentRecord(stroke.brush.label, readonly(before), readonly(after), stroke.start_limit, self.document.limit))
+        if stroke.brush.objective == "semantic":
+            prepare_stroke(self.document, self._brush_attributes())  # the next stroke starts from here
+        return pushed
 
     def cancel_stroke(self) -> None:
         """Abandon the stroke in progress and restore the latent it started from (no undo step)."""

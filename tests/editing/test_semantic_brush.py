@@ -132,3 +132,22 @@ def test_the_composite_reach_spreads_only_where_the_change_is_strong():
     disc_only = _stroke([strong_far], [1.0], SemanticObjective(reach=1.0, feather=1.0, spread=1.0))
     _paint(disc_only, centre=(8.5, 8.5), radius=1.5, steps=10)
     assert float(disc_only.composite_reach()[8, 14]) == 0.0
+
+
+def test_the_next_stroke_starts_with_its_directions_already_measured(model):
+    """After a stroke ends, the brush measures its directions near the new z (while the mouse is up),
+    so the next stroke's first position does not wait for them."""
+    from npe.editing import EditSession
+    from npe.editing.brush import stroke as brush_stroke
+
+    session = EditSession.random(model, seed=5)
+    start = session.document.z.clone()
+    assert session.paint([(8.0, 20.0), (24.0, 20.0)] * 6, color=(255, 255, 255), radius=3, strength=4.0)
+    basis = session.document.model.latent_basis
+
+    def whitened(a, b):
+        return float(torch.linalg.solve(basis, (a - b).reshape(-1, 1)).norm())
+
+    assert whitened(session.document.z, start) > brush_stroke.REUSE_DISTANCE  # the stroke went far
+    where = brush_stroke._JACOBIANS[session.document.generator][0]
+    assert whitened(session.document.z, where) <= brush_stroke.REUSE_DISTANCE  # measured where it ended
