@@ -61,26 +61,30 @@ def build_command_parser() -> argparse.ArgumentParser:
     train.add_argument("data", nargs="+", metavar="DATA", help="zip archives or folders of CelebA-aligned face photos (several may be combined)")
     train.add_argument("--out", default="runs/ian", metavar="DIR", help="output folder: checkpoint, metrics.jsonl, grids, exported weights (default: runs/ian)")
     train.add_argument("--name", default="model", help="file name of the exported weights (default: model)")
-    train.add_argument("--resolution", type=int, default=64, help="image size the model works at (default: 64)")
-    train.add_argument("--latent-dim", type=int, default=100, help="number of latents (default: 100)")
+    train.add_argument("--resolution", type=int, default=None, help="image size the model works at (default: 64)")
+    train.add_argument("--latent-dim", type=int, default=None, help="number of latents (default: 100)")
     train.add_argument("--width", type=int, default=None, help="trunk channels at the first stage")
     train.add_argument("--generator-width", type=int, default=None, help="generator channels at full resolution")
-    train.add_argument("--batch-size", type=int, default=64)
+    # The run settings below default to None: a --config file's value then applies, else TrainConfig's default.
+    train.add_argument("--batch-size", type=int, default=None, help="images per step and process (default: 64)")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="total training steps")
     length.add_argument("--epochs", type=float, help="total passes over the training images")
     train.add_argument("--lr-g", type=float, default=None, help="learning rate of generator and encoder")
     train.add_argument("--lr-d", type=float, default=None, help="learning rate of the discriminator trunk")
     train.add_argument("--warmup-steps", type=int, default=None, help="VAE-only steps before the adversarial terms")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     _add_device(train)
-    train.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
-    train.add_argument("--checkpoint-minutes", type=float, default=5.0, help="minutes between checkpoints (default: 5)")
-    train.add_argument("--validate-minutes", type=float, default=5.0, help="minutes between validation and grids (default: 5)")
+    train.set_defaults(device=None)  # auto, unless --config names a device
+    train.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    train.add_argument("--checkpoint-minutes", type=float, default=None, help="minutes between checkpoints (default: 5)")
+    train.add_argument("--validate-minutes", type=float, default=None, help="minutes between validation and grids (default: 5)")
     train.add_argument("--time-limit", type=float, default=None, metavar="MINUTES", help="stop (with a checkpoint) after this many minutes")
+    train.add_argument("--always-export", action="store_true",
+                       help="also export the weights (and validate) when --time-limit stops the run before its last step")
     train.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt exactly where it stopped")
     train.add_argument("--init-from", metavar="W", help="start from these weights (e.g. the bundled model) instead of random ones; fresh optimizers and discriminator head")
-    train.add_argument("--val-size", type=int, default=500, help="validation images: the last N by name (default: 500)")
+    train.add_argument("--val-size", type=int, default=None, help="validation images: the last N by name (default: 500)")
     train.add_argument(
         "--refine-encoder", action="store_true",
         help="with --init-from: keep the generator as it is and train only the encoder to invert it "

@@ -102,10 +102,9 @@ def _train(args: argparse.Namespace, processes: Any) -> int:
             raise _user_error(f"--resume: no checkpoint at '{checkpoint}'. Start without --resume, or pass the --out folder of the earlier run.")
         model_config, train_config = configs_of(read_checkpoint(checkpoint))
         # Settings that only affect speed and logging may change on resume.
-        train_config = dataclasses.replace(
-            train_config, device=args.device, threads=args.threads,
-            checkpoint_minutes=args.checkpoint_minutes, validate_minutes=args.validate_minutes,
-        )
+        changes = {"device": args.device, "threads": args.threads,
+                   "checkpoint_minutes": args.checkpoint_minutes, "validate_minutes": args.validate_minutes}
+        train_config = dataclasses.replace(train_config, **{key: value for key, value in changes.items() if value is not None})
     else:
         model_config, train_config = build_configs(args)
         if train_config.freeze_generator and not args.init_from:
@@ -164,10 +163,12 @@ def _train(args: argparse.Namespace, processes: Any) -> int:
         (out_dir / "config.json").write_text(json.dumps({"model": to_dict(model_config), "train": to_dict(train_config), "data": description}, indent=2))
     started = time.monotonic()
     trainer.fit(steps, time_limit_minutes=args.time_limit)
-    if trainer.step >= steps and processes.is_main:
+    finished = trainer.step >= steps
+    if (finished or getattr(args, "always_export", False)) and processes.is_main:
         final = trainer.validate()
         trainer.recalibrate_ema_batchnorm()
         tensors_path, _ = trainer.export(out_dir / args.name, metrics=final)
-        log(f"finished {trainer.step} steps in {time.monotonic() - started:.0f} s; validation PSNR {final['val_psnr']:.2f} dB")
+        done = "finished" if finished else "stopped by the time limit after"
+        log(f"{done} {trainer.step} steps in {time.monotonic() - started:.0f} s; validation PSNR {final['val_psnr']:.2f} dB")
         log(f"exported {tensors_path}")
     return 0

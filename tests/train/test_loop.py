@@ -166,3 +166,19 @@ def test_encoder_refinement_moves_the_encoder_and_keeps_the_generator(tmp_path, 
     assert any(not torch.equal(value, trainer.model.encoder.state_dict()[key]) for key, value in encoder.items())
     assert last < first
     assert all(not trainer.opt_d.state[p] for p in trainer.model.classifier.parameters())
+
+
+def test_batches_are_the_permuted_images_some_mirrored(tmp_path, tiny_config, faces32):
+    from npe.data.convert import to_model
+
+    trainer = _trainer(tmp_path, tiny_config, faces32)
+    rng_state = trainer.data_rng.get_state()
+    permutation, cursor = trainer.permutation.clone(), trainer.cursor
+    batch = trainer.next_batch()
+    originals = to_model(faces32[:40][permutation[cursor : cursor + 8].numpy()])
+    trainer.data_rng.set_state(rng_state)
+    flips = torch.rand(8, generator=trainer.data_rng) < 0.5
+    assert 0 < int(flips.sum()) < 8  # this seed mirrors some, not all
+    for image, original, flipped in zip(batch, originals, flips):
+        assert torch.equal(image, original.flip(-1) if flipped else original)
+    assert batch.is_contiguous(memory_format=torch.channels_last)

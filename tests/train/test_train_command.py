@@ -99,3 +99,35 @@ def test_refine_encoder_keeps_the_generator_and_needs_weights(tmp_path, face_fol
     # Same generator, same sampling distribution: the random faces stay the ones it was trained to draw.
     assert torch.equal(refined.latent_mean, source.latent_mean) and torch.equal(refined.latent_basis, source.latent_basis)
     assert refined.metadata["sampling"].startswith("kept from the weights")
+
+
+def test_config_file_settings_apply_unless_a_flag_overrides_them(tmp_path):
+    from npe.cli import build_command_parser
+    from npe.commands.train import build_configs
+
+    config = tmp_path / "recipe.json"
+    config.write_text(json.dumps({"model": {"resolution": 32, "latent_dim": 16},
+                                  "train": {"batch_size": 256, "seed": 7, "val_size": 100, "validate_minutes": 2.0}}))
+    parse = build_command_parser().parse_args
+    model, train = build_configs(parse(["train", "d.zip", "--config", str(config)]))
+    assert (model.resolution, model.latent_dim) == (32, 16)
+    assert (train.batch_size, train.seed, train.val_size, train.validate_minutes, train.device) == (256, 7, 100, 2.0, "auto")
+    model, train = build_configs(parse(["train", "d.zip", "--config", str(config), "--batch-size", "8", "--resolution", "16"]))
+    assert (model.resolution, train.batch_size, train.seed) == (16, 8, 7)
+    model, train = build_configs(parse(["train", "d.zip"]))  # no file: TrainConfig's defaults, as before
+    assert (model.resolution, model.latent_dim, train.batch_size, train.seed, train.threads, train.val_size) == (64, 100, 64, 0, 0, 500)
+
+
+def test_always_export_writes_weights_when_the_time_limit_stops_the_run(tmp_path, face_folder, capsys):
+    out = tmp_path / "run"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model": {"max_channels": 8, "encoder_hidden": 8, "classifier_hidden": 8}}))
+    flags = ["train", str(face_folder), "--steps", "1000", "--time-limit", "0.0001", "--config", str(config), *TINY_FLAGS]
+    assert main([*flags, "--out", str(out)]) == 0
+    assert (out / "checkpoint.pt").is_file() and not (out / "model.safetensors").exists()  # without the flag: resume later
+    assert main([*flags, "--out", str(tmp_path / "exported"), "--always-export"]) == 0
+    weights = load_weights(tmp_path / "exported" / "model.safetensors")
+    assert 1 <= weights.metadata["steps"] < 1000
+    assert "val_psnr" in weights.metadata["metrics"]
+    # The run can still be resumed from its checkpoint.
+    assert main(["train", str(face_folder), "--out", str(tmp_path / "exported"), "--steps", "3", "--resume", "--threads", "1", "--quiet"]) == 0

@@ -1,0 +1,169 @@
+"""The GPU recipe's two scripts end to end on the CPU with a tiny model: benchmarks/gpu_prepare_data.py
+cuts the data (here from archives made of generated faces), benchmarks/gpu_train.py probes, trains,
+exports, evaluates and packs the results as the device tool brings them back."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import synthetic_faces
+from tests.train.conftest import write_aligned_photos
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import gpu_prepare_data
+import gpu_train
+
+TINY_RECIPE = {
+    "model": {"resolution": 16, "latent_dim": 8, "width": 4, "generator_width": 4, "max_channels": 8,
+              "encoder_hidden": 8, "classifier_hidden": 8},
+    "train": {"batch_size": 4, "warmup_steps": 2, "adversarial_ramp_steps": 2, "log_every": 1, "val_size": 2},
+}
+
+
+def write_shared(folder: Path) -> Path:
+    """celeba-9k.zip (20 half-scale aligned photos) and celeba-128-28k.zip (128 px squares: the 108 px face
+    square plus a 10 px margin; two numbered <= 010000, which the subset must leave out)."""
+    folder.mkdir(parents=True)
+    photos = write_aligned_photos(folder / "aligned", 20)
+    with zipfile.ZipFile(folder / "celeba-9k.zip", "w") as archive:
+        for index, path in enumerate(sorted(photos.glob("*.jpg")), start=1):
+            archive.write(path, f"img_align_celeba/{index:06d}.jpg")
+    with zipfile.ZipFile(folder / "celeba-128-28k.zip", "w") as archive:
+        for number, face in zip((5, 9500, 10001, 10007, 20000, 150000, 202593), synthetic_faces(7, 108, seed=5)):
+            square = Image.new("RGB", (128, 128), (200, 60, 60))  # a margin the 64 px crop must not show
+            square.paste(Image.fromarray(face), (10, 10))
+            archive.writestr(f"celeba128/{number:06d}.png", b"")  # not a .jpg: ignored
+            data = _jpeg(square)
+            archive.writestr(f"celeba128/{number:06d}.jpg", data)
+    return folder
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def test_prepare_reframes_the_128_px_photos_as_celeba_aligned_ones(tmp_path, monkeypatch):
+    from npe.config import CropConfig
+    from npe.data.datasets import load_face_crops
+
+    monkeypatch.setenv("NPE_CACHE_DIR", str(tmp_path / "cache"))
+    shared = write_shared(tmp_path / "shared")
+    dest = tmp_path / "data"
+    assert gpu_prepare_data.main(["--shared", str(shared), "--dest", str(dest), "--budget-mib", "1", "--count", "3"]) == 0
+    assert (dest / "celeba-9k.zip").read_bytes() == (shared / "celeba-9k.zip").read_bytes()
+    with zipfile.ZipFile(dest / gpu_prepare_data.SUBSET_NAME) as subset:
+        names = subset.namelist()
+        sizes = {Image.open(subset.open(name)).size for name in names}
+    assert len(names) == 3 and all(int(Path(name).stem) >= 10001 for name in names)
+    assert sizes == {(89, 109)}  # CelebA's aligned photo at half scale, as in celeba-9k
+    # The loader's crop of a re-framed photo is the face square of the original (no red margin).
+    crops = load_face_crops([dest / gpu_prepare_data.SUBSET_NAME], 32, CropConfig())
+    assert crops.images.shape == (3, 32, 32, 3)
+    border = np.concatenate([crops.images[:, 0], crops.images[:, -1], crops.images[:, :, 0], crops.images[:, :, -1]], axis=1)
+    red = (border[..., 0].astype(int) - border[..., 1].astype(int)).mean()
+    assert red < 40, red
+    # Two sources: the subset's names sort first, so validation (the last names) stays celeba-9k's.
+    assert min(gpu_prepare_data.SUBSET_NAME, "celeba-9k.zip") == gpu_prepare_data.SUBSET_NAME
+
+
+def test_the_budget_limits_the_subset(tmp_path):
+    shared = write_shared(tmp_path / "shared")
+    base = (shared / "celeba-9k.zip").stat().st_size
+    budget = (base + 2500) / (1 << 20)  # room for about one re-encoded photo
+    assert gpu_prepare_data.main(["--shared", str(shared), "--dest", str(tmp_path / "d"), "--budget-mib", f"{budget:.6f}"]) == 0
+    total = sum(path.stat().st_size for path in (tmp_path / "d").iterdir())
+    assert total <= budget * (1 << 20)
+    with zipfile.ZipFile(tmp_path / "d" / gpu_prepare_data.SUBSET_NAME) as subset:
+        assert len(subset.namelist()) <= 1
+
+
+def test_step_plan_from_the_probe():
+    records = [{"step": 50, "train_seconds": 5.0, "images_per_s": 1}, {"step": 100, "train_seconds": 10.0, "images_per_s": 1},
+               {"step": 100, "val_psnr": 12.0}, {"step": 150, "train_seconds": 20.0, "images_per_s": 1},
+               {"step": 250, "train_seconds": 40.0, "images_per_s": 1}]
+    rate, how = gpu_train.steps_per_second(records, adversarial_from=120)
+    assert rate == pytest.approx(100 / 20) and "adversarial" in how
+    rate, how = gpu_train.steps_per_second(records, adversarial_from=1000)  # the probe never got there
+    assert rate == pytest.approx(200 / 35 / 2) and "halved" in how
+    assert gpu_train.steps_per_second([], 0)[0] is None
+    assert gpu_train.plan_steps(250, 5.0, 100.0) == 250 + 450
+    assert gpu_train.plan_steps(250, None, 100.0) == 251
+    assert gpu_train.plan_steps(250, 5.0, -3.0) == 251
+
+
+def test_large_weights_come_back_in_parts(tmp_path, monkeypatch):
+    run, out = tmp_path / "run", tmp_path / "out"
+    run.mkdir()
+    payload = bytes(range(256)) * 40
+    (run / "m.safetensors").write_bytes(payload)
+    (tmp_path / "log").write_text("x\n")
+    monkeypatch.setattr(gpu_train, "PART_BYTES", 4096)
+    files = gpu_train.pack(out, run, "m", tmp_path / "log", {})
+    parts = sorted(name for name in files if ".part" in name)
+    assert parts == ["m.safetensors.part0", "m.safetensors.part1", "m.safetensors.part2"]
+    assert b"".join((out / name).read_bytes() for name in parts) == payload
+    assert len(list(out.iterdir())) <= gpu_train.MAX_OUT_FILES
+
+
+@pytest.mark.slow
+def test_prepare_train_export_eval_on_the_cpu(tmp_path, monkeypatch):
+    """What the device command does, on the CPU: every file the device tool would bring back is there."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("NPE_CACHE_DIR", raising=False)
+    shared = write_shared(tmp_path / "shared")
+    data = tmp_path / "repo" / "data" / "gpu"
+    assert gpu_prepare_data.main(["--shared", str(shared), "--dest", str(data), "--budget-mib", "1"]) == 0
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps(TINY_RECIPE))
+    out, work = tmp_path / "OUT", tmp_path / "runs" / "gpu"
+    status = gpu_train.main(["--data", str(data), "--out", str(out), "--work", str(work), "--recipe", str(recipe),
+                             "--device", "cpu", "--threads", "1", "--probe-minutes", "0.001", "--steps", "12",
+                             "--eval-samples", "8", "--eval-val-size", "2", "--minutes", "5"])
+    log = (out / "train.log").read_text()
+    assert status == 0, log[-3000:]
+    names = {path.name for path in out.iterdir()}
+    assert names == {"npe-gpu.safetensors", "npe-gpu.json", "npe-gpu.eval.json", "summary.json", "train.log", "run.tar.gz"}
+    assert len(names) <= gpu_train.MAX_OUT_FILES
+
+    from npe.model import load_weights
+
+    model = load_weights(out / "npe-gpu.safetensors")
+    assert model.config.resolution == 16 and model.metadata["steps"] == 12
+    data_used = model.metadata["training_data"]
+    assert data_used["sources"] == ["celeba-128-subset.zip", "celeba-9k.zip"]
+    assert data_used["train_images"] == 20 + 5 - 2  # the last 2 names for validation
+    assert data_used["validation_names"] == ["celeba-9k.zip/img_align_celeba/000019.jpg", "celeba-9k.zip/img_align_celeba/000020.jpg"]
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert [phase["phase"] for phase in summary["phases"]] == ["probe", "train", "eval"]
+    assert all(phase["status"] == 0 for phase in summary["phases"])
+    assert summary["steps"] == 12 and summary["eval"]["reconstruction"]["psnr"] > 0
+    assert summary["config"]["train"]["batch_size"] == 4  # the recipe's, not npe train's default
+    report = json.loads((out / "npe-gpu.eval.json").read_text())
+    assert report["images"] == 2 and [Path(s).name for s in report["data"]["sources"]] == ["celeba-9k.zip"]
+    with tarfile.open(out / "run.tar.gz") as archive:
+        assert {"config.json", "metrics.jsonl", "samples.png", "reconstructions.png"} <= set(archive.getnames())
+
+
+def test_no_gpu_is_a_clear_failure_with_a_log(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "OUT"
+    assert gpu_train.main(["--data", str(tmp_path), "--out", str(out), "--work", str(tmp_path / "runs" / "w")]) == 1
+    assert "no usable CUDA GPU" in (out / "train.log").read_text()
+    assert json.loads((out / "summary.json").read_text())["environment"]["cuda_available"] is False
