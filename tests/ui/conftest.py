@@ -41,6 +41,17 @@ def no_real_dialogs(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def pointer_reset(qapp):
+    """Each test starts with the pointer off every window: a test whose first mouseMove goes where
+    the previous test left the pointer would get no move event (a wheel gesture never ends)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QCursor
+
+    QCursor.setPos(QPoint(-1000, -1000))
+    yield
+
+
+@pytest.fixture(autouse=True)
 def no_thread_left(qapp):
     yield
     from npe.ui.workers import running_workers
@@ -101,6 +112,16 @@ def make_editor(qtbot, monkeypatch):
         editor.window.close()
         editor.window.shutdown()
         editor.window.deleteLater()
+    _delete_later_now(qtbot)
+
+
+def _delete_later_now(qtbot) -> None:
+    """Carry out the deferred deletes now: Qt runs them only from an event loop, so without this every
+    editor window (about 180 widgets) lives on, and every later editor's theme restyles them all."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
 
 
 @pytest.fixture
