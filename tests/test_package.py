@@ -38,7 +38,7 @@ def test_non_ui_packages_never_import_qt():
 def test_import_linter_contracts_hold():
     """The layering of pyproject.toml's [tool.importlinter]; a missing import-linter is a failure
     (it is a test dependency), not a skip."""
-    import importlinter  # fails loudly when the tool is missing
+    import importlinter  # noqa: F401 - fails loudly when the tool is missing
 
     script = f"from importlinter.cli import lint_imports; raise SystemExit(lint_imports(config_filename={str(ROOT / 'pyproject.toml')!r}, no_cache=True))"
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)

@@ -242,7 +242,7 @@ def test_first_frame_of_an_animated_gif() -> None:
     np.testing.assert_array_equal(loaded[4, 4], [255, 0, 0])
 
 
-def test_exif_orientation_is_applied() -> None:
+def test_exif_orientation_turns_a_jpeg_upright() -> None:
     stored = np.zeros((20, 40, 3), dtype=np.uint8)
     stored[:10, :10] = (255, 0, 0)  # red block in the stored top-left corner
     exif = Image.Exif()

@@ -10,7 +10,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from npe.data.faces import CropBox
 from npe.editing.compose import (

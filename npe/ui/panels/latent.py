@@ -40,7 +40,10 @@ def grid_shape(count: int) -> tuple[int, int]:
 def tile_color(value: float, neutral: QColor) -> QColor:
     strength = min(1.0, abs(float(value)) / FULL_SCALE) ** 0.8
     target = POSITIVE if value >= 0 else NEGATIVE
-    mix = lambda a, b: round(a + (b - a) * strength)
+
+    def mix(a: int, b: int) -> int:
+        return round(a + (b - a) * strength)
+
     return QColor(mix(neutral.red(), target.red()), mix(neutral.green(), target.green()), mix(neutral.blue(), target.blue()))
 
 
