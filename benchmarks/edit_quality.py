@@ -115,7 +115,8 @@ def stroke_points(edit: Edit, box, spacing: float = 1.0) -> list[tuple[float, fl
     """The stroke in photo pixels: start -> end -> start ... (``passes`` legs), ``spacing`` apart."""
     from npe.editing.brush.footprint import densify
 
-    ends = [(box.center_x + du * box.size, box.center_y + dv * box.size) for du, dv in (edit.start, edit.end)]
+    (ux, uy), (vx, vy) = box.axes  # box units along the crop's axes (a turned box turns the stroke)
+    ends = [(box.center_x + box.size * (a * ux + b * vx), box.center_y + box.size * (a * uy + b * vy)) for a, b in (edit.start, edit.end)]
     legs = [ends[index % 2] for index in range(edit.passes + 1)]
     return densify(legs, spacing)
 

@@ -21,28 +21,9 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edit_quality import EDITS, RADIUS, SKIN, paint_stroke  # noqa: E402
+from edit_quality import EDITS, RADIUS, SKIN, paint_stroke, skin_colour, stroke_points  # noqa: E402
 
 BOX = 54.0  # the face box's side at which edit_quality's strokes and radius are given
-
-
-def stroke_in_photo(session, edit, spacing: float) -> list[tuple[float, float]]:
-    from npe.editing.brush.footprint import densify
-
-    box = session.box
-    (ux, uy), (vx, vy) = box.axes
-    ends = [(box.center_x + box.size * (a * ux + b * vx), box.center_y + box.size * (a * uy + b * vy)) for a, b in (edit.start, edit.end)]
-    legs = [ends[index % 2] for index in range(edit.passes + 1)]
-    return densify(legs, spacing)
-
-
-def skin_from(photo: np.ndarray, session) -> tuple[int, int, int]:
-    box = session.box
-    patches = []
-    for du in (-0.2, 0.2):
-        x, y = int(box.center_x + du * box.size), int(box.center_y + 0.08 * box.size)
-        patches.append(photo[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].reshape(-1, 3))
-    return tuple(int(c) for c in np.median(np.concatenate(patches), axis=0))
 
 
 def sheet(model, photo: np.ndarray, edits=EDITS, label: str = "") -> Image.Image:
@@ -53,8 +34,8 @@ def sheet(model, photo: np.ndarray, edits=EDITS, label: str = "") -> Image.Image
     x0, y0, x1, y1 = session.editable_rect
     rows = []
     for edit in edits:
-        points = stroke_in_photo(session, edit, max(1.0, radius / 3))
-        color = skin_from(photo, session) if edit.color == SKIN else edit.color
+        points = stroke_points(edit, session.box, max(1.0, radius / 3))
+        color = skin_colour(photo, session.box) if edit.color == SKIN else edit.color
         cells = [photo, paint_stroke(photo, points, color, radius)]
         for objective in ("semantic", "pixel"):
             session.begin_stroke(color=color, radius=radius, reach=edit.reach, objective=objective)

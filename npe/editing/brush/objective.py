@@ -97,7 +97,6 @@ class LocalStroke:
         *,
         grey: bool = False,
         directions: torch.Tensor | None = None,
-        costs: torch.Tensor | None = None,
     ) -> None:
         self._forward = forward
         self.settings = settings
@@ -106,7 +105,6 @@ class LocalStroke:
         if directions is None:
             directions = principal_directions(latent_basis.to(self.start), settings.components)  # D x k
         self.directions = directions.to(self.start)
-        self.costs = None if costs is None else costs.to(self.start).reshape(1, -1)
         with torch.no_grad():
             self.start_image = forward(self.start).detach()
         self.resolution = int(self.start_image.shape[-1])
@@ -175,13 +173,10 @@ class LocalStroke:
             if settings.preserve > 0:
                 loss = loss + settings.preserve * preservation_loss(output, self.start_image, self.footprint())
             if settings.prior > 0:
-                weighted = leaf.square() if self.costs is None else leaf.square() * self.costs
-                loss = loss + settings.prior * weighted.mean()
+                loss = loss + settings.prior * leaf.square().mean()
             (gradient,) = torch.autograd.grad(loss, leaf)
         if not bool(torch.isfinite(gradient).all()):
             return float(loss.detach())
-        if self.costs is not None:
-            return self._preconditioned_step(gradient, float(loss.detach()))
         # Adam (Kingma & Ba 2015), written out: per-direction normalised steps, state in this object.
         beta1, beta2 = 0.9, 0.99
         self._count += 1
@@ -193,24 +188,6 @@ class LocalStroke:
         self._leaf = self._output = None
         self._graph()  # the new image: shown now, differentiated by the next step
         return float(loss.detach())
-
-    def _preconditioned_step(self, gradient: torch.Tensor, loss: float) -> float:
-        """A step with the gradient divided by each direction's cost and one shared normaliser (Adam
-        with a scalar second moment): directions keep their relative speeds, so the direction that
-        serves the stroke best at the least cost moves most, and no direction moves just because its
-        gradient is consistent (per-coordinate Adam moves every direction at the same rate)."""
-        beta1, beta2 = 0.9, 0.99
-        self._count += 1
-        direction = gradient / self.costs
-        self._moment.mul_(beta1).add_(direction, alpha=1 - beta1)
-        self._second.mul_(beta2).add_(direction.square().mean(), alpha=1 - beta2)
-        corrected = self._moment / (1 - beta1**self._count)
-        scale = (self._second / (1 - beta2**self._count)).sqrt().add_(1e-8)
-        settings = self.settings
-        self.offset = (self.offset - settings.step * settings.strength * corrected / scale).detach()
-        self._leaf = self._output = None
-        self._graph()
-        return loss
 
 
 def lighten_target(start_image: torch.Tensor, amount: float) -> torch.Tensor:
@@ -313,11 +290,11 @@ class SemanticStroke(LocalStroke):
         settings: SemanticObjective = SemanticObjective(),
         *,
         grey: bool = False,
-        gram: torch.Tensor | None = None,
         identity: torch.Tensor | None = None,
     ) -> None:
         local = PixelObjective(reach=settings.reach, feather=settings.feather, preserve=settings.preserve, strength=settings.strength)
-        super().__init__(forward, start, directions, local, grey=grey, directions=directions, costs=costs)
+        super().__init__(forward, start, directions, local, grey=grey, directions=directions)
+        self.costs = costs.to(self.start).reshape(1, -1)
         self.semantic = settings
         count = jacobian.shape[0]
         # K x R² x 3: a pixel's three channels side by side, so a pixel mask selects rows.
@@ -334,7 +311,7 @@ class SemanticStroke(LocalStroke):
         # along that attribute's own direction reads 1 (a stroke for glasses should not age a face).
         self.identity = None if identity is None else identity.to(self.start)
         flat = self.jacobian.reshape(count, -1)
-        self._gram_all = flat @ flat.t() if gram is None else gram.to(self.start)  # Σ over pixels and channels
+        self._gram_all = flat @ flat.t()  # Σ over pixels and channels
 
     def composite_reach(self) -> torch.Tensor:
         """The feathered disc of the reach, widened to ``spread`` pixels where the stroke's change
