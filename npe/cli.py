@@ -86,6 +86,11 @@ def build_command_parser() -> argparse.ArgumentParser:
     train.add_argument("--init-from", metavar="W", help="start from these weights (e.g. the bundled model) instead of random ones; fresh optimizers and discriminator head")
     train.add_argument("--val-size", type=int, default=None, help="validation images: the last N by name (default: 500)")
     train.add_argument(
+        "--labels", metavar="FILE",
+        help="attribute labels in CelebA's list_attr format (matched to the photos by file name; photos without a row "
+        "are unlabelled): training-only heads learn them, so z is laid out by meaning",
+    )
+    train.add_argument(
         "--refine-encoder", action="store_true",
         help="with --init-from: keep the generator as it is and train only the encoder to invert it "
         "(no adversarial terms; sharper reconstructions without changing the sample faces or directions)",

@@ -26,6 +26,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "generator_width": (1, 1024),
     "generator_top_width": (0, 1024),
     "classifier_hidden": (0, 8192),
+    "attributes": (0, 1024),
 }
 _BOOL_FIELDS = ("mdc", "ternary", "feature_loss", "ortho_reg", "recon_grad_to_trunk", "trunk_norm")
 _MAX_DILATION, _MAX_BLOCKS, _MAX_TUPLE = 8, 8, 16
@@ -87,6 +88,10 @@ class ModelConfig:
     # latents mixed in training, a single latent in the editor); pixel norm does not.
     generator_norm: str = "pixel"  # "pixel", "batch" or "none"
     classifier_hidden: int = 256  # hidden units of the discriminator head on the shared trunk
+    # Labelled attributes (e.g. CelebA's 40) the training-only heads predict: one on the shared trunk
+    # (real photos, and the reconstruction of each must keep its photo's labels, as AC-GAN), one
+    # linear from z (so each attribute is a direction in z). 0: no heads. Never in exported weights.
+    attributes: int = 0
 
     def __post_init__(self) -> None:
         for name, (low, high) in _INT_RANGES.items():
@@ -124,6 +129,13 @@ class LossWeights:
     feature: float = 1.0  # L2 on trunk activations
     kl: float = 0.005  # KL(q(z|x) || N(0, I)), per latent, relative to pixel terms
     ortho: float = 1e-4  # orthogonal regularisation
+    # With ModelConfig.attributes and labels (the three terms are off without them): binary
+    # cross-entropy of the trunk's attribute head on labelled real photos (trains the discriminator
+    # side), of the same head on their reconstructions (trains encoder and generator to keep what
+    # the photo has), and of a linear read-out of the encoder's z (the encoder lays z out by meaning).
+    attribute: float = 1.0
+    attribute_consistency: float = 0.1
+    latent_attribute: float = 0.1
 
 
 @dataclass

@@ -12,10 +12,15 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from npe.errors import UserError
 from npe.config import ConfigError, CropConfig, ModelConfig, TrainConfig, from_dict, to_dict
+
+if TYPE_CHECKING:
+    from npe.editing.attributes import AttributeLabels
 
 
 def _user_error(message: str) -> Exception:
@@ -73,6 +78,27 @@ def build_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
     return model_config, train_config
 
 
+def _read_labels(args: argparse.Namespace) -> AttributeLabels | None:
+    """The --labels table, or None without the flag."""
+    if not getattr(args, "labels", None):
+        return None
+    from npe.editing.attributes import read_celeba_attributes
+
+    return read_celeba_attributes(args.labels)  # its errors are UserErrors with the file's name
+
+
+def label_rows(table: AttributeLabels, names: list[str]) -> np.ndarray:
+    """float32 rows (1 present, 0 absent) of `table` for photos `names`, matched by file name; NaN rows
+    for photos the table does not list."""
+    index = {name: row for row, name in enumerate(table.files)}
+    rows = np.full((len(names), len(table.names)), np.nan, dtype=np.float32)
+    for position, name in enumerate(names):
+        row = index.get(Path(name).name)
+        if row is not None:
+            rows[position] = table.values[row]
+    return rows
+
+
 def train_command(args: argparse.Namespace) -> int:
     from npe.train import distributed
 
@@ -105,6 +131,11 @@ def _train(args: argparse.Namespace, processes: Any) -> int:
         changes = {"device": args.device, "threads": args.threads,
                    "checkpoint_minutes": args.checkpoint_minutes, "validate_minutes": args.validate_minutes}
         train_config = dataclasses.replace(train_config, **{key: value for key, value in changes.items() if value is not None})
+        label_table = _read_labels(args)
+        if model_config.attributes and (label_table is None or len(label_table.names) != model_config.attributes):
+            raise _user_error(f"this run learns {model_config.attributes} attribute labels: pass the same --labels file to --resume it.")
+        if label_table is not None and not model_config.attributes:
+            raise _user_error("this run was started without --labels; resume it without them.")
     else:
         model_config, train_config = build_configs(args)
         if train_config.freeze_generator and not args.init_from:
@@ -113,6 +144,8 @@ def _train(args: argparse.Namespace, processes: Any) -> int:
             from npe.model import read_config
 
             model_config, _ = read_config(args.init_from)
+        label_table = _read_labels(args)
+        model_config = dataclasses.replace(model_config, attributes=len(label_table.names) if label_table else 0)
         if checkpoint.exists():
             raise _user_error(f"'{out_dir}' already holds a training run. Use --resume to continue it, or choose another --out.")
 
@@ -142,8 +175,16 @@ def _train(args: argparse.Namespace, processes: Any) -> int:
     }
     if processes.distributed:
         log(f"training on {processes.world_size} processes, {train_config.batch_size} images each per step")
+    train_labels = None
+    if label_table is not None:
+        train_labels = label_rows(label_table, [crops.names[index] for index in train_index])
+        labelled = int((~np.isnan(train_labels[:, 0])).sum())
+        description["labels"] = {"file": Path(args.labels).name, "attributes": len(label_table.names), "labelled_train_images": labelled}
+        log(f"{labelled} of {len(train_index)} training photos have attribute labels ({len(label_table.names)} attributes)")
+        if labelled == 0:
+            raise _user_error(f"no training photo has a row in '{args.labels}' (rows are matched by file name, e.g. 000001.jpg)")
     trainer = Trainer(model_config, train_config, crops.images[train_index], crops.images[val_index], out_dir, description,
-                      log=log, processes=processes, device=device)
+                      log=log, processes=processes, device=device, train_labels=train_labels)
     if args.resume:
         trainer.load_checkpoint(checkpoint)
         log(f"resumed from step {trainer.step} ({trainer.images_seen} images seen)")

@@ -10,6 +10,10 @@ from npe.config import ModelConfig
 from npe.model.blocks import DownStage, ResidualBlock, UpStage, make_norm
 
 
+# Modules that only training uses; exported (inference) weights leave them out.
+TRAINING_ONLY = ("classifier.", "attribute_head.", "latent_attributes.")
+
+
 def _stage_channels(base: int, stages: int, cap: int) -> list[int]:
     """Channels per trunk stage: base, 2*base, 4*base, ... capped."""
     return [min(base * 2**index, cap) for index in range(stages)]
@@ -119,6 +123,15 @@ class IAN(nn.Module):
                 )
             else:
                 self.classifier = nn.Linear(self.trunk.out_features, outputs)
+        # Training-only attribute heads (config.attributes > 0): see ModelConfig.attributes.
+        self.attribute_head: nn.Module | None = None
+        self.latent_attributes: nn.Linear | None = None
+        if with_classifier and config.attributes > 0:
+            hidden = config.classifier_hidden or 256
+            self.attribute_head = nn.Sequential(
+                nn.Linear(self.trunk.out_features, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, config.attributes)
+            )
+            self.latent_attributes = nn.Linear(config.latent_dim, config.attributes)
 
     # --- inference API -------------------------------------------------------------------
     def encode_distribution(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
@@ -146,6 +159,12 @@ class IAN(nn.Module):
             raise RuntimeError("this model was loaded for inference only; it has no discriminator head")
         features = self.trunk(images)
         return self.classifier(features[-1].flatten(1)), features
+
+    def attribute_logits(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """The trunk's attribute head on trunk activations (N x attributes logits)."""
+        if self.attribute_head is None:
+            raise RuntimeError("this model has no attribute head (ModelConfig.attributes is 0, or it was loaded for inference)")
+        return self.attribute_head(features[-1].flatten(1))
 
     def latents_from_noise(self, noise: torch.Tensor) -> torch.Tensor:
         """Map N(0, I) noise (N x latent_dim) to latents of the model's sampling distribution."""
@@ -176,5 +195,5 @@ class IAN(nn.Module):
 
     # --- parts ---------------------------------------------------------------------------
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
-        """The tensors needed to encode and decode (the discriminator head is dropped)."""
-        return {key: value for key, value in self.state_dict().items() if not key.startswith("classifier.")}
+        """The tensors needed to encode and decode (the discriminator and attribute heads are dropped)."""
+        return {key: value for key, value in self.state_dict().items() if not key.startswith(TRAINING_ONLY)}

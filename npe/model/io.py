@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ from safetensors.torch import save
 from npe.errors import UserError
 from npe.fileio import atomic_write_bytes
 from npe.config import ConfigError, ModelConfig, from_dict, to_dict
-from npe.model.ian import IAN
+from npe.model.ian import IAN, TRAINING_ONLY
 
 FORMAT_VERSION = 1
 LATENT_DISTRIBUTION_KEYS = ("latent_mean", "latent_basis")
@@ -39,9 +40,12 @@ def save_weights(
     tensors_path, config_path = weight_paths(path)
     state = model.inference_state_dict() if inference_only else model.state_dict()
     tensors = {key: value.detach().cpu().contiguous() for key, value in state.items()}
+    # The config describes the file: inference weights hold no attribute heads (and stay readable by
+    # versions that never had them).
+    config = dataclasses.replace(model.config, attributes=0) if inference_only else model.config
     document = {
         "format_version": FORMAT_VERSION,
-        "model": to_dict(model.config),
+        "model": to_dict(config),
         "inference_only": inference_only,
         "metadata": metadata or {},
     }
@@ -93,7 +97,7 @@ def load_weights(path: str | os.PathLike, *, device: str | torch.device = "cpu",
         # Files written before the sampling distribution existed: keep N(0, I).
         tensors.setdefault(key, expected[key])
     missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected) - ({k for k in tensors if k.startswith("classifier.")}))
+    unexpected = sorted(set(tensors) - set(expected) - ({k for k in tensors if k.startswith(TRAINING_ONLY)}))
     problems = []
     if missing:
         problems.append(f"missing {len(missing)} tensor(s), e.g. {', '.join(missing[:3])}")

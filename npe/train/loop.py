@@ -8,6 +8,7 @@ each batch (npe.train.distributed); only the main process writes anything.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import sys
@@ -21,7 +22,7 @@ import torch
 
 from npe.config import ModelConfig, TrainConfig, to_dict
 from npe.data.convert import to_model, to_uint8
-from npe.model.ian import IAN
+from npe.model.ian import IAN, TRAINING_ONLY
 from npe.train import objective
 from npe.train.augment import diff_augment, parse_policy
 from npe.train.checkpoint import CHECKPOINT_NAME, configs_of, load_module, read_checkpoint, write_checkpoint
@@ -83,11 +84,16 @@ class Trainer:
         processes: Processes | None = None,
         device: torch.device | None = None,
         augment: objective.Augment | None = None,
+        train_labels: np.ndarray | None = None,
     ) -> None:
         if train_images.ndim != 4 or train_images.shape[1:] != (model_config.resolution, model_config.resolution, 3):
             raise ValueError(
                 f"training images must be N x {model_config.resolution} x {model_config.resolution} x 3, got {train_images.shape}"
             )
+        if train_labels is not None and (train_labels.ndim != 2 or len(train_labels) != len(train_images)
+                                         or train_labels.shape[1] != model_config.attributes):
+            raise ValueError(f"labels must be N x {model_config.attributes} (one row per training image, "
+                             f"ModelConfig.attributes columns), got {train_labels.shape}")
         self.processes = processes or Processes()
         if len(train_images) < self.processes.world_size:
             raise ValueError(f"{len(train_images)} training image(s) cannot be shared by {self.processes.world_size} processes")
@@ -126,6 +132,8 @@ class Trainer:
             self.model.generator.requires_grad_(False)
         autoencoder = [] if train_config.freeze_generator else list(self.model.generator.parameters())
         autoencoder += list(self.model.encoder.parameters())
+        if self.model.latent_attributes is not None:
+            autoencoder += list(self.model.latent_attributes.parameters())
         if model_config.recon_grad_to_trunk:
             autoencoder += list(self.model.trunk.parameters())
         self.opt_g = torch.optim.Adam(autoencoder, lr=train_config.lr_generator, betas=betas)
@@ -133,12 +141,16 @@ class Trainer:
         self.opt_d = torch.optim.Adam(
             [
                 {"params": list(self.model.trunk.parameters()), "lr": train_config.lr_discriminator * train_config.trunk_adversarial_scale},
-                {"params": list(self.model.classifier.parameters())},
+                {"params": list(self.model.classifier.parameters())
+                 + (list(self.model.attribute_head.parameters()) if self.model.attribute_head is not None else [])},
             ],
             lr=train_config.lr_discriminator,
             betas=betas,
         )
         self.train_images = torch.from_numpy(np.ascontiguousarray(train_images))
+        # Attribute labels per training image: 1 present, 0 absent, NaN unknown (unlabelled photos).
+        self.train_labels = None if train_labels is None else torch.from_numpy(np.asarray(train_labels, dtype=np.float32))
+        self.batch_labels: objective.Labels | None = None
         self.val_images = np.ascontiguousarray(val_images)
         # The data order is the same on every process (same seed): each reads its slice of it.
         self.data_rng = torch.Generator().manual_seed(train_config.seed + 1)
@@ -172,7 +184,8 @@ class Trainer:
         return min(self.config.batch_size, len(self.train_images) // self.processes.world_size) * self.processes.world_size
 
     def next_batch(self) -> torch.Tensor:
-        """This process's slice of the next global batch of the epoch's permutation, randomly flipped."""
+        """This process's slice of the next global batch of the epoch's permutation, randomly flipped
+        (and its labels in `batch_labels`, when the run has labels)."""
         span = self.global_batch
         size = span // self.processes.world_size
         if self.cursor + span > len(self.permutation):
@@ -181,6 +194,10 @@ class Trainer:
         mine = slice(self.processes.rank * size, (self.processes.rank + 1) * size)
         indices = self.permutation[self.cursor : self.cursor + span][mine]
         self.cursor += span
+        if self.train_labels is not None:  # (CelebA's attributes do not change under a mirror flip)
+            rows = self.train_labels[indices].to(self.device)
+            known = ~torch.isnan(rows)
+            self.batch_labels = objective.Labels(torch.nan_to_num(rows), known)
         # uint8 crosses to the device (a quarter of the float bytes); conversion and flips happen there.
         batch = to_model(self.train_images[indices].to(self.device, non_blocking=True))
         flip = (torch.rand(span, generator=self.data_rng) < 0.5)[mine].to(self.device)
@@ -221,7 +238,8 @@ class Trainer:
 
         # (1) encoder + generator
         step_g = objective.generator_loss(
-            self.model, images, self.config.losses, prior_count=prior_count, adversarial_scale=scale, augment=self.augment
+            self.model, images, self.config.losses, prior_count=prior_count, adversarial_scale=scale, augment=self.augment,
+            labels=self.batch_labels,
         )
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_d.zero_grad(set_to_none=True)
@@ -230,12 +248,12 @@ class Trainer:
         self.opt_g.step()
         values = step_g.values
 
-        # (2) discriminator, with its own optimizer (see __init__)
-        if scale is not None:
+        # (2) discriminator (and attribute head), with its own optimizer (see __init__)
+        if scale is not None or self.batch_labels is not None:
             self.opt_d.zero_grad(set_to_none=True)
             total_d, values_d = objective.discriminator_loss(
                 self.model, images, step_g.samples, step_g.reconstructions, self.config.losses,
-                adversarial_scale=scale, augment=self.augment,
+                adversarial_scale=scale, augment=self.augment, labels=self.batch_labels,
             )
             total_d.backward()
             self.processes.average_gradients(self._parameters(self.opt_d))
@@ -328,13 +346,14 @@ class Trainer:
     def initialize_from(self, weights: IAN) -> None:
         """Start from trained inference weights (generator, trunk, encoder, sampling distribution);
         the discriminator head and the optimizers start fresh."""
-        if weights.config != self.model_config:
+        # (The attribute heads are training-only: weights trained without them start runs with them.)
+        if dataclasses.replace(weights.config, attributes=self.model_config.attributes) != self.model_config:
             raise ValueError(f"the weights were made with another model config: {weights.config}")
         state = weights.inference_state_dict()
         self.initial_sampling = str(weights.metadata.get("sampling", "")) if getattr(weights, "metadata", None) else None
         for module in (self.model, self.ema):
             missing, unexpected = module.load_state_dict(state, strict=False)
-            if unexpected or any(not key.startswith("classifier.") for key in missing):
+            if unexpected or any(not key.startswith(TRAINING_ONLY) for key in missing):
                 raise ValueError(f"weights do not fit the model: missing {missing}, unexpected {unexpected}")
 
     # --- export ----------------------------------------------------------------------------

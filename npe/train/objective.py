@@ -49,6 +49,24 @@ class GeneratorLoss:
     values: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class Labels:
+    """Attribute labels of a batch: `values` N x A in {0, 1}, `known` N x A (False where unlabelled)."""
+
+    values: torch.Tensor
+    known: torch.Tensor
+
+    def loss(self, logits: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy over the known labels (0 when none is known)."""
+        known = self.known.to(logits.dtype)
+        terms = nn.functional.binary_cross_entropy_with_logits(logits, self.values.to(logits.dtype), reduction="none")
+        return (terms * known).sum() / known.sum().clamp_min(1.0)
+
+
+def _use_labels(model: IAN, labels: Labels | None) -> bool:
+    return labels is not None and model.attribute_head is not None
+
+
 def generator_loss(
     model: IAN,
     images: torch.Tensor,
@@ -57,11 +75,14 @@ def generator_loss(
     prior_count: int,
     adversarial_scale: float | None,
     augment: Augment = identity,
+    labels: Labels | None = None,
 ) -> GeneratorLoss:
     """Pixel L1 + KL + feature L2 (clean images vs their reconstructions) + the adversarial terms.
 
     `prior_count` latents drawn from N(0, I) are decoded beside the reconstructions; `adversarial_scale`
-    is the ramp factor of the adversarial terms, None before they switch on. The trunk gets
+    is the ramp factor of the adversarial terms, None before they switch on. With `labels` (and a
+    model with attribute heads) the linear read-out of z and the trunk's head on the reconstructions
+    are asked for the photos' labels (`latent_attribute`, `attribute_consistency`). The trunk gets
     reconstruction gradients only through the encoder (with `recon_grad_to_trunk`); the discriminator
     passes are recorded with trunk and head frozen, so `total.backward()` never reaches them there.
     """
@@ -81,14 +102,31 @@ def generator_loss(
     total = weights.pixel * loss_pixel + weights.kl * loss_kl
     values = {"pixel": loss_pixel.item(), "kl": loss_kl.item()}
     adversarial = adversarial_scale is not None
+    labelled = _use_labels(model, labels)
+    if labelled and weights.latent_attribute > 0:
+        assert labels is not None and model.latent_attributes is not None
+        loss_latent = labels.loss(model.latent_attributes(mean))
+        total = total + weights.latent_attribute * loss_latent
+        values["z_attr"] = loss_latent.item()
+    consistency = labelled and weights.attribute_consistency > 0
     # The discriminator's weights are constants here: these terms train only encoder and generator.
-    if adversarial or cfg.feature_loss:
-        with requires_grad([*model.trunk.parameters(), *model.classifier.parameters()], False):
+    if adversarial or cfg.feature_loss or consistency:
+        heads = [*model.classifier.parameters(), *(model.attribute_head.parameters() if model.attribute_head is not None else [])]
+        with requires_grad([*model.trunk.parameters(), *heads], False):
+            recon_features: list[torch.Tensor] | None = None
             if cfg.feature_loss:
                 features = model.trunk(torch.cat([images, reconstructions]))
                 loss_feature = losses.feature_loss([f[:batch] for f in features], [f[batch:] for f in features])
                 total = total + weights.feature * loss_feature
                 values["feature"] = loss_feature.item()
+                recon_features = [f[batch:] for f in features]
+            if consistency:
+                assert labels is not None
+                if recon_features is None:
+                    recon_features = model.trunk(reconstructions)
+                loss_consistency = labels.loss(model.attribute_logits(recon_features))
+                total = total + weights.attribute_consistency * loss_consistency
+                values["recon_attr"] = loss_consistency.item()
             if adversarial:
                 logits, _ = model.discriminate(augment(torch.cat([reconstructions, samples])))
                 loss_adv = losses.generator_adversarial_loss(logits[batch:], logits[:batch])
@@ -109,21 +147,40 @@ def discriminator_loss(
     reconstructions: torch.Tensor,
     weights: LossWeights,
     *,
-    adversarial_scale: float,
+    adversarial_scale: float | None,
     augment: Augment = identity,
+    labels: Labels | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The ternary (or binary) loss over real / generated / reconstructed, all augmented alike.
+    """The ternary (or binary) loss over real / generated / reconstructed, all augmented alike, and
+    with `labels` the attribute head's loss on the (augmented) real photos.
 
-    Generated images are detached: this trains only the trunk and the classifier head.
+    Generated images are detached: this trains only the trunk and the heads. `adversarial_scale`
+    None (before the adversarial terms switch on) leaves only the attribute term.
     """
     cfg = model.config
     batch, prior_count = images.shape[0], samples.shape[0]
-    logits, _ = model.discriminate(augment(torch.cat([images, samples.detach(), reconstructions.detach()])))
-    loss_d = losses.discriminator_loss(logits[:batch], logits[batch : batch + prior_count], logits[batch + prior_count :])
-    total = adversarial_scale * loss_d
+    labelled = _use_labels(model, labels) and weights.attribute > 0
+    total = torch.zeros((), device=images.device)
+    values: dict[str, float] = {}
+    if adversarial_scale is not None:
+        logits, features = model.discriminate(augment(torch.cat([images, samples.detach(), reconstructions.detach()])))
+        loss_d = losses.discriminator_loss(logits[:batch], logits[batch : batch + prior_count], logits[batch + prior_count :])
+        total = total + adversarial_scale * loss_d
+        with torch.no_grad():
+            real = logits[:batch]
+            accuracy = (real.argmax(1) == losses.REAL) if real.shape[1] > 1 else (real[:, 0] > 0)
+        values.update({"d": loss_d.item(), "d_acc": float(accuracy.float().mean())})
+        if labelled:
+            real_features = [f[:batch] for f in features]
+    elif labelled:
+        real_features = model.trunk(augment(images))
+    else:
+        return total, values
+    if labelled:
+        assert labels is not None
+        loss_attribute = labels.loss(model.attribute_logits(real_features))
+        total = total + weights.attribute * loss_attribute
+        values["attr"] = loss_attribute.item()
     if cfg.ortho_reg and weights.ortho > 0:
         total = total + weights.ortho * losses.orthogonal_regularisation(losses.conv_weights(model.trunk))
-    with torch.no_grad():
-        real = logits[:batch]
-        accuracy = (real.argmax(1) == losses.REAL) if real.shape[1] > 1 else (real[:, 0] > 0)
-    return total, {"d": loss_d.item(), "d_acc": float(accuracy.float().mean())}
+    return total, values
