@@ -179,10 +179,13 @@ def open_session(model, attributes, photo: np.ndarray, box, name: str, cache: Pa
     return session
 
 
+STRENGTH = 1.0  # the brush's strength setting (--strength)
+
+
 def paint_with(session, points, color, edit: Edit, objective: str) -> tuple[np.ndarray, list[float]]:
     """One stroke along ``points`` with the brush ``objective``; the session is left as it was."""
     timings = []
-    session.begin_stroke(color=color, radius=RADIUS, reach=edit.reach, objective=objective)
+    session.begin_stroke(color=color, radius=RADIUS, reach=edit.reach, objective=objective, strength=STRENGTH)
     for x, y in points:
         started = time.perf_counter()
         session.stroke_to(x, y)
@@ -303,8 +306,11 @@ def main() -> None:
     parser.add_argument("--weights", help="model weights (default: the bundled model)")
     parser.add_argument("--brush-directions", type=Path, help="attribute directions the brush steps along (default: the model's)")
     parser.add_argument("--judge", type=Path, help="judge weights (default: the committed paint-robust judge)")
+    parser.add_argument("--strength", type=float, default=1.0, help="the brush's strength setting (default 1: the editor's 100%%)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    global STRENGTH
+    STRENGTH = args.strength
 
     from attribute_classifier import load_classifier
 
