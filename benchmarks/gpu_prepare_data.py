@@ -7,6 +7,8 @@ Run it here, before the device call (seconds; no GPU):
 
 What it writes to DEST (default data/gpu/):
   celeba-9k.zip           a copy of ../shared/data/celeba-9k.zip (8,500 training + the 500 validation faces)
+  labels.txt              a copy of ../shared/data/list_attr_celeba-9k.txt (CelebA's 40 labels of the training
+                          faces, for `npe train --labels`; gpu_train.py passes it on when it is there)
   celeba-128-subset.zip   as many photos of ../shared/data/celeba-128-28k.zip as fit the budget (numbered above
                           010000: people unseen in 008501-010000, photos not already in celeba-9k), re-framed as
                           CelebA's aligned photos at half scale (89 x 109, the 128 px square pasted at (25, 57) of a
@@ -34,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 TRAVEL_LIMIT = 64 * MIB  # the device tool's limit on the working tree plus carried paths
 SUBSET_NAME = "celeba-128-subset.zip"  # sorts before "celeba-9k.zip": the validation split stays celeba-9k's
+LABELS_NAME = "labels.txt"  # CelebA's attribute labels, for npe train --labels
 MEMBER_FOLDER = "celeba128"
 FIRST_UNSEEN = 10001  # celeba-128-28k: nobody numbered 008501-010000 appears above this; <= 008500 duplicates celeba-9k
 CANVAS = (178, 218)  # CelebA's aligned photo
@@ -133,12 +136,18 @@ def main(argv: list[str] | None = None) -> int:
         inside = dest.is_relative_to(REPO)
         tree = travelling_bytes(REPO) if inside else 0
         budget = TRAVEL_LIMIT - tree - int(args.margin_mib * MIB)
-    left = budget - base.stat().st_size
+    labels = args.shared / "list_attr_celeba-9k.txt"
+    left = budget - base.stat().st_size - (labels.stat().st_size if labels.is_file() else 0)
     if left < 0:
         print(f"gpu_prepare_data: celeba-9k.zip alone ({base.stat().st_size / MIB:.1f} MiB) exceeds the budget of "
               f"{budget / MIB:.1f} MiB: the checkout itself is too large to travel with it", file=sys.stderr)
         return 2
     shutil.copyfile(base, dest / "celeba-9k.zip")
+    if labels.is_file():
+        shutil.copyfile(labels, dest / LABELS_NAME)
+    else:
+        (dest / LABELS_NAME).unlink(missing_ok=True)
+        print(f"gpu_prepare_data: no {labels}: the run trains without attribute labels", file=sys.stderr)
     count = 0
     if extra.is_file() and left > 0 and args.count != 0:
         count = write_subset(extra, dest / SUBSET_NAME, left, limit=args.count, scale=args.scale, quality=args.quality, seed=args.seed)

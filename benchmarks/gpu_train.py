@@ -99,6 +99,17 @@ def data_sources(paths: Sequence[str]) -> list[str]:
     return sources
 
 
+def label_file(given: str | None, data: Sequence[str]) -> str | None:
+    """The --labels file for npe train: ``given`` ('none': no labels), else labels.txt in a --data folder."""
+    if given is not None:
+        return None if given.lower() == "none" else given
+    for path in data:
+        candidate = Path(path) / "labels.txt"
+        if Path(path).is_dir() and candidate.is_file():
+            return str(candidate)
+    return None
+
+
 def metrics_records(run: Path) -> list[dict[str, Any]]:
     path = run / "metrics.jsonl"
     if not path.is_file():
@@ -223,6 +234,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda", choices=("cuda", "cpu", "auto"), help="(default: cuda; no GPU is then an error)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of npe train (default: torch's)")
     parser.add_argument("--init-from", default=None, metavar="W", help="start from these weights (their architecture replaces the recipe's model)")
+    parser.add_argument("--labels", default=None, metavar="FILE",
+                        help="attribute labels for npe train --labels (default: labels.txt in a --data folder, if there; 'none': without)")
     parser.add_argument("--train-arg", action="append", default=[], metavar="ARG", help="one more argument for npe train (repeatable), e.g. --train-arg=--no-mdc")
     parser.add_argument("--eval-data", default=None, help="data for npe eval (default: the celeba-9k.zip among --data, else all of --data)")
     parser.add_argument("--eval-samples", type=int, default=2000, help="random samples for the SWD (default: 2000)")
@@ -285,6 +298,10 @@ def _run(args: argparse.Namespace, log: Log, work: Path, started: float, train_d
     env.setdefault("NPE_CACHE_DIR", str(work.parent / "cache"))  # phases 1-3 decode the photos once
     npe = [sys.executable, "-m", "npe"]
     common = ["--device", args.device, "--out", str(work), "--name", args.name]
+    labels = label_file(args.labels, args.data)
+    if labels is not None:  # both phases: a run with labels resumes only with them
+        common += ["--labels", labels]
+    summary["labels"] = labels
     if args.threads is not None:
         common += ["--threads", str(args.threads)]
 

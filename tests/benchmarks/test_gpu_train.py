@@ -45,6 +45,8 @@ def write_shared(folder: Path) -> Path:
             archive.writestr(f"celeba128/{number:06d}.png", b"")  # not a .jpg: ignored
             data = _jpeg(square)
             archive.writestr(f"celeba128/{number:06d}.jpg", data)
+    rows = [f"{index:06d}.jpg " + " ".join("1" if (index + k) % 3 else "-1" for k in range(3)) for index in range(1, 21)]
+    (folder / "list_attr_celeba-9k.txt").write_text("\n".join(["20", "Smiling Bangs Male", *rows]) + "\n")
     return folder
 
 
@@ -147,12 +149,16 @@ def test_prepare_train_export_eval_on_the_cpu(tmp_path, monkeypatch):
     assert data_used["sources"] == ["celeba-128-subset.zip", "celeba-9k.zip"]
     assert data_used["train_images"] == 20 + 5 - 2  # the last 2 names for validation
     assert data_used["validation_names"] == ["celeba-9k.zip/img_align_celeba/000019.jpg", "celeba-9k.zip/img_align_celeba/000020.jpg"]
+    # The labels travelled with the data and reached npe train (the celeba-128 photos have none).
+    assert (data / "labels.txt").is_file()
+    assert data_used["labels"] == {"file": "labels.txt", "attributes": 3, "labelled_train_images": 18}
 
     summary = json.loads((out / "summary.json").read_text())
     assert [phase["phase"] for phase in summary["phases"]] == ["probe", "train", "eval"]
     assert all(phase["status"] == 0 for phase in summary["phases"])
     assert summary["steps"] == 12 and summary["eval"]["reconstruction"]["psnr"] > 0
     assert summary["config"]["train"]["batch_size"] == 4  # the recipe's, not npe train's default
+    assert summary["labels"] == str(data / "labels.txt")
     report = json.loads((out / "npe-gpu.eval.json").read_text())
     assert report["images"] == 2 and [Path(s).name for s in report["data"]["sources"]] == ["celeba-9k.zip"]
     with tarfile.open(out / "run.tar.gz") as archive:
