@@ -8,7 +8,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from npe.errors import UserError
+from npe.errors import NoFaceError, UserError
 
 if TYPE_CHECKING:
     from npe.editing.session import EditSession
@@ -30,7 +30,6 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     from npe.editing.attributes import parse_attribute_values
     from npe.editing.brush import BrushSettings
     from npe.editing.brush.footprint import densify
-    from npe.editing.errors import FaceNotFoundError
     from npe.editing.face_choice import DoubtfulFaceError
     from npe.editing.workspace import Workspace
 
@@ -82,7 +81,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     except DoubtfulFaceError as exc:
         print(f"npe: {_doubtful_message(args.input, exc)}", file=sys.stderr)
         return EXIT_DOUBTFUL_FACE
-    except FaceNotFoundError as exc:
+    except NoFaceError as exc:
         raise UserError(f"{exc} (Or pass --whole-image to edit the whole image, or --box X,Y,SIDE[,ANGLE] to place the face square by hand.)") from None
     kind = "crop" if args.crop_only else "photo"
     shape = session.result_crop().shape if args.crop_only else session.result().shape

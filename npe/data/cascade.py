@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from npe.config import CropConfig
-from npe.data.faces import check_photo, crop_face, warp
-from npe.data.geometry import CELEBA_ASPECT, CropBox, apply, pillow_coefficients, scaling
+from npe.data.faces import CELEBA_ASPECT, check_photo, crop_face, warp
+from npe.geometry import CropBox, apply, pillow_coefficients, scaling
 
 if TYPE_CHECKING:
     from skimage.feature import Cascade

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from npe.data.faces import CropBox, paste_back
+from npe.data.faces import paste_back
+from npe.geometry import CropBox, apply, border_fade
 
 LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luminance weights (what PIL's "L" conversion uses)
 PIXEL_UNITS = 127.5  # one unit of the model's [-1, 1] range in uint8 levels
@@ -99,36 +100,6 @@ def feather_for(photo_size: tuple[int, int], box: CropBox) -> float:
     return 0.0 if covers and abs(math.remainder(box.angle, 90.0)) < 1e-6 else FEATHER
 
 
-def box_rect(box: CropBox, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """The box's bounding rectangle clipped to the photo: (x0, y0, x1, y1), or None if outside."""
-    return box.pixel_bounds(width, height)
-
-
-def photo_to_crop(box: CropBox, resolution: int, x: np.ndarray | float, y: np.ndarray | float) -> tuple:
-    """Photo positions (continuous pixels) -> model-crop positions (u, v in [0, R] inside the box)."""
-    (ux, uy), (vx, vy) = box.axes
-    per_pixel = resolution / box.size
-    dx, dy = x - box.center_x, y - box.center_y
-    return resolution / 2 + per_pixel * (dx * ux + dy * uy), resolution / 2 + per_pixel * (dx * vx + dy * vy)
-
-
-def crop_to_photo(box: CropBox, resolution: int, u: np.ndarray | float, v: np.ndarray | float) -> tuple:
-    """The inverse of ``photo_to_crop``."""
-    (ux, uy), (vx, vy) = box.axes
-    scale = box.size / resolution
-    du, dv = u - resolution / 2, v - resolution / 2
-    return box.center_x + scale * (du * ux + dv * vx), box.center_y + scale * (du * uy + dv * vy)
-
-
-def _smoothstep_ramp(u: torch.Tensor, v: torch.Tensor, resolution: int, feather: float) -> torch.Tensor:
-    """1 inside the box easing to 0 at its border (the same fade paste_back applies)."""
-    inset = torch.minimum(torch.minimum(u, resolution - u), torch.minimum(v, resolution - v))
-    if feather <= 0:
-        return (inset > 0).float()
-    ramp = (inset / (feather * resolution)).clamp(0.0, 1.0)
-    return ramp * ramp * (3.0 - 2.0 * ramp)
-
-
 class PreviewCompositor:
     """The result at display resolution, fast enough for every brush step.
 
@@ -172,27 +143,26 @@ class PreviewCompositor:
         sx, sy = width / self.photo.shape[1], height / self.photo.shape[0]
         # The box in display pixels (an exact scale when sx == sy; photos keep their aspect ratio).
         box = CropBox(self.box.center_x * sx, self.box.center_y * sy, self.box.size * (sx + sy) / 2, self.box.angle)
-        rect = box_rect(box, width, height)
+        rect = box.pixel_bounds(width, height)
         entry = {"base": base, "rect": rect, "box": box, "sx": sx, "sy": sy}
         if rect is not None:
             x0, y0, x1, y1 = rect
-            xs = torch.arange(x0, x1, dtype=torch.float64) + 0.5
-            ys = torch.arange(y0, y1, dtype=torch.float64) + 0.5
-            grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-            u, v = photo_to_crop(box, self.resolution, grid_x, grid_y)
-            ramp = _smoothstep_ramp(u.float(), v.float(), self.resolution, self.feather)
-            rows = torch.nonzero(ramp.any(dim=1)).flatten()
-            cols = torch.nonzero(ramp.any(dim=0)).flatten()
-            if rows.numel() == 0:
+            grid_x, grid_y = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
+            crop_points = apply(box.photo_to_crop(self.resolution), np.stack([grid_x, grid_y], axis=-1))
+            u, v = (crop_points[:, axis].reshape(grid_x.shape) for axis in (0, 1))
+            ramp = border_fade(u.astype(np.float32), v.astype(np.float32), self.resolution, self.feather)
+            rows = np.flatnonzero(ramp.any(axis=1))
+            cols = np.flatnonzero(ramp.any(axis=0))
+            if rows.size == 0:
                 entry["rect"] = None
             else:
                 top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
                 entry["rect"] = (x0 + left, y0 + top, x0 + right, y0 + bottom)
                 u, v = u[top:bottom, left:right], v[top:bottom, left:right]
                 # grid_sample with align_corners=False: -1 and 1 are the crop's outer pixel edges.
-                grid = torch.stack([u / self.resolution * 2 - 1, v / self.resolution * 2 - 1], dim=-1).float()
+                grid = torch.from_numpy(np.stack([u / self.resolution * 2 - 1, v / self.resolution * 2 - 1], axis=-1).astype(np.float32))
                 entry["grid"] = grid.unsqueeze(0)
-                entry["ramp"] = ramp[top:bottom, left:right].contiguous()
+                entry["ramp"] = torch.from_numpy(np.ascontiguousarray(ramp[top:bottom, left:right]))
                 window = base[y0 + top : y0 + bottom, x0 + left : x0 + right]
                 entry["window"] = torch.from_numpy(np.ascontiguousarray(window)).float()
         self._cache[scale] = entry

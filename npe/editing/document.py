@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from npe.data.faces import CropBox
-from npe.editing.compose import crop_to_photo, is_greyscale, photo_to_crop
+from npe.editing.compose import is_greyscale
 from npe.editing.errors import SessionError
 from npe.editing.history import CommitState, SourceState
 from npe.editing.inversion import EditingGenerator, TunedGenerator, anchor_for
+from npe.geometry import CropBox
 from npe.model.runtime import model_device, prepare
 
 if TYPE_CHECKING:
@@ -131,12 +131,9 @@ class Document:
         )
 
     def to_crop_coords(self, x: float, y: float) -> tuple[float, float]:
-        u, v = photo_to_crop(self.box, self.resolution, x, y)
+        """Photo position (continuous pixels) -> position in the model's crop (u, v in [0, R] inside the box)."""
+        u, v = self.box.to_crop([(x, y)], self.resolution)[0]
         return float(u), float(v)
-
-    def to_photo_coords(self, u: float, v: float) -> tuple[float, float]:
-        x, y = crop_to_photo(self.box, self.resolution, u, v)
-        return float(x), float(y)
 
     def check_position(self, x: float, y: float, what: str) -> None:
         width, height = self.photo_size

@@ -29,7 +29,7 @@ from npe.editing import sources
 from npe.editing.attribute_actions import AttributeActions
 from npe.editing.brush.settings import BrushSettings, Color, make_brush
 from npe.editing.brush.stroke import Stroke, lighten_latent, prepare_stroke
-from npe.editing.compose import MaskSettings, box_rect
+from npe.editing.compose import MaskSettings
 from npe.editing.document import EVENT_NAMES, Document, SessionEvents, readonly
 from npe.editing.errors import SessionError
 from npe.editing.history import (
@@ -52,10 +52,10 @@ from npe.editing.sessionfile import (
     png_metadata,
     save_document,
 )
+from npe.geometry import CropBox
 from npe.model.runtime import encode_images
 
 if TYPE_CHECKING:
-    from npe.data.faces import CropBox
     from npe.data.original import StoredPhoto
     from npe.editing.attributes import AttributeDirections
     from npe.editing.directions import Directions
@@ -162,7 +162,7 @@ class EditSession(HistoryActions, AttributeActions):
     @property
     def editable_rect(self) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1): the photo rectangle edits can change (the face box, clipped)."""
-        return box_rect(self.box, *self.photo_size) or (0, 0, 0, 0)
+        return self.box.pixel_bounds(*self.photo_size) or (0, 0, 0, 0)
 
     @property
     def default_radius(self) -> float:
@@ -206,9 +206,6 @@ class EditSession(HistoryActions, AttributeActions):
 
     def to_crop_coords(self, x: float, y: float) -> tuple[float, float]:
         return self.document.to_crop_coords(x, y)
-
-    def to_photo_coords(self, u: float, v: float) -> tuple[float, float]:
-        return self.document.to_photo_coords(u, v)
 
     # --- paintbrush ---------------------------------------------------------------------------------
     @_action

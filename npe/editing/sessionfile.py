@@ -16,10 +16,10 @@ import numpy as np
 from PIL import Image
 
 from npe import __version__
-from npe.data.faces import CropBox
 from npe.editing.errors import OtherModelError, SessionError
 from npe.editing.history import ArrayStore, CommitRecord, GroupRecord, History, LatentRecord, ProtectRecord, SourceRecord, SourceState
 from npe.fileio import atomic_write_bytes
+from npe.geometry import CropBox
 
 FORMAT = "npe-session"
 VERSION = 1

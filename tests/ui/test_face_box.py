@@ -12,7 +12,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from npe.data.face_finder import Face
-from npe.data.faces import CropBox
+from npe.geometry import CropBox
 from npe.editing.workspace import Workspace
 from tests.ui.helpers import wait, widget_point
 
