@@ -30,18 +30,9 @@ from npe.editing.attribute_actions import AttributeActions
 from npe.editing.brush.settings import BrushSettings, Color, make_brush
 from npe.editing.brush.stroke import Stroke, lighten_latent, prepare_stroke
 from npe.editing.compose import MaskSettings
-from npe.editing.document import EVENT_NAMES, Document, SessionEvents, readonly
+from npe.editing.document import EVENT_NAMES, CommitState, Document, SessionEvents, SourceState, readonly
 from npe.editing.errors import SessionError
-from npe.editing.history import (
-    CommitRecord,
-    CommitState,
-    History,
-    LatentRecord,
-    ProtectRecord,
-    Record,
-    SourceRecord,
-    SourceState,
-)
+from npe.editing.history import CommitRecord, History, LatentRecord, ProtectRecord, Record, SourceRecord
 from npe.editing.history_actions import HistoryActions, HistoryEntry
 from npe.editing.history_actions import user_action as _action
 from npe.editing.protect import ProtectChange, clear_all, paint_discs

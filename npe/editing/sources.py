@@ -18,7 +18,7 @@ from npe.data import faces
 from npe.data.convert import to_uint8
 from npe.editing.errors import SessionError
 from npe.editing.gallery import sample_latent
-from npe.editing.history import SourceState
+from npe.editing.document import SourceState
 from npe.editing.inversion import InversionCancelled, InversionSettings, Progress, TunedGenerator, decode, invert
 from npe.errors import NoFaceError
 from npe.geometry import CropBox

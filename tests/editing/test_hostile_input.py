@@ -82,7 +82,7 @@ def saved(session, tmp_path):
 
 
 def _rewrite(path, out, change_manifest=None, change_arrays=None):
-    from npe.editing.sessionfile import read_session, write_session
+    from npe.editing.sessionzip import read_session, write_session
 
     manifest, arrays = read_session(path)
     manifest = json.loads(json.dumps(manifest))

@@ -144,7 +144,7 @@ def _save_session(editor, path, monkeypatch):
 
 
 def test_a_session_from_other_weights_asks_before_opening(qtbot, editor, tmp_path, monkeypatch):
-    from npe.editing.sessionfile import read_session, write_session
+    from npe.editing.sessionzip import read_session, write_session
 
     drag(qtbot, editor, [(10.0, 10.0), (20.0, 12.0)])
     painted = displayed(editor)
