@@ -316,7 +316,7 @@ class EditSession(HistoryActions, AttributeActions):
         if self._directions is None:
             raise SessionError(
                 "This model has no principal directions (NAME.directions.safetensors beside its weights); "
-                "create them with 'python -m npe.editing.directions --weights W --data ARCHIVE'."
+                "create them with 'npe directions --weights W --data ARCHIVE'."
             )
         if not 0 <= int(k) < len(self._directions):
             raise SessionError(f"Direction {k} does not exist; there are {len(self._directions)} (0-{len(self._directions) - 1}).")

@@ -304,7 +304,7 @@ def test_direction_edit_changes_the_image_and_undo_restores_it(session, photo):
 
 def test_direction_edit_without_directions_explains_how_to_make_them(session):
     session.directions = None
-    with pytest.raises(SessionError, match="npe.editing.directions"):
+    with pytest.raises(SessionError, match="npe directions --weights W"):
         session.set_direction(0, 1.0)
 
 

@@ -250,7 +250,7 @@ class LatentPanel(QWidget):
         self.directions_title.toggled.connect(self._show_directions)
         self.no_directions = QLabel(
             "This model ships no principal directions. Create them with "
-            "'python -m npe.editing.directions --weights W --data ARCHIVE'."
+            "'npe directions --weights W --data ARCHIVE'."
         )
         self.no_directions.setObjectName("hint")
         self.no_directions.setWordWrap(True)
