@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from npe.errors import NoFaceError, UserError
 
 if TYPE_CHECKING:
+    from npe.editing.face_choice import DoubtfulFaceError
     from npe.editing.session import EditSession
     from npe.editing.workspace import Workspace
 
@@ -172,7 +173,7 @@ def _box(text: str) -> tuple[float, ...]:
     return values
 
 
-def _doubtful_message(path: str, exc: Exception) -> str:
+def _doubtful_message(path: str, exc: DoubtfulFaceError) -> str:
     face = exc.report.faces[exc.index]
     x, y, side, angle = face.box
     return (

@@ -125,7 +125,7 @@ def _clusters(boxes: np.ndarray) -> list[tuple[int, np.ndarray]]:
             current = frontier.pop()
             for neighbour in np.flatnonzero(linked[current] & (labels < 0)):
                 labels[neighbour] = start
-                frontier.append(neighbour)
+                frontier.append(int(neighbour))
     groups = [(int((labels == label).sum()), boxes[labels == label].mean(axis=0)) for label in np.unique(labels)]
     return sorted(groups, key=lambda group: (-group[0], -group[1][2]))
 

@@ -78,6 +78,7 @@ class FaceReport:
             return f"{found}; using the box placed by hand"
         if self.how == "whole-image":
             return f"{found}; using the whole image"
+        assert self.chosen is not None  # every other way of choosing names a face
         face = self.faces[self.chosen]
         which = {"confident": "the largest confident one", "picked": "as asked", "doubtful": "a doubtful one"}[self.how]
         return f"{found}; using face {self.chosen} ({which}, score {face.score:.2f}, {face.box[2]:.0f} px)"

@@ -156,8 +156,9 @@ Record = LatentRecord | ProtectRecord | SourceRecord | CommitRecord | GroupRecor
 def merge(label: str, records: list[Record]) -> Record:
     """One record for a group: consecutive latent changes collapse into one (a slider drag of a
     hundred moves costs one record); anything else becomes a GroupRecord."""
-    if all(isinstance(r, LatentRecord) for r in records):
-        return LatentRecord(label, records[0].before, records[-1].after, records[0].limit_before, records[-1].limit_after)
+    latents = [r for r in records if isinstance(r, LatentRecord)]
+    if len(latents) == len(records):
+        return LatentRecord(label, latents[0].before, latents[-1].after, latents[0].limit_before, latents[-1].limit_after)
     if len(records) == 1:
         records[0].label = label
         return records[0]

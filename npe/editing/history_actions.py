@@ -66,9 +66,13 @@ class HistoryActions:
         self._refuse_in_group("jump in the history")
         with self.events.batch():
             while self._history.index > index:
-                self._history.undo().undo(self.document)
+                undone = self._history.undo()
+                assert undone is not None  # the index was above 0
+                undone.undo(self.document)
             while self._history.index < index:
-                self._history.redo().redo(self.document)
+                redone = self._history.redo()
+                assert redone is not None  # the index was below the end
+                redone.redo(self.document)
             self.events.emit("history")
         return True
 

@@ -348,7 +348,8 @@ def load_document(
     ``model_summary``, with its weights_id): OtherModelError if the file names other weights,
     unless ``allow_other_model``; what the caller should be told is appended to ``notes``."""
     manifest, arrays = read_session(path)
-    made_for = manifest.get("model") if isinstance(manifest.get("model"), dict) else {}
+    recorded = manifest.get("model")
+    made_for: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     if made_for.get("latent_dim") not in (None, latent_dim) or made_for.get("resolution") not in (None, resolution):
         raise SessionError(
             f"'{path}' was made with a model of {made_for.get('latent_dim')} latents at "

@@ -68,7 +68,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, damaged: str, cap: int = M
     with archive.open(info) as stream:
         while True:
             # read1 inflates at most about _CHUNK bytes per call, whatever the member claims.
-            chunk = stream.read1(_CHUNK)
+            chunk = stream.read1(_CHUNK)  # type: ignore[attr-defined]  # a ZipExtFile; typeshed says IO[bytes]
             if not chunk:
                 break
             total += len(chunk)

@@ -103,15 +103,16 @@ class Workspace:
 
         model = self._load(weights, device)
         before = len(self.warnings)
-        self.use_model(model, find_directions(model, weights, self.warn), find_gallery(model, weights, self.warn), weights)
+        gallery = find_gallery(model, weights, self.warn)
+        self.use_model(model, find_directions(model, weights, self.warn), gallery, weights)
         self._find_attributes(model, weights)
         return ModelSummary(
             name=str(getattr(model, "name", None) or "unnamed model"),
             resolution=int(model.config.resolution),
             latent_dim=int(model.config.latent_dim),
             device=device_label(str(model_device(model))),
-            gallery_size=len(self.gallery),
-            gallery_generated=bool(getattr(self.gallery, "generated", True)),
+            gallery_size=len(gallery),
+            gallery_generated=gallery.generated,
             attribute_names=tuple(self.attributes.names) if self.attributes is not None else (),
             attribute_warning=self.attribute_warning,
             warnings=tuple(self.warnings[before:]),
@@ -214,6 +215,7 @@ class Workspace:
     def open_sample(self, index: int) -> EditSession:
         """Gallery face ``index``."""
         model = self.require_model()
+        assert self.gallery is not None  # set with the model
         return self.adopt(self._session(sources.open_gallery_face(model, int(index), self.gallery)), f"Sample {index}")
 
     def open_random(self, seed: int | None = None) -> EditSession:

@@ -146,14 +146,15 @@ class FaceBoxOverlay:
         """The candidate (its index, largest first) a click at ``photo_point`` picks, or None: the
         smallest box under the point decides, and the chosen box wins a tie, so a click inside the
         chosen face is never taken from the brush (unless a smaller face lies inside it)."""
-        if not self.candidates_shown():
+        shown = self.shown_box
+        if shown is None or not self.candidates_shown():
             return None
         under = [(box[2], index) for index, box in enumerate(self.candidates)
-                 if not same_box(box, self.shown_box) and contains(box, photo_point)]
+                 if not same_box(box, shown) and contains(box, photo_point)]
         if not under:
             return None
         side, index = min(under)
-        return None if contains(self.shown_box, photo_point) and self.shown_box[2] <= side else index
+        return None if contains(shown, photo_point) and shown[2] <= side else index
 
     def face_at(self, widget_point: QPointF, view: View) -> int | None:
         """``candidate_at`` for a press at ``widget_point``; with the Face box tool, the chosen
@@ -171,6 +172,7 @@ class FaceBoxOverlay:
 
     def press(self, photo_point: Point, grabbed: tuple[str, int], rotate: bool) -> None:
         mode, corner = grabbed
+        assert self.shown_box is not None  # hit() grabbed it
         self._drag = _Drag("rotate" if rotate else mode, self.shown_box, photo_point, corner)
 
     def move(self, photo_point: Point) -> None:
@@ -193,7 +195,8 @@ class FaceBoxOverlay:
 
     # --- drawing ---------------------------------------------------------------------------
     def paint(self, painter: QPainter, view: View) -> None:
-        if self.shown_box is None or not (self.visible or self.editing):
+        shown = self.shown_box
+        if shown is None or not (self.visible or self.editing):
             return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -201,39 +204,41 @@ class FaceBoxOverlay:
         chosen = None
         if self.candidates_shown():
             for number, other in enumerate(self.candidates):
-                if same_box(other, self.shown_box):
+                if same_box(other, shown):
                     chosen = number
                 else:
                     self._outline(painter, other, view, OTHER_COLOR, 1.2, Qt.PenStyle.DashLine, str(number))
         color = DOUBTFUL_COLOR if self.doubtful else BOX_COLOR
         label = ("Face" if chosen is None else f"Face {chosen}") + ("?" if self.doubtful else "")
-        self._outline(painter, self.shown_box, view, color, 2.0, Qt.PenStyle.SolidLine, label)
+        self._outline(painter, shown, view, color, 2.0, Qt.PenStyle.SolidLine, label)
         if self.editing:
-            top_middle = view.to_widget(*_mean(corners(self.shown_box)[:2]))
+            top_middle = view.to_widget(*_mean(corners(shown)[:2]))
             handle = self._handle(view)
             painter.setPen(QPen(color, 1.5))
             painter.drawLine(top_middle, handle)
             painter.setBrush(color)
             painter.drawEllipse(handle, 5, 5)
-            for x, y in corners(self.shown_box):
+            for x, y in corners(shown):
                 corner = view.to_widget(x, y)
                 painter.drawRect(QRectF(corner.x() - 4, corner.y() - 4, 8, 8))
         painter.restore()
 
     def _outline(self, painter: QPainter, box: Box, view: View, color: QColor, width: float, style: Qt.PenStyle, label: str) -> None:
-        polygon = QPolygonF([view.to_widget(x, y) for x, y in corners(box)])
+        points = [view.to_widget(x, y) for x, y in corners(box)]
+        polygon = QPolygonF(points)
         painter.setPen(QPen(QColor(0, 0, 0, 150), width + 2.0))  # a dark halo keeps it visible on any photo
         painter.drawPolygon(polygon)
         painter.setPen(QPen(color, width, style))
         painter.drawPolygon(polygon)
         painter.setPen(QColor(0, 0, 0, 200))  # a shadow, so the label reads on light hair or sky
-        painter.drawText(polygon[0] + QPointF(5, -5), label)
+        painter.drawText(points[0] + QPointF(5, -5), label)
         painter.setPen(QColor(color.red(), color.green(), color.blue()))
-        painter.drawText(polygon[0] + QPointF(4, -6), label)
+        painter.drawText(points[0] + QPointF(4, -6), label)
 
     def _handle(self, view: View) -> QPointF:
         """The rotation handle: HANDLE_GAP widget pixels above the top edge's middle, along the box's up."""
         box = self.shown_box
+        assert box is not None  # callers check
         _, (vx, vy) = CropBox(*box).axes
         x, y = _mean(corners(box)[:2])
         gap = HANDLE_GAP / max(view.scale(), 1e-6)

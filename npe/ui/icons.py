@@ -67,7 +67,7 @@ ICONS: dict[str, str] = {
 
 APP_ICON = "npe.svg"  # in resources/icons/
 
-_bound: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
+_bound: weakref.WeakKeyDictionary[QAction | QAbstractButton, str] = weakref.WeakKeyDictionary()
 
 
 def icon(name: str) -> QIcon:
