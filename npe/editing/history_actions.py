@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:
+    from npe.editing.brush.stroke import Stroke
     from npe.editing.document import Document, SessionEvents
     from npe.editing.history import History
 
@@ -47,7 +48,7 @@ class HistoryActions:
     document: Document
     events: SessionEvents
     _history: History
-    _stroke: object | None
+    _stroke: Stroke | None
     end_stroke: Callable[[], bool]
 
     @user_action

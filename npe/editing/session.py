@@ -29,6 +29,7 @@ from npe.editing import sources
 from npe.editing.attribute_actions import AttributeActions
 from npe.editing.brush.settings import BrushSettings, Color, make_brush
 from npe.editing.brush.stroke import Stroke, lighten_latent, prepare_stroke
+from npe.editing.companions import weights_name
 from npe.editing.compose import MaskSettings
 from npe.editing.document import EVENT_NAMES, CommitState, Document, SessionEvents, SourceState, readonly
 from npe.editing.errors import SessionError
@@ -463,5 +464,4 @@ def _model_summary(model: IAN) -> dict[str, Any]:
 
 
 def _model_name(model: IAN) -> str:
-    name = getattr(model, "name", None)
-    return name if isinstance(name, str) and name else "unnamed model"
+    return weights_name(model) or "unnamed model"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from npe.editing import sources
+from npe.editing.companions import weights_name
 from npe.editing.errors import NoModelError, SessionError
 from npe.editing.face_choice import FaceFinder, FaceReport, choose_face, default_face_finder, report_for_box
 from npe.editing.session import EditSession
@@ -107,7 +108,7 @@ class Workspace:
         self.use_model(model, find_directions(model, weights, self.warn), gallery, weights)
         self._find_attributes(model, weights)
         return ModelSummary(
-            name=str(getattr(model, "name", None) or "unnamed model"),
+            name=weights_name(model) or "unnamed model",
             resolution=int(model.config.resolution),
             latent_dim=int(model.config.latent_dim),
             device=device_label(str(model_device(model))),
