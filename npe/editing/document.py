@@ -250,7 +250,7 @@ class Document:
         latent0 = torch.from_numpy(np.array(source.latent0, dtype=np.float32)).reshape(1, -1).to(self.device)
         self.anchor = anchor_for(self.model, latent0, self.tuned)  # the tuned face at z0 (inversion docs)
         self.generator = EditingGenerator(self.model, self.anchor)  # anchored_decode, folded for speed
-        # A grey photo gets grey changes and a brush that compares brightness (issue 10).
+        # A grey photo gets grey changes and a brush that compares brightness: colour would show as a stain.
         self.grey = not source.is_sample and is_greyscale(source.photo)
         self.limit = self._check_limit(source.limit)
         self.alpha = source.alpha

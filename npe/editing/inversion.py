@@ -9,11 +9,11 @@ user painted with bit for bit.
 What the editor decodes through on a tuned photo is *anchored* (``anchored_decode``): at z0 it is
 the tuned reconstruction (the face the user sees, which the brush's colour term judges); a change
 from z0 is shaped by the shared generator's stages up to 32 px and drawn by the tuned last stage
-and to_rgb layer (ANCHOR_TUNED_PREFIXES). Measured on 30 validation faces (edit_quality_log,
-2026-12-02), changes through the fully tuned generator read less like what was painted for (a
-white stroke over a mouth: a white glow on the lips rather than teeth; the classifier read "mouth
-open" on 53% against 67% anchored): tuning the middle stage on one closed-mouth photo bends it
-toward that photo. Changes with only to_rgb tuned drew the astronaut's new fringe teal.
+and to_rgb layer (ANCHOR_TUNED_PREFIXES). Changes through the fully tuned generator read less like
+what was painted for (a white stroke over a mouth: a white glow on the lips rather than teeth):
+tuning the middle stage on one closed-mouth photo bends it toward that photo. Changes with only
+to_rgb tuned drew the astronaut's new fringe teal. The measurements: benchmarks/edit_quality_log.md
+("anchored decoding on tuned photos").
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from npe.train.metrics import (
 )
 
 PCA_COMPONENTS = 100
-# What a model must reach to ship (the acceptance targets). Sharpness is a band: far more
+# What a model must reach to ship (MODEL_CARD.md's targets). Sharpness is a band: far more
 # Laplacian energy than the photos is noise or artefacts, not detail (a random network scores > 10).
 TARGETS: dict[str, float] = {"psnr": 21.0, "ssim": 0.62, "sharpness": 0.6, "sharpness_max": 1.5, "swd_finest_ratio": 3.0}
 # Sample chunks compared with the reference half for the matched SWD (more: less variance, more time).

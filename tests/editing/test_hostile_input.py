@@ -1,4 +1,4 @@
-"""Hostile or careless input through `npe edit` and the session API (issue 14): exports that would
+"""Hostile or careless input through `npe edit` and the session API: exports that would
 destroy the original or lie about their format, edits that do nothing, session files that still
 parse but would load wrong."""
 

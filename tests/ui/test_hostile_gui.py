@@ -1,4 +1,4 @@
-"""The editor window with careless or hostile input (issue 14): exports never suggest the original,
+"""The editor window with careless or hostile input: exports never suggest the original,
 the panels name what is open, warnings reach the status bar, a session from other weights asks,
 and hundreds of strokes through the real mouse path undo bit-exactly."""
 
@@ -61,7 +61,7 @@ def test_export_keeps_a_jpeg_name_and_writes_jpeg(qtbot, editor, photo_file, tmp
 
 
 def test_export_on_a_full_disk_shows_one_line_keeps_the_file_and_the_edit(qtbot, editor, photo_file, tmp_path, monkeypatch):
-    """Issue 22 through Export Image: a dialog with the one-line reason, the old file bit-identical,
+    """A full disk through Export Image: a dialog with the one-line reason, the old file bit-identical,
     no temp file, and the edit still open and unsaved."""
     from tests.full_disk import FullDisk
     from tests.ui.test_window import record_dialogs
