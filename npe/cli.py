@@ -27,6 +27,7 @@ class Subcommand:
     handler: str
 
     def run(self, args: argparse.Namespace) -> int:
+        # Imported by name (packaging/npe.spec bundles every npe.commands module for this).
         module, function = self.handler.split(":")
         return int(getattr(importlib.import_module(f"npe.commands.{module}"), function)(args))
 
