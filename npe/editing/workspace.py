@@ -104,8 +104,9 @@ class Workspace:
 
         model = self._load(weights, device)
         before = len(self.warnings)
-        gallery = find_gallery(model, weights, self.warn)
-        self.use_model(model, find_directions(model, weights, self.warn), gallery, weights)
+        directions = find_directions(model, weights, self.warn)
+        gallery = find_gallery(model, weights, self.warn)  # after the directions: their warnings come in this order
+        self.use_model(model, directions, gallery, weights)
         self._find_attributes(model, weights)
         return ModelSummary(
             name=weights_name(model) or "unnamed model",
