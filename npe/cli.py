@@ -210,12 +210,15 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
 _BY_NAME = {command.name: command for command in SUBCOMMANDS}
 
 
-def build_command_parser() -> argparse.ArgumentParser:
+def build_command_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or of ``only`` that one (`npe COMMAND` then imports nothing
+    the other subcommands' arguments need)."""
     parser = argparse.ArgumentParser(prog="npe", description="Neural Photo Editor command-line tools.")
     parser.add_argument("--version", action="version", version=f"npe {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in SUBCOMMANDS:
-        command.add_parser(commands, command.summary)
+        if only is None or command.name == only:
+            command.add_parser(commands, command.summary)
     return parser
 
 
@@ -226,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     remove_temps_on_signals()  # a terminated export leaves no temp file behind
     try:
         if argv and argv[0] in _BY_NAME:
-            args = build_command_parser().parse_args(argv)
+            args = build_command_parser(only=argv[0]).parse_args(argv)
             return _BY_NAME[args.command].run(args)
         args = build_editor_parser().parse_args(argv)
         from npe.ui.app import run_editor
