@@ -30,18 +30,6 @@ from attribute_classifier import ATTRIBUTES, DEFAULT_DATA, DEFAULT_LABELS, DEFAU
 ACCEPTANCE = ("Smiling", "Eyeglasses", "Bangs", "Male")
 
 
-def decode(model, latents: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    import torch
-
-    from npe.data.convert import to_uint8
-
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(latents), batch_size):
-            out.append(to_uint8(model.decode(torch.as_tensor(latents[start : start + batch_size]))))
-    return np.concatenate(out) if out else np.zeros((0, model.config.resolution, model.config.resolution, 3), np.uint8)
-
-
 def save_grid(path: Path, rows: list[np.ndarray], zoom: int = 2) -> None:
     """Rows of uint8 images (each k x R x R x 3) stacked into one PNG, ``zoom`` x nearest."""
     from PIL import Image
@@ -72,8 +60,9 @@ def main() -> int:
     import torch
 
     from npe.editing.attributes import DEFAULT_ATTRIBUTES, apply_attributes
-    from npe.editing.directions import encode_images, find_attributes, fit_model_attributes
+    from npe.editing.directions import find_attributes, fit_model_attributes
     from npe.model import load_weights
+    from npe.model.runtime import decode_latents, encode_images
 
     torch.set_num_threads(1)
     started = time.time()
@@ -82,7 +71,7 @@ def main() -> int:
     if args.fit:
         conditions = {} if args.no_condition else None
         fitted = [ATTRIBUTES.index(name) for name in DEFAULT_ATTRIBUTES]
-        directions = fit_model_attributes(model, images[train], labels[train][:, fitted], DEFAULT_ATTRIBUTES, conditions, method=args.method)
+        directions = fit_model_attributes(model, encode_images(model, images[train], 64), labels[train][:, fitted], DEFAULT_ATTRIBUTES, conditions, method=args.method)
     else:
         directions = find_attributes(model, args.weights)
     classifier = load_classifier()
@@ -90,7 +79,7 @@ def main() -> int:
     column = {name: ATTRIBUTES.index(name) for name in ATTRIBUTES}  # label columns
 
     latents = encode_images(model, images[validation])
-    before = classifier.classify(decode(model, latents))
+    before = classifier.classify(decode_latents(model, latents))
     truth = labels[validation]
     judged_names = [name for name in classifier.names if name in column]
     judged = [classifier.column(name) for name in judged_names]
@@ -111,7 +100,7 @@ def main() -> int:
             if chosen.size == 0:
                 continue
             moved = apply_attributes(latents[chosen], directions, {name: sign * args.value})
-            after_images = decode(model, moved)
+            after_images = decode_latents(model, moved)
             after = classifier.classify(after_images)
             target = classifier.column(name)
             wanted = sign > 0
@@ -124,7 +113,7 @@ def main() -> int:
             if args.grids:
                 args.grids.mkdir(parents=True, exist_ok=True)
                 show = chosen[:8]
-                rows = [decode(model, latents[show]), after_images[:8]]
+                rows = [decode_latents(model, latents[show]), after_images[:8]]
                 save_grid(args.grids / f"attr-{name}-{'plus' if sign > 0 else 'minus'}.png", rows)
 
     print("\nacceptance (+{0:g} std): hit >= 70%, the other three of {1} flip <= 20%".format(args.value, "/".join(ACCEPTANCE)))

@@ -32,7 +32,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npe.data import cascade, face_finder, mtcnn  # noqa: E402
-from npe.data.geometry import CropBox, aligned_crop_box  # noqa: E402
+from npe.data.faces import aligned_crop_box  # noqa: E402
+from npe.geometry import CropBox  # noqa: E402
 
 
 def read(archive: Path, names: list[str]) -> list[np.ndarray]:

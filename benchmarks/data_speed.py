@@ -25,7 +25,9 @@ from skimage import data
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npe.data.datasets import load_face_crops  # noqa: E402
-from npe.data.faces import CropBox, NoFaceError, crop_face, find_face, paste_back  # noqa: E402
+from npe.data.faces import crop_face, find_face, paste_back  # noqa: E402
+from npe.errors import NoFaceError  # noqa: E402
+from npe.geometry import CropBox  # noqa: E402
 
 
 def timed(call: Callable[[], object], repeat: int) -> tuple[float, float, object]:

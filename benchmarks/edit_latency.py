@@ -45,14 +45,14 @@ def _photo() -> np.ndarray:
 
 
 def _box(photo: np.ndarray):
-    from npe.data import faces
+    from npe.data.faces import find_face
+    from npe.errors import NoFaceError
+    from npe.geometry import CropBox
 
-    if hasattr(faces, "find_face"):
-        try:
-            return faces.find_face(photo), "found"
-        except faces.NoFaceError:
-            pass
-    return faces.CropBox(240.0, 150.0, 200.0), "fixed (face finder unavailable)"
+    try:
+        return find_face(photo), "found"
+    except NoFaceError:
+        return CropBox(240.0, 150.0, 200.0), "fixed (no face found)"
 
 
 def brush_latency(session, positions: int, scale: float, objective: str = "semantic") -> dict[str, tuple[float, float]]:

@@ -1,6 +1,6 @@
 """The model's training curve as a picture: validation PSNR (encoder only, the trainer's EMA model, the
 500 validation faces) against cumulative hours of training on the team's 2-core CPU, over every run
-that led to the shipped weights, with the issue's bar and the PCA-100 baseline.
+that led to the shipped weights, with a PSNR bar (--bar) and the PCA-100 baseline.
 
     python benchmarks/training_curve.py [--runs benchmarks/training_curve.csv] [--out resources/docs/training_curve.png]
         [--line "z optimised (generator's ceiling)" 23.64]
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=HERE / "training_curve.csv")
     parser.add_argument("--out", type=Path, default=HERE.parent / "resources" / "docs" / "training_curve.png")
     parser.add_argument("--add", nargs=3, metavar=("RUN", "METRICS", "HOURS0"), help="append a run's validation points to --runs first")
-    parser.add_argument("--bar", type=float, default=23.7, help="the issue's PSNR bar (default: 23.7)")
+    parser.add_argument("--bar", type=float, default=23.7, help="a PSNR bar to draw, in dB (default: 23.7)")
     parser.add_argument("--pca", type=float, default=23.70, help="PCA-100 on the same faces (default: 23.70)")
     parser.add_argument("--line", nargs=2, action="append", default=[], metavar=("LABEL", "DB"), help="another level to draw (repeatable)")
     args = parser.parse_args()

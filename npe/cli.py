@@ -1,4 +1,5 @@
-"""The `npe` command: argument parsing for the editor and its subcommands (train, eval, reconstruct, sample, edit).
+"""The `npe` command: argument parsing for the editor and its subcommands, and dispatch through one
+table (SUBCOMMANDS: name, one-line summary, parser, handler in npe.commands).
 
 Handlers import their (heavy) modules lazily so `npe --help` and `npe --version` stay instant.
 """
@@ -6,13 +7,29 @@ Handlers import their (heavy) modules lazily so `npe --help` and `npe --version`
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from npe import __version__
-from npe.errors import UserError  # noqa: F401  (re-exported: npe.cli.UserError)
+from npe.errors import UserError
 
-SUBCOMMANDS = ("train", "eval", "reconstruct", "sample", "edit", "faces")
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `npe COMMAND`: its ``summary`` line in `npe --help`, ``add_parser(commands, summary)`` for
+    its arguments, and ``handler``, "module:function" under npe.commands, imported only to run it."""
+
+    name: str
+    summary: str
+    add_parser: Callable[[argparse._SubParsersAction, str], None]
+    handler: str
+
+    def run(self, args: argparse.Namespace) -> int:
+        # Imported by name (packaging/npe.spec bundles every npe.commands module for this).
+        module, function = self.handler.split(":")
+        return int(getattr(importlib.import_module(f"npe.commands.{module}"), function)(args))
 
 
 def _add_weights(parser: argparse.ArgumentParser) -> None:
@@ -28,12 +45,7 @@ def build_editor_parser() -> argparse.ArgumentParser:
         prog="npe",
         description=(
             "Neural Photo Editor: open a face photo and paint on it; a generative model makes the change plausible.\n\n"
-            "subcommands (see 'npe COMMAND --help'):\n"
-            "  train        train an IAN on face photos (zip archives or folders)\n"
-            "  eval         measure a model: PSNR, SSIM, sharpness, SWD, PCA baseline\n"
-            "  reconstruct  write face crops and their reconstructions as PNG pairs\n"
-            "  sample       write random faces\n"
-            "  edit         apply brush strokes and latent edits from the command line"
+            "subcommands (see 'npe COMMAND --help'):\n" + "\n".join(f"  {command.name:<12} {command.summary}" for command in SUBCOMMANDS)
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -52,12 +64,8 @@ def build_editor_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_command_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="npe", description="Neural Photo Editor command-line tools.")
-    parser.add_argument("--version", action="version", version=f"npe {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    train = commands.add_parser("train", help="train an IAN on face photos", description="Train an Introspective Adversarial Network on face photos.")
+def _train_parser(commands: argparse._SubParsersAction, summary: str) -> None:
+    train = commands.add_parser("train", help=summary, description="Train an Introspective Adversarial Network on face photos.")
     train.add_argument("data", nargs="+", metavar="DATA", help="zip archives or folders of CelebA-aligned face photos (several may be combined)")
     train.add_argument("--out", default="runs/ian", metavar="DIR", help="output folder: checkpoint, metrics.jsonl, grids, exported weights (default: runs/ian)")
     train.add_argument("--name", default="model", help="file name of the exported weights (default: model)")
@@ -106,7 +114,9 @@ def build_command_parser() -> argparse.ArgumentParser:
         train.add_argument(flag, action="store_true", help=help_text)
     train.add_argument("--quiet", action="store_true", help="no progress lines")
 
-    evaluate = commands.add_parser("eval", help="measure a model on face photos", description="Reconstruction PSNR/SSIM, sharpness ratio, sample SWD, and a PCA-100 baseline.")
+
+def _eval_parser(commands: argparse._SubParsersAction, summary: str) -> None:
+    evaluate = commands.add_parser("eval", help=summary, description="Reconstruction PSNR/SSIM, sharpness ratio, sample SWD, and a PCA-100 baseline.")
     _add_weights(evaluate)
     evaluate.add_argument("--data", required=True, nargs="+", metavar="D", help="zip archive(s) or folder(s) of face photos")
     evaluate.add_argument("--split", choices=("val", "all"), default="val", help="images to measure on: the validation split (last 500 by name) or all (default: val)")
@@ -119,7 +129,9 @@ def build_command_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tune", action="store_true", help="also report reconstructions after the editor's per-photo tuning (slow, seconds per face; NOT the model's quality)")
     _add_device(evaluate)
 
-    reconstruct = commands.add_parser("reconstruct", help="write face crops and reconstructions", description="For each image: NAME.input.png (the face crop) and NAME.recon.png (its reconstruction).")
+
+def _reconstruct_parser(commands: argparse._SubParsersAction, summary: str) -> None:
+    reconstruct = commands.add_parser("reconstruct", help=summary, description="For each image: NAME.input.png (the face crop) and NAME.recon.png (its reconstruction).")
     _add_weights(reconstruct)
     reconstruct.add_argument("--data", required=True, nargs="+", metavar="D")
     reconstruct.add_argument("--out", required=True, metavar="DIR")
@@ -129,7 +141,9 @@ def build_command_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--tune", action="store_true", help="reconstruct through the editor's per-photo tuning, as a photo opens (slow, seconds per face; default: the encoder only)")
     _add_device(reconstruct)
 
-    sample = commands.add_parser("sample", help="write random faces", description="Decode random latents z ~ N(0, I) into face images.")
+
+def _sample_parser(commands: argparse._SubParsersAction, summary: str) -> None:
+    sample = commands.add_parser("sample", help=summary, description="Decode random latents z ~ N(0, I) into face images.")
     _add_weights(sample)
     sample.add_argument("--n", type=int, default=16, help="how many faces (default: 16)")
     sample.add_argument("--seed", type=int, default=0)
@@ -137,9 +151,11 @@ def build_command_parser() -> argparse.ArgumentParser:
     sample.add_argument("--grid", action="store_true", help="also write all samples as one grid.png")
     _add_device(sample)
 
+
+def _edit_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     from npe.commands.edit import EXIT_STATUS_HELP
 
-    edit = commands.add_parser("edit", help="edit a face from the command line", description="Apply brush strokes and latent edits to a photo and write the full-resolution result.", epilog=EXIT_STATUS_HELP)
+    edit = commands.add_parser("edit", help=summary, description="Apply brush strokes and latent edits to a photo and write the full-resolution result.", epilog=EXIT_STATUS_HELP)
     edit.add_argument("input", nargs="?", metavar="INPUT", help="the photo to edit")
     edit.add_argument("--index", type=int, metavar="N", help="start from bundled sample face N instead of INPUT")
     edit.add_argument("-o", "--output", required=True, metavar="OUT.png", help="the result: .png, .jpg, .webp or .tif (the extension names the format)")
@@ -166,38 +182,49 @@ def build_command_parser() -> argparse.ArgumentParser:
     _add_weights(edit)
     _add_device(edit)
 
-    from npe.commands.faces import add_parser as add_faces_parser
 
-    add_faces_parser(commands)
+def _faces_parser(commands: argparse._SubParsersAction, summary: str) -> None:
+    from npe.commands.faces import add_parser
+
+    add_parser(commands, summary)
+
+
+def _directions_parser(commands: argparse._SubParsersAction, summary: str) -> None:
+    from npe.commands.directions import add_parser
+
+    add_parser(commands, summary)
+
+
+def _gallery_parser(commands: argparse._SubParsersAction, summary: str) -> None:
+    from npe.commands.gallery import add_parser
+
+    add_parser(commands, summary)
+
+
+# Every subcommand, in the order `npe --help` lists them.
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand("train", "train an IAN on face photos (zip archives or folders)", _train_parser, "train:train_command"),
+    Subcommand("eval", "measure a model: PSNR, SSIM, sharpness, SWD, PCA baseline", _eval_parser, "evaluate:eval_command"),
+    Subcommand("reconstruct", "write face crops and their reconstructions as PNG pairs", _reconstruct_parser, "evaluate:reconstruct_command"),
+    Subcommand("sample", "write random faces", _sample_parser, "evaluate:sample_command"),
+    Subcommand("edit", "apply brush strokes and latent edits from the command line", _edit_parser, "edit:edit_command"),
+    Subcommand("faces", "list the faces found in photos, with their crop squares and scores", _faces_parser, "faces:faces_command"),
+    Subcommand("directions", "compute a model's slider directions (principal and attributes)", _directions_parser, "directions:directions_command"),
+    Subcommand("gallery", "pick a model's sample faces for the gallery", _gallery_parser, "gallery:gallery_command"),
+)
+_BY_NAME = {command.name: command for command in SUBCOMMANDS}
+
+
+def build_command_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or of ``only`` that one (`npe COMMAND` then imports nothing
+    the other subcommands' arguments need)."""
+    parser = argparse.ArgumentParser(prog="npe", description="Neural Photo Editor command-line tools.")
+    parser.add_argument("--version", action="version", version=f"npe {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in SUBCOMMANDS:
+        if only is None or command.name == only:
+            command.add_parser(commands, command.summary)
     return parser
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "train":
-        from npe.commands.train import train_command
-
-        return train_command(args)
-    if args.command == "eval":
-        from npe.commands.evaluate import eval_command
-
-        return eval_command(args)
-    if args.command == "reconstruct":
-        from npe.commands.evaluate import reconstruct_command
-
-        return reconstruct_command(args)
-    if args.command == "sample":
-        from npe.commands.evaluate import sample_command
-
-        return sample_command(args)
-    if args.command == "edit":
-        from npe.commands.edit import edit_command
-
-        return edit_command(args)
-    if args.command == "faces":
-        from npe.commands.faces import faces_command
-
-        return faces_command(args)
-    raise AssertionError(args.command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,8 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     remove_temps_on_signals()  # a terminated export leaves no temp file behind
     try:
-        if argv and argv[0] in SUBCOMMANDS:
-            return _dispatch(build_command_parser().parse_args(argv))
+        if argv and argv[0] in _BY_NAME:
+            args = build_command_parser(only=argv[0]).parse_args(argv)
+            return _BY_NAME[args.command].run(args)
         args = build_editor_parser().parse_args(argv)
         from npe.ui.app import run_editor
 

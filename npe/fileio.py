@@ -61,7 +61,7 @@ def remove_stale_temps(folder: str | os.PathLike, target_name: str | None = None
     removed: list[Path] = []
     now = time.time()
     try:
-        entries = list(os.scandir(folder))
+        entries = list(os.scandir(Path(folder)))
     except OSError:
         return removed
     for entry in entries:
@@ -71,7 +71,7 @@ def remove_stale_temps(folder: str | os.PathLike, target_name: str | None = None
             continue
         try:
             old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
-            dead = bool(match) and int(match.group(1)) != os.getpid() and not _process_alive(int(match.group(1)))
+            dead = match is not None and int(match.group(1)) != os.getpid() and not _process_alive(int(match.group(1)))
             if (old or dead) and entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))

@@ -52,20 +52,30 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"npe {npe.__version__}"
 
 
+EVERY_SUBCOMMAND = ["train", "eval", "reconstruct", "sample", "edit", "faces", "directions", "gallery"]
+
+
 def test_help_lists_every_subcommand(capsys):
+    """`npe --help` has a line for each subcommand the command parser accepts, and no other."""
+    import argparse
+
+    from npe.cli import build_command_parser
+
+    (subparsers,) = [a for a in build_command_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(subparsers.choices) == sorted(EVERY_SUBCOMMAND)
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    for command in ("train", "eval", "reconstruct", "sample", "edit"):
-        assert command in text
+    listed = [line.split()[0] for line in text.split("subcommands (see 'npe COMMAND --help'):\n")[1].split("\n\n")[0].splitlines()]
+    assert listed == EVERY_SUBCOMMAND
 
 
-@pytest.mark.parametrize("command", ["train", "eval", "reconstruct", "sample", "edit"])
+@pytest.mark.parametrize("command", EVERY_SUBCOMMAND)
 def test_each_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
-    assert "usage: npe" in capsys.readouterr().out
+    assert f"usage: npe {command}" in capsys.readouterr().out
 
 
 def test_python_dash_m_npe_works():

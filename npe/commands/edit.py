@@ -8,9 +8,10 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from npe.errors import UserError
+from npe.errors import NoFaceError, UserError
 
 if TYPE_CHECKING:
+    from npe.editing.face_choice import DoubtfulFaceError
     from npe.editing.session import EditSession
     from npe.editing.workspace import Workspace
 
@@ -30,7 +31,6 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     from npe.editing.attributes import parse_attribute_values
     from npe.editing.brush import BrushSettings
     from npe.editing.brush.footprint import densify
-    from npe.editing.errors import FaceNotFoundError
     from npe.editing.face_choice import DoubtfulFaceError
     from npe.editing.workspace import Workspace
 
@@ -39,7 +39,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     protects = [_points(text, "--protect") for text in args.protect]
     moves = [_direction(text) for text in args.direction]
     attribute_values = parse_attribute_values(args.attribute)  # {name: std}; names checked once loaded
-    box = _box(args.box) if getattr(args, "box", None) is not None else None
+    box = _box(args.box) if args.box is not None else None
     _check_options(args, colors, strokes)
     _check_output(args)
 
@@ -78,11 +78,11 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
                 reach=args.reach if args.reach is not None else BrushSettings.reach,
             )
         said = len(workspace.warnings)
-        written = workspace.export_png(args.output, crop_only=args.crop_only, strip_metadata=getattr(args, "strip_metadata", False))
+        written = workspace.export_png(args.output, crop_only=args.crop_only, strip_metadata=args.strip_metadata)
     except DoubtfulFaceError as exc:
         print(f"npe: {_doubtful_message(args.input, exc)}", file=sys.stderr)
         return EXIT_DOUBTFUL_FACE
-    except FaceNotFoundError as exc:
+    except NoFaceError as exc:
         raise UserError(f"{exc} (Or pass --whole-image to edit the whole image, or --box X,Y,SIDE[,ANGLE] to place the face square by hand.)") from None
     kind = "crop" if args.crop_only else "photo"
     shape = session.result_crop().shape if args.crop_only else session.result().shape
@@ -114,7 +114,7 @@ def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]],
         raise UserError("--dataset needs --index N (which face of the collection to edit)")
     if args.index is not None and args.index < 0:
         raise UserError(f"--index must be 0 or more, got {args.index}")
-    face, box = getattr(args, "face", None), getattr(args, "box", None)
+    face, box = args.face, args.box
     if (face is not None or box is not None) and args.input is None:
         raise UserError("--face and --box choose the face square of a photo (INPUT), not of a sample face")
     if face is not None and box is not None:
@@ -153,7 +153,7 @@ def _check_strokes_reach_the_face(session: EditSession, strokes: list[list[tuple
 def _open(workspace: Workspace, args: argparse.Namespace, box: tuple[float, ...] | None) -> EditSession:
     tune = not args.no_tune  # fit the model to the photo (samples need no fitting)
     if args.index is None:
-        session = workspace.open_photo(args.input, whole_image=args.whole_image, face=getattr(args, "face", None), box=box, tune=tune)
+        session = workspace.open_photo(args.input, whole_image=args.whole_image, face=args.face, box=box, tune=tune)
         report = workspace.faces
         if report is not None and (len(report.faces) > 1 or report.how == "picked"):
             print(report.summary())  # which face of several: say so, in one line
@@ -173,7 +173,7 @@ def _box(text: str) -> tuple[float, ...]:
     return values
 
 
-def _doubtful_message(path: str, exc: Exception) -> str:
+def _doubtful_message(path: str, exc: DoubtfulFaceError) -> str:
     face = exc.report.faces[exc.index]
     x, y, side, angle = face.box
     return (

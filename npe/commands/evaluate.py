@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from npe.config import CropConfig, to_dict
+from npe.editing.companions import weights_name
 from npe.editing.inversion import InversionSettings
 from npe.errors import UserError
 from npe.model import IAN
@@ -42,7 +43,7 @@ def _load_model(weights: str | None, device_name: str) -> tuple[IAN, Path]:
     except WeightsError as exc:
         raise UserError(str(exc)) from None
     if device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)  # ~1.5x faster convolutions on CPU (oneDNN)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # ~1.5x faster convolutions on CPU (oneDNN); torch's stubs lack the keyword
     return model, path
 
 
@@ -230,7 +231,7 @@ def reconstruct_command(args: argparse.Namespace) -> int:
         index = index[: args.limit]
     names = [crops.names[i] for i in index]
     stems = output_names(names)
-    model_name = str(getattr(model, "name", "") or "")
+    model_name = weights_name(model) or ""
     batch = 128
     how = {"tuned": "per-photo inversion, as the editor opens a photo (not the model alone)"} if args.tune else {}
     tuned = tuned_reconstructions(model, crops.images[index], InversionSettings()) if args.tune else None
@@ -256,7 +257,7 @@ def sample_command(args: argparse.Namespace) -> int:
     out = _prepare_out_dir(args.out)
     model, _ = _load_model(args.weights, args.device)
     images = sample_images(model, args.n, args.seed)
-    model_name = str(getattr(model, "name", "") or "")
+    model_name = weights_name(model) or ""
     for index, image in enumerate(images):
         _save(out / f"sample_{index:04d}.png", image, {"model": model_name, "seed": str(args.seed), "index": str(index)})
     if args.grid:

@@ -11,11 +11,11 @@ from typing import TextIO
 _CORNERS = ("top-left", "top-right", "bottom-right", "bottom-left")
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     """The `faces` subcommand's arguments."""
     faces = commands.add_parser(
         "faces",
-        help="list the faces found in photos",
+        help=summary,
         description="For each photo, print the faces found, largest first: the four corners of each crop "
         "square in photo pixels (top-left, top-right, bottom-right, bottom-left as seen in the crop) and a score.",
     )

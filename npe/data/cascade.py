@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from npe.config import CropConfig
-from npe.data.faces import check_photo, crop_face, warp
-from npe.data.geometry import CELEBA_ASPECT, CropBox, apply, pillow_coefficients, scaling
+from npe.data.faces import CELEBA_ASPECT, check_photo, crop_face, warp
+from npe.geometry import CropBox, apply, pillow_coefficients, scaling
 
 if TYPE_CHECKING:
     from skimage.feature import Cascade
@@ -125,7 +125,7 @@ def _clusters(boxes: np.ndarray) -> list[tuple[int, np.ndarray]]:
             current = frontier.pop()
             for neighbour in np.flatnonzero(linked[current] & (labels < 0)):
                 labels[neighbour] = start
-                frontier.append(neighbour)
+                frontier.append(int(neighbour))
     groups = [(int((labels == label).sum()), boxes[labels == label].mean(axis=0)) for label in np.unique(labels)]
     return sorted(groups, key=lambda group: (-group[0], -group[1][2]))
 

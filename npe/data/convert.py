@@ -26,7 +26,7 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     single = tensor.ndim == 3
     if single:
         tensor = tensor.unsqueeze(0)
-    array = ((tensor.float().clamp(-1, 1) + 1.0) * 127.5).round_().to(torch.uint8)
-    array = array.permute(0, 2, 3, 1).cpu().numpy()
+    levels = ((tensor.float().clamp(-1, 1) + 1.0) * 127.5).round_().to(torch.uint8)
+    array = levels.permute(0, 2, 3, 1).cpu().numpy()
     return array[0] if single else array
 

@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from npe.config import CropConfig
-from npe.data.faces import check_photo, crop_face
-from npe.data.geometry import CELEBA_ASPECT, CropBox, apply, fit_similarity, scaling
+from npe.data.faces import CELEBA_ASPECT, check_photo, crop_face
+from npe.geometry import CropBox, apply, fit_similarity, scaling
 
 # Where MTCNN's five landmarks (eye on the image's left, other eye, nose tip, mouth corners) sit
 # in a CelebA crop (CropConfig's square, coordinates in units of its side), the median over 299

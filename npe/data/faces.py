@@ -1,7 +1,7 @@
-"""Cropping a face square out of a photo, pasting an edit of it back, and the one border fade.
+"""Cropping a face square out of a photo and pasting an edit of it back, with the CelebA framing.
 
-The square and its box <-> crop affine live in npe.data.geometry; finding faces lives in
-npe.data.face_finder (``find_face`` here is kept for the editor: the best face's box).
+The square, its box <-> crop affine and the border fade live in npe.geometry; finding faces lives
+in npe.data.face_finder (``find_face`` here is kept for the editor: the best face's box).
 """
 
 from __future__ import annotations
@@ -12,27 +12,20 @@ import numpy as np
 from PIL import Image
 
 from npe.config import CropConfig
-from npe.data.geometry import CropBox, aligned_crop_box, apply, pillow_coefficients, translation
-from npe.errors import UserError
+from npe.errors import NoFaceError
+from npe.geometry import CropBox, apply, border_fade, pillow_coefficients, translation
 
-__all__ = [
-    "CropBox", "NoFaceError", "aligned_crop_box", "border_fade", "check_photo", "crop_face", "find_face",
-    "paste_back", "warp",
-]
+__all__ = ["CELEBA_ASPECT", "aligned_crop_box", "check_photo", "crop_face", "find_face", "paste_back", "warp"]
 
 # scikit-image's transform module pulls in scipy (~0.7 s): it is imported where first used, so
-# importing this module (and the editor, which needs CropBox) stays cheap.
+# importing this module stays cheap.
+
+CELEBA_ASPECT = 218 / 178  # height / width of the aligned photos that CropConfig fractions refer to
 
 
-class NoFaceError(UserError, ValueError):
-    """The face finder found nothing; the message says what kind of photo works."""
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(
-            message
-            or "No face found in this photo. Try a photo where the face is frontal, well lit and at least "
-            "~20 px wide (faces under 64 px are used, but come out blurred), or use the whole image."
-        )
+def aligned_crop_box(width: int, height: int, crop: CropConfig = CropConfig()) -> CropBox:
+    """The CropConfig square of an already aligned (CelebA-style) photo of this size."""
+    return CropBox(crop.center_x * width, crop.center_y * height, crop.size * width)
 
 
 def find_face(photo: np.ndarray, crop: CropConfig = CropConfig()) -> CropBox:
@@ -219,19 +212,6 @@ def paste_back(
     edited = photo[window].astype(np.float32) + delta
     result[window] = np.clip(np.rint(edited), 0, 255).astype(np.uint8)
     return result
-
-
-def border_fade(crop_u: np.ndarray, crop_v: np.ndarray, resolution: float, feather: float) -> np.ndarray:
-    """The one border fade: 1 inside the box, easing to 0 at its border over ``feather`` of its side; 0 outside.
-
-    ``crop_u``, ``crop_v`` are crop coordinates (in [0, resolution] inside the box) of the pixels
-    to weigh, e.g. ``CropBox.to_crop`` of photo pixel centres.
-    """
-    inset = np.minimum(np.minimum(crop_u, resolution - crop_u), np.minimum(crop_v, resolution - crop_v))
-    if feather <= 0:
-        return (inset > 0).astype(np.float32)
-    ramp = np.clip(inset / (feather * resolution), 0.0, 1.0).astype(np.float32)
-    return ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep: no visible kink where the fade starts
 
 
 def _support_bounds(box: CropBox, mask: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:

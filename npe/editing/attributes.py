@@ -56,24 +56,6 @@ DEFAULT_CONDITIONS: dict[str, tuple[str, ...]] = {
 # No_Beard -2 std). `--attributes` can still fit them, conditioned on Male, Smiling and Eyeglasses.
 DEFAULT_ATTRIBUTES: tuple[str, ...] = tuple(DEFAULT_CONDITIONS)
 
-# Suggested qtawesome glyphs (Material Design Icons 6) for the GUI's sliders; checked against the
-# installed qtawesome by the tests. Attributes without a fitting glyph get "mdi6.tune-variant".
-ATTRIBUTE_ICONS: dict[str, str] = {
-    "Smiling": "mdi6.emoticon-happy-outline",
-    "Mouth_Slightly_Open": "mdi6.emoticon-excited-outline",
-    "Bangs": "mdi6.face-woman-shimmer-outline",
-    "Eyeglasses": "mdi6.glasses",
-    "Male": "mdi6.gender-male-female",
-    "Young": "mdi6.human-male-child",
-    "Blond_Hair": "mdi6.hair-dryer-outline",
-    "Black_Hair": "mdi6.hair-dryer",
-    "Bald": "mdi6.face-man-outline",
-    "No_Beard": "mdi6.razor-double-edge",
-    "Mustache": "mdi6.mustache",
-    "Heavy_Makeup": "mdi6.lipstick",
-    "Wavy_Hair": "mdi6.waves",
-}
-DEFAULT_ICON = "mdi6.tune-variant"
 # Conditions for an attribute outside DEFAULT_CONDITIONS fitted with the default conditions.
 _FALLBACK_CONDITIONS = ("Male", "Smiling", "Eyeglasses")
 
@@ -246,14 +228,6 @@ def format_sigma(value: float) -> str:
 def edit_label(values: Mapping[str, float]) -> str:
     """The undo step's label for moving by ``values``: 'Smiling +1.5 σ', 'Smiling +2 σ, Male −1 σ'."""
     return ", ".join(f"{display_name(name)} {format_sigma(value)}" for name, value in values.items())
-
-
-def icon_for(name: str) -> str:
-    """The suggested qtawesome glyph for a CelebA attribute name (any case)."""
-    for known, glyph in ATTRIBUTE_ICONS.items():
-        if known.lower() == str(name).lower():
-            return glyph
-    return DEFAULT_ICON
 
 
 def display_name(name: str) -> str:

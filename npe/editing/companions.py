@@ -14,6 +14,13 @@ if TYPE_CHECKING:
 Warn = Callable[[str], object]  # takes one line for the user (npe.editing.workspace.Workspace.warn)
 
 
+def weights_name(model: IAN) -> str | None:
+    """The name npe.model.load_weights gave ``model`` (its weights' file stem), or None for a model
+    built in memory. IAN does not declare the attribute, so this is the one place that looks it up."""
+    name = getattr(model, "name", None)
+    return name if isinstance(name, str) and name else None
+
+
 def ignored(warn: Warn | None, path: Path, what: str, problem: Exception) -> None:
     """Report a companion file that exists but cannot be used: a damaged file must not vanish
     without a word (the editor then runs without its directions or with the fallback gallery)."""
@@ -35,8 +42,8 @@ def companion_candidates(model: IAN, weights: str | os.PathLike | None, suffix: 
     candidates = []
     if weights is not None:
         candidates.append(companion_path(weights, suffix))
-    name = getattr(model, "name", None)
-    if isinstance(name, str) and name:
+    name = weights_name(model)
+    if name:
         try:
             from npe.resources import models_dir
 

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from npe.data.faces import CropBox, paste_back
+from npe.data.faces import paste_back
+from npe.geometry import CropBox, apply, border_fade
 
 LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luminance weights (what PIL's "L" conversion uses)
 PIXEL_UNITS = 127.5  # one unit of the model's [-1, 1] range in uint8 levels
@@ -99,34 +100,20 @@ def feather_for(photo_size: tuple[int, int], box: CropBox) -> float:
     return 0.0 if covers and abs(math.remainder(box.angle, 90.0)) < 1e-6 else FEATHER
 
 
-def box_rect(box: CropBox, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """The box's bounding rectangle clipped to the photo: (x0, y0, x1, y1), or None if outside."""
-    return box.pixel_bounds(width, height)
+@dataclass
+class _Scaled:
+    """What a PreviewCompositor keeps for one display scale: the scaled photo, the rectangle the box
+    touches (None: nothing of it shows) and, over that rectangle, the sampling grid into the crop,
+    the border fade, the photo's pixels and the protect mask (made when first needed)."""
 
-
-def photo_to_crop(box: CropBox, resolution: int, x: np.ndarray | float, y: np.ndarray | float) -> tuple:
-    """Photo positions (continuous pixels) -> model-crop positions (u, v in [0, R] inside the box)."""
-    (ux, uy), (vx, vy) = box.axes
-    per_pixel = resolution / box.size
-    dx, dy = x - box.center_x, y - box.center_y
-    return resolution / 2 + per_pixel * (dx * ux + dy * uy), resolution / 2 + per_pixel * (dx * vx + dy * vy)
-
-
-def crop_to_photo(box: CropBox, resolution: int, u: np.ndarray | float, v: np.ndarray | float) -> tuple:
-    """The inverse of ``photo_to_crop``."""
-    (ux, uy), (vx, vy) = box.axes
-    scale = box.size / resolution
-    du, dv = u - resolution / 2, v - resolution / 2
-    return box.center_x + scale * (du * ux + dv * vx), box.center_y + scale * (du * uy + dv * vy)
-
-
-def _smoothstep_ramp(u: torch.Tensor, v: torch.Tensor, resolution: int, feather: float) -> torch.Tensor:
-    """1 inside the box easing to 0 at its border (the same fade paste_back applies)."""
-    inset = torch.minimum(torch.minimum(u, resolution - u), torch.minimum(v, resolution - v))
-    if feather <= 0:
-        return (inset > 0).float()
-    ramp = (inset / (feather * resolution)).clamp(0.0, 1.0)
-    return ramp * ramp * (3.0 - 2.0 * ramp)
+    base: np.ndarray
+    sx: float
+    sy: float
+    rect: tuple[int, int, int, int] | None = None
+    grid: torch.Tensor | None = None  # 1 x h x w x 2, grid_sample's [-1, 1] crop coordinates
+    ramp: torch.Tensor | None = None  # h x w border fade
+    window: torch.Tensor | None = None  # h x w x 3 float photo pixels
+    protect: torch.Tensor | None = None  # h x w bool, True = keep
 
 
 class PreviewCompositor:
@@ -146,19 +133,19 @@ class PreviewCompositor:
         self.resolution = resolution
         self.feather = feather
         self._protect: np.ndarray | None = None
-        self._cache: dict[float, dict[str, object]] = {}
+        self._cache: dict[float, _Scaled] = {}
 
     def set_protect(self, protect: np.ndarray | None) -> None:
         """The photo-resolution protect mask (bool H x W) or None; drops what depended on it."""
         self._protect = protect if protect is not None and protect.any() else None
         for entry in self._cache.values():
-            entry.pop("protect", None)
+            entry.protect = None
 
     def size(self, scale: float) -> tuple[int, int]:
         height, width = self.photo.shape[:2]
         return max(1, round(width * scale)), max(1, round(height * scale))
 
-    def _entry(self, scale: float) -> dict[str, object]:
+    def _entry(self, scale: float) -> _Scaled:
         entry = self._cache.get(scale)
         if entry is not None:
             return entry
@@ -172,62 +159,57 @@ class PreviewCompositor:
         sx, sy = width / self.photo.shape[1], height / self.photo.shape[0]
         # The box in display pixels (an exact scale when sx == sy; photos keep their aspect ratio).
         box = CropBox(self.box.center_x * sx, self.box.center_y * sy, self.box.size * (sx + sy) / 2, self.box.angle)
-        rect = box_rect(box, width, height)
-        entry = {"base": base, "rect": rect, "box": box, "sx": sx, "sy": sy}
+        entry = _Scaled(base, sx, sy)
+        rect = box.pixel_bounds(width, height)
         if rect is not None:
             x0, y0, x1, y1 = rect
-            xs = torch.arange(x0, x1, dtype=torch.float64) + 0.5
-            ys = torch.arange(y0, y1, dtype=torch.float64) + 0.5
-            grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-            u, v = photo_to_crop(box, self.resolution, grid_x, grid_y)
-            ramp = _smoothstep_ramp(u.float(), v.float(), self.resolution, self.feather)
-            rows = torch.nonzero(ramp.any(dim=1)).flatten()
-            cols = torch.nonzero(ramp.any(dim=0)).flatten()
-            if rows.numel() == 0:
-                entry["rect"] = None
-            else:
+            grid_x, grid_y = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
+            crop_points = apply(box.photo_to_crop(self.resolution), np.stack([grid_x, grid_y], axis=-1))
+            u, v = (crop_points[:, axis].reshape(grid_x.shape) for axis in (0, 1))
+            ramp = border_fade(u.astype(np.float32), v.astype(np.float32), self.resolution, self.feather)
+            rows = np.flatnonzero(ramp.any(axis=1))
+            cols = np.flatnonzero(ramp.any(axis=0))
+            if rows.size > 0:
                 top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-                entry["rect"] = (x0 + left, y0 + top, x0 + right, y0 + bottom)
+                entry.rect = (x0 + left, y0 + top, x0 + right, y0 + bottom)
                 u, v = u[top:bottom, left:right], v[top:bottom, left:right]
                 # grid_sample with align_corners=False: -1 and 1 are the crop's outer pixel edges.
-                grid = torch.stack([u / self.resolution * 2 - 1, v / self.resolution * 2 - 1], dim=-1).float()
-                entry["grid"] = grid.unsqueeze(0)
-                entry["ramp"] = ramp[top:bottom, left:right].contiguous()
+                grid = np.stack([u / self.resolution * 2 - 1, v / self.resolution * 2 - 1], axis=-1).astype(np.float32)
+                entry.grid = torch.from_numpy(grid).unsqueeze(0)
+                entry.ramp = torch.from_numpy(np.ascontiguousarray(ramp[top:bottom, left:right]))
                 window = base[y0 + top : y0 + bottom, x0 + left : x0 + right]
-                entry["window"] = torch.from_numpy(np.ascontiguousarray(window)).float()
+                entry.window = torch.from_numpy(np.ascontiguousarray(window)).float()
         self._cache[scale] = entry
         return entry
 
-    def _protect_window(self, entry: dict[str, object]) -> torch.Tensor | None:
+    def _protect_window(self, entry: _Scaled) -> torch.Tensor | None:
         """The protect mask over the cached rectangle at this scale (True = keep), or None."""
-        if self._protect is None or entry.get("rect") is None:
+        if self._protect is None or entry.rect is None:
             return None
-        if "protect" not in entry:
-            x0, y0, x1, y1 = entry["rect"]
+        if entry.protect is None:
+            x0, y0, x1, y1 = entry.rect
             height, width = self.photo.shape[:2]
-            sx, sy = entry["sx"], entry["sy"]
             # Nearest photo pixel of each display pixel's centre.
-            cols = np.clip(((np.arange(x0, x1) + 0.5) / sx).astype(np.int64), 0, width - 1)
-            rows = np.clip(((np.arange(y0, y1) + 0.5) / sy).astype(np.int64), 0, height - 1)
-            entry["protect"] = torch.from_numpy(self._protect[rows[:, None], cols[None, :]].copy())
-        return entry["protect"]
+            cols = np.clip(((np.arange(x0, x1) + 0.5) / entry.sx).astype(np.int64), 0, width - 1)
+            rows = np.clip(((np.arange(y0, y1) + 0.5) / entry.sy).astype(np.int64), 0, height - 1)
+            entry.protect = torch.from_numpy(self._protect[rows[:, None], cols[None, :]].copy())
+        return entry.protect
 
     def render(self, delta: torch.Tensor, mask: torch.Tensor, scale: float = 1.0) -> np.ndarray:
         """The composite at ``scale`` x photo size (uint8, a new array)."""
         entry = self._entry(float(scale))
-        base: np.ndarray = entry["base"]
-        out = base.copy()
-        if entry["rect"] is None:
+        out = entry.base.copy()
+        if entry.rect is None or entry.grid is None or entry.ramp is None or entry.window is None:
             return out
-        x0, y0, x1, y1 = entry["rect"]
+        x0, y0, x1, y1 = entry.rect
         source = torch.cat([delta.detach().float().cpu() * PIXEL_UNITS, mask.detach().float().cpu()[None, None]], dim=1)
-        sampled = F.grid_sample(source, entry["grid"], mode="bicubic", padding_mode="border", align_corners=False)[0]
-        weight = sampled[3].clamp_(0.0, 1.0).mul_(entry["ramp"])
+        sampled = F.grid_sample(source, entry.grid, mode="bicubic", padding_mode="border", align_corners=False)[0]
+        weight = sampled[3].clamp_(0.0, 1.0).mul_(entry.ramp)
         protect = self._protect_window(entry)
         if protect is not None:
             weight.masked_fill_(protect, 0.0)
         change = sampled[:3].permute(1, 2, 0).mul_(weight.unsqueeze(-1))
-        window = (entry["window"] + change).round_().clamp_(0, 255).to(torch.uint8)
+        window = (entry.window + change).round_().clamp_(0, 255).to(torch.uint8)
         out[y0:y1, x0:x1] = window.numpy()
         return out
 

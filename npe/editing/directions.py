@@ -1,8 +1,9 @@
 """Latent directions for the editor's sliders, shipped beside the weights as NAME.directions.safetensors:
 principal directions (PCA of E(x) over the training faces) and, given CelebA labels, named attribute
-directions (npe.editing.attributes). Computed once per model, at every model release:
+directions (npe.editing.attributes). Computed once per model, at every model release, by
+`npe directions` (npe.commands.directions):
 
-    python -m npe.editing.directions --weights models/npe-celeba64 --data celeba-9k.zip \
+    npe directions --weights models/npe-celeba64.safetensors --data celeba-9k.zip \
         --labels list_attr_celeba-9k.txt
 
 File keys: ``mean``, ``components``, ``stds`` (PCA, as always); with attributes also
@@ -13,10 +14,8 @@ File keys: ``mean``, ``components``, ``stds`` (PCA, as always); with attributes 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from npe.editing.attributes import (
-    DEFAULT_ATTRIBUTES,
-    AttributeDirections,
-    AttributeDirectionsError,
-    fit_attribute_directions,
-    model_identifier,
-    read_celeba_attributes,
-)
+from npe.editing.attributes import AttributeDirections, AttributeDirectionsError, fit_attribute_directions, model_identifier
 from npe.editing.companions import Warn, companion_candidates, companion_path, ignored
 from npe.errors import UserError
 from npe.fileio import atomic_write_bytes
@@ -107,27 +99,6 @@ def principal_directions(latents: np.ndarray, count: int = DEFAULT_COUNT) -> Dir
     return Directions(mean.astype(np.float32), components.astype(np.float32), stds.astype(np.float32))
 
 
-def encode_images(model: IAN, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """E(x) for uint8 N x R x R x 3 face crops, in batches (N x D float32)."""
-    import torch
-
-    from npe.data.convert import to_model
-
-    device = next(model.parameters()).device
-    model.eval()
-    latents = []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            batch = to_model(np.ascontiguousarray(images[start : start + batch_size])).to(device)
-            latents.append(model.encode(batch).float().cpu().numpy())
-    return np.concatenate(latents, axis=0) if latents else np.zeros((0, model.config.latent_dim), np.float32)
-
-
-def compute_directions(model: IAN, images: np.ndarray, count: int = DEFAULT_COUNT, batch_size: int = 64) -> Directions:
-    """Encode the face crops and take the principal directions of their latents."""
-    return principal_directions(encode_images(model, images, batch_size), count)
-
-
 def directions_path(weights: str | os.PathLike) -> Path:
     """NAME.directions.safetensors beside NAME.safetensors (``weights`` as file or bare NAME)."""
     return companion_path(weights, SUFFIX)
@@ -135,26 +106,14 @@ def directions_path(weights: str | os.PathLike) -> Path:
 
 def fit_model_attributes(
     model: IAN,
-    images: np.ndarray,
-    labels: np.ndarray,
-    names: Sequence[str],
-    conditions: dict[str, Sequence[str]] | None = None,
-    batch_size: int = 64,
-    method: str = "logistic",
-) -> AttributeDirections:
-    """Encode labelled training crops (uint8 N x R x R x 3; ``labels`` N x A bool in ``names`` order)
-    and fit conditional attribute directions in the model's whitened latent coordinates."""
-    return _fit_attributes(model, encode_images(model, images, batch_size), labels, names, conditions, method)
-
-
-def _fit_attributes(
-    model: IAN,
     latents: np.ndarray,
     labels: np.ndarray,
     names: Sequence[str],
     conditions: dict[str, Sequence[str]] | None = None,
     method: str = "logistic",
 ) -> AttributeDirections:
+    """Conditional attribute directions in the model's whitened latent coordinates, fitted on the
+    latents of labelled training crops (N x D; ``labels`` N x A bool in ``names`` order)."""
     mean = model.latent_mean.detach().cpu().double().numpy()
     basis = model.latent_basis.detach().cpu().double().numpy()
     return fit_attribute_directions(latents, labels, names, mean, basis, model_identifier(model), conditions, method=method)
@@ -198,7 +157,7 @@ def _read(target: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 
 def _rebuild_hint() -> str:
-    return "Recreate it with 'python -m npe.editing.directions --weights W --data ARCHIVE --labels LABELS'."
+    return "Recreate it with 'npe directions --weights W --data ARCHIVE --labels LABELS'."
 
 
 def load_directions(path: str | os.PathLike, latent_dim: int | None = None, model_id: str | None = None) -> Directions:
@@ -288,93 +247,3 @@ def find_attributes(model: IAN, weights: str | os.PathLike | None = None) -> Att
         where = f"beside '{weights}'" if weights is not None else "for this model"
         raise AttributeDirectionsError(f"No directions file {where}. {_rebuild_hint()}")
     raise AttributeDirectionsError(" ".join(problems))
-
-
-def training_split(names: Sequence[str], val_size: int) -> np.ndarray:
-    """Indices of the training images: the same split `npe train` uses (npe.data.datasets.split_train_val)."""
-    from npe.data.datasets import split_train_val
-
-    train, _ = split_train_val(names, val_size)
-    return train
-
-
-@dataclass(frozen=True)
-class BuiltDirections:
-    """What `npe directions` makes: principal directions, attribute directions (None without
-    labels) and how many training faces they came from."""
-
-    principal: Directions
-    attributes: AttributeDirections | None
-    training_faces: int
-
-
-def build_directions(
-    model: IAN,
-    images: np.ndarray,
-    names: Sequence[str],
-    *,
-    val_size: int = 500,
-    count: int = DEFAULT_COUNT,
-    labels: str | os.PathLike | None = None,
-    attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
-    batch_size: int = 64,
-) -> BuiltDirections:
-    """Encode the training split of ``images`` (the crops of ``names``; the last ``val_size`` by name
-    are validation and never used) once, and fit the principal directions and, given a CelebA
-    ``labels`` file, the attribute directions."""
-    train = training_split(names, val_size)
-    if train.size < 2:
-        raise DirectionsError(f"only {train.size} training image(s); need at least 2")
-    latents = encode_images(model, np.asarray(images)[train], batch_size)
-    principal = principal_directions(latents, count)
-    fitted = None
-    if labels is not None:
-        table = read_celeba_attributes(labels).for_images([names[i] for i in train], attributes)
-        fitted = _fit_attributes(model, latents, table, attributes)
-    return BuiltDirections(principal, fitted, int(train.size))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m npe.editing.directions",
-        description="Compute a model's principal latent directions over its training faces (and, given CelebA "
-        "labels, one direction per named attribute) and save them beside the weights as NAME.directions.safetensors.",
-    )
-    parser.add_argument("--weights", required=True, metavar="W", help="model weights (NAME.safetensors with NAME.json beside it)")
-    parser.add_argument("--data", required=True, nargs="+", metavar="ARCHIVE", help="zip archive(s) or folder(s) of face photos")
-    parser.add_argument("--labels", metavar="FILE", help="CelebA attribute labels (list_attr_celeba.txt format) for the named directions")
-    parser.add_argument("--attributes", nargs="+", default=list(DEFAULT_ATTRIBUTES), metavar="NAME", help="attributes to fit (CelebA names)")
-    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help=f"principal directions to keep (default: {DEFAULT_COUNT})")
-    parser.add_argument("--val-size", type=int, default=500, help="images held out as validation: the last N by name (default: 500)")
-    parser.add_argument("--out", metavar="FILE", help="where to write (default: beside the weights)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
-    args = parser.parse_args(argv)
-
-    import torch
-
-    from npe.data.datasets import load_face_crops
-    from npe.model import WeightsError, load_weights
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    try:
-        model = load_weights(args.weights)
-        crops = load_face_crops(args.data, model.config.resolution)
-        built = build_directions(
-            model, crops.images, crops.names, val_size=args.val_size, count=args.count, labels=args.labels, attributes=args.attributes
-        )
-    except (WeightsError, UserError) as exc:
-        print(f"npe: {exc}", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else directions_path(args.weights)
-    metadata = {"images": str(built.training_faces), "model": Path(args.weights).name}
-    save_directions(built.principal, out, metadata, built.attributes)
-    explained = ", ".join(f"{s:.2f}" for s in built.principal.stds[:5])
-    print(f"wrote {out}: {len(built.principal)} directions from {built.training_faces} faces (std of the first: {explained})")
-    if built.attributes is not None:
-        print(f"  and {len(built.attributes)} attribute directions: {', '.join(built.attributes.names)}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,6 +1,7 @@
 """The document: the photo source (original, face box, crop, z0), the current latent z and the
-protect mask. Each public setter emits its own events, so doing an action and undoing or redoing
-it (history records call the same setters) tell the views the same thing.
+protect mask, and the states it is rebuilt from (SourceState, CommitState). Each public setter
+emits its own events, so doing an action and undoing or redoing it (history records call the same
+setters) tell the views the same thing.
 
 Event names (``document.events.connect(callback)``; callbacks get the name):
     "image"    result()/result_crop()/change_mask() changed: repaint
@@ -16,19 +17,20 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from npe.data.faces import CropBox
-from npe.editing.compose import crop_to_photo, is_greyscale, photo_to_crop
+from npe.editing.compose import is_greyscale
 from npe.editing.errors import SessionError
-from npe.editing.history import CommitState, SourceState
 from npe.editing.inversion import EditingGenerator, TunedGenerator, anchor_for
+from npe.geometry import CropBox
 from npe.model.runtime import model_device, prepare
 
 if TYPE_CHECKING:
+    from npe.data.original import StoredPhoto
     from npe.model import IAN
 
 _log = logging.getLogger(__name__)
@@ -88,6 +90,53 @@ def readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+@dataclass
+class SourceState:
+    """Everything that defines the original: photo (shared, read-only), face box, crop, z0, the
+    current z, the protect mask, whether it is a generated sample, and its name."""
+
+    photo: np.ndarray
+    box: dict[str, float]
+    crop: np.ndarray
+    latent0: np.ndarray
+    latent: np.ndarray
+    protect: np.ndarray | None
+    is_sample: bool
+    name: str
+    # The per-photo tuned generator (npe.editing.inversion.TunedGenerator.to_arrays(prefix=""): fp16
+    # deltas by parameter name, shared between snapshots) or None: the shared generator.
+    tuned: dict[str, np.ndarray] | None = None
+    # The composite's reach limit (uint8 R x R, 255 = may change) or None: everywhere.
+    limit: np.ndarray | None = None
+    alpha: np.ndarray | None = None  # uint8 H x W: a transparent photo's alpha, exported unchanged
+    # How the photo's file stores it (alpha colours, 16 bits, grey, colour profile, EXIF): what
+    # export writes back (npe.data.original); None for generated faces and plain 8-bit RGB files.
+    stored: StoredPhoto | None = None
+
+    def __post_init__(self) -> None:
+        for array in self._arrays():
+            readonly(array)
+
+    def _arrays(self) -> list[np.ndarray]:
+        arrays = (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, self.alpha, *(self.tuned or {}).values())
+        return [array for array in arrays if array is not None]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(array.nbytes for array in self._arrays()) + (self.stored.nbytes if self.stored is not None else 0)
+
+
+@dataclass
+class CommitState:
+    """The small part of the document a commit changes besides the photo region."""
+
+    crop: np.ndarray
+    latent0: np.ndarray
+    latent: np.ndarray
+    limit: np.ndarray | None = None  # the reach limit (see SourceState); None: everywhere
+    stored: StoredPhoto | None = None  # the file's form of the photo (see SourceState), changed alike
+
+
 class Document:
     """See the module doc. Tensors stay on the model's device; arrays handed out are read-only."""
 
@@ -131,12 +180,9 @@ class Document:
         )
 
     def to_crop_coords(self, x: float, y: float) -> tuple[float, float]:
-        u, v = photo_to_crop(self.box, self.resolution, x, y)
+        """Photo position (continuous pixels) -> position in the model's crop (u, v in [0, R] inside the box)."""
+        u, v = self.box.to_crop([(x, y)], self.resolution)[0]
         return float(u), float(v)
-
-    def to_photo_coords(self, u: float, v: float) -> tuple[float, float]:
-        x, y = crop_to_photo(self.box, self.resolution, u, v)
-        return float(x), float(y)
 
     def check_position(self, x: float, y: float, what: str) -> None:
         width, height = self.photo_size
@@ -204,7 +250,7 @@ class Document:
         latent0 = torch.from_numpy(np.array(source.latent0, dtype=np.float32)).reshape(1, -1).to(self.device)
         self.anchor = anchor_for(self.model, latent0, self.tuned)  # the tuned face at z0 (inversion docs)
         self.generator = EditingGenerator(self.model, self.anchor)  # anchored_decode, folded for speed
-        # A grey photo gets grey changes and a brush that compares brightness (issue 10).
+        # A grey photo gets grey changes and a brush that compares brightness: colour would show as a stain.
         self.grey = not source.is_sample and is_greyscale(source.photo)
         self.limit = self._check_limit(source.limit)
         self.alpha = source.alpha

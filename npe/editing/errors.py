@@ -1,10 +1,7 @@
-"""Errors of the editing package that people see (fit for a dialog or a one-line CLI message), and
-the one place where the lower layers' errors meant for people become them."""
+"""Errors of the editing package that people see (fit for a dialog or a one-line CLI message). The
+errors every layer shares (UserError, NoFaceError) live in npe.errors."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from npe.errors import UserError
 
@@ -21,21 +18,3 @@ class OtherModelError(SessionError):
 
 class NoModelError(UserError):
     """An action that needs the model before one is loaded."""
-
-
-class FaceNotFoundError(SessionError):
-    """No face was found in a photo; the GUI offers to edit the whole image instead."""
-
-
-@contextmanager
-def worded_for_people() -> Iterator[None]:
-    """Re-raise npe.data's "no face" as FaceNotFoundError (same message), the one error of the lower
-    layers that the GUI and `npe edit` treat apart: they offer to edit the whole image instead."""
-    from npe.data.faces import NoFaceError
-
-    try:
-        yield
-    except NoFaceError as exc:  # a UserError too, but the GUI and `npe edit` offer the whole image for it
-        raise FaceNotFoundError(str(exc)) from exc
-    except UserError:
-        raise

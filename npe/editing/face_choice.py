@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from npe.editing.errors import FaceNotFoundError, SessionError
+from npe.editing.errors import SessionError
+from npe.errors import NoFaceError
+from npe.geometry import CropBox
 
 if TYPE_CHECKING:
     from npe.data.face_finder import Face
-    from npe.data.geometry import CropBox
 
 FaceFinder = Callable[[np.ndarray], "Sequence[Face]"]  # uint8 HxWx3 photo -> faces, largest first
 BoxTuple = tuple[float, float, float, float]  # center_x, center_y, size, angle (photo pixels, degrees)
@@ -77,6 +78,7 @@ class FaceReport:
             return f"{found}; using the box placed by hand"
         if self.how == "whole-image":
             return f"{found}; using the whole image"
+        assert self.chosen is not None  # every other way of choosing names a face
         face = self.faces[self.chosen]
         which = {"confident": "the largest confident one", "picked": "as asked", "doubtful": "a doubtful one"}[self.how]
         return f"{found}; using face {self.chosen} ({which}, score {face.score:.2f}, {face.box[2]:.0f} px)"
@@ -84,8 +86,6 @@ class FaceReport:
 
 def as_box(box: CropBox | Sequence[float]) -> CropBox:
     """A CropBox from a CropBox or (center_x, center_y, size[, angle]); SessionError if it is not one."""
-    from npe.data.geometry import CropBox
-
     if isinstance(box, CropBox):
         values: tuple[float, ...] = (box.center_x, box.center_y, box.size, box.angle)
     else:
@@ -116,11 +116,8 @@ def choose_face(
     verdict: the user has looked); without it the largest confident face is used. A doubtful face
     (no confident one) raises DoubtfulFaceError unless ``accept_doubtful`` (the GUI opens it and
     asks). No face, or only doubtful ones: the whole image if ``whole_image``; else
-    FaceNotFoundError. A confident face is used even with ``whole_image``: that is the fallback.
+    NoFaceError. A confident face is used even with ``whole_image``: that is the fallback.
     """
-    from npe.data.faces import NoFaceError
-    from npe.data.geometry import CropBox
-
     height, width = photo.shape[:2]
     if box is not None:
         chosen = as_box(box)
@@ -145,7 +142,7 @@ def choose_face(
             )
         return CropBox(*faces[0].box), report
     if not whole_image:
-        raise FaceNotFoundError(str(NoFaceError()))
+        raise NoFaceError()
     whole = CropBox.whole_image(width, height)
     return whole, FaceReport(faces, None, "whole-image", box_tuple(whole))
 

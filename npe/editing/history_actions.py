@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:
+    from npe.editing.brush.stroke import Stroke
     from npe.editing.document import Document, SessionEvents
     from npe.editing.history import History
 
@@ -47,7 +48,7 @@ class HistoryActions:
     document: Document
     events: SessionEvents
     _history: History
-    _stroke: object | None
+    _stroke: Stroke | None
     end_stroke: Callable[[], bool]
 
     @user_action
@@ -66,9 +67,13 @@ class HistoryActions:
         self._refuse_in_group("jump in the history")
         with self.events.batch():
             while self._history.index > index:
-                self._history.undo().undo(self.document)
+                undone = self._history.undo()
+                assert undone is not None  # the index was above 0
+                undone.undo(self.document)
             while self._history.index < index:
-                self._history.redo().redo(self.document)
+                redone = self._history.redo()
+                assert redone is not None  # the index was below the end
+                redone.redo(self.document)
             self.events.emit("history")
         return True
 

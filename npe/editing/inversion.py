@@ -9,11 +9,11 @@ user painted with bit for bit.
 What the editor decodes through on a tuned photo is *anchored* (``anchored_decode``): at z0 it is
 the tuned reconstruction (the face the user sees, which the brush's colour term judges); a change
 from z0 is shaped by the shared generator's stages up to 32 px and drawn by the tuned last stage
-and to_rgb layer (ANCHOR_TUNED_PREFIXES). Measured on 30 validation faces (edit_quality_log,
-2026-12-02), changes through the fully tuned generator read less like what was painted for (a
-white stroke over a mouth: a white glow on the lips rather than teeth; the classifier read "mouth
-open" on 53% against 67% anchored): tuning the middle stage on one closed-mouth photo bends it
-toward that photo. Changes with only to_rgb tuned drew the astronaut's new fringe teal.
+and to_rgb layer (ANCHOR_TUNED_PREFIXES). Changes through the fully tuned generator read less like
+what was painted for (a white stroke over a mouth: a white glow on the lips rather than teeth):
+tuning the middle stage on one closed-mouth photo bends it toward that photo. Changes with only
+to_rgb tuned drew the astronaut's new fringe teal. The measurements: benchmarks/edit_quality_log.md
+("anchored decoding on tuned photos").
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from torch.func import functional_call
 from npe.data.convert import to_model
 from npe.model.blocks import fold_mdc
 from npe.editing.errors import SessionError
+
+if TYPE_CHECKING:
+    from npe.model import IAN
 
 # Generator parameters the tuning touches (name prefixes inside model.generator). The late, high-
 # resolution stages hold the detail the encoder misses; the projection and the first stages (93%
@@ -71,7 +75,7 @@ class TunedGenerator:
         """Storage size of the deltas in bytes."""
         return sum(delta.numel() * delta.element_size() for delta in self.deltas.values())
 
-    def parameters(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    def parameters(self, model: IAN) -> dict[str, torch.Tensor]:
         """The tuned parameters (base + delta, fp32) for functional_call on model.generator."""
         base = dict(model.generator.named_parameters())
         return {name: base[name].detach() + delta.to(base[name]) for name, delta in self.deltas.items()}
@@ -81,7 +85,7 @@ class TunedGenerator:
         return {prefix + name: delta.cpu().numpy().copy() for name, delta in self.deltas.items()}
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], model: torch.nn.Module, prefix: str = "tuned/") -> TunedGenerator:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], model: IAN, prefix: str = "tuned/") -> TunedGenerator:
         """Rebuild from ``to_arrays``' output; SessionError if the arrays do not fit ``model``."""
         base = dict(model.generator.named_parameters())
         deltas: dict[str, torch.Tensor] = {}
@@ -95,7 +99,7 @@ class TunedGenerator:
         return cls(deltas)
 
 
-def decode(model: torch.nn.Module, latent: torch.Tensor, tuned: TunedGenerator | None = None) -> torch.Tensor:
+def decode(model: IAN, latent: torch.Tensor, tuned: TunedGenerator | None = None) -> torch.Tensor:
     """G(latent) with the tuned parameters (N x 3 x R x R in [-1, 1]); differentiable in ``latent``."""
     if tuned is None or not tuned.deltas:
         return model.decode(latent)
@@ -118,7 +122,7 @@ class Anchor:
     parameters: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def anchor_for(model: torch.nn.Module, latent0: torch.Tensor, tuned: TunedGenerator | None) -> Anchor | None:
+def anchor_for(model: IAN, latent0: torch.Tensor, tuned: TunedGenerator | None) -> Anchor | None:
     """The anchor of a tuned photo at its z0 (no graph); None untuned."""
     if tuned is None or not tuned.deltas:
         return None
@@ -128,7 +132,7 @@ def anchor_for(model: torch.nn.Module, latent0: torch.Tensor, tuned: TunedGenera
     return Anchor(offset.detach(), colour, colour.parameters(model))
 
 
-def anchored_decode(model: torch.nn.Module, latent: torch.Tensor, anchor: Anchor | None) -> torch.Tensor:
+def anchored_decode(model: IAN, latent: torch.Tensor, anchor: Anchor | None) -> torch.Tensor:
     """G_colour(latent) + anchor.offset: the tuned face at z0, the shared stages' changes from there
     in this photo's colours. Differentiable in ``latent``; one generator forward. Untuned: G(latent)."""
     if anchor is None:
@@ -147,7 +151,7 @@ class EditingGenerator(torch.nn.Module):
     median against 15.9 ms (benchmarks/model_speed.py --fold-table). Never trained: the training
     code keeps the MDC parametrisation."""
 
-    def __init__(self, model: torch.nn.Module, anchor: Anchor | None = None) -> None:
+    def __init__(self, model: IAN, anchor: Anchor | None = None) -> None:
         super().__init__()
         generator = copy.deepcopy(model.generator)
         generator.requires_grad_(False).eval()
@@ -156,7 +160,7 @@ class EditingGenerator(torch.nn.Module):
                 for name, value in anchor.parameters.items():
                     generator.get_parameter(name).copy_(value)
         fold_mdc(generator)
-        self.generator = generator.to(memory_format=torch.channels_last)
+        self.generator = generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack the keyword
         offset = anchor.offset.detach().clone() if anchor is not None else None
         self.register_buffer("offset", offset)
         self.latent_dim = int(model.config.latent_dim)
@@ -190,7 +194,7 @@ Progress = Callable[[float, str], object]  # (fraction done 0-1, what is running
 
 
 def invert(
-    model: torch.nn.Module,
+    model: IAN,
     crop: np.ndarray,
     settings: InversionSettings = InversionSettings(),
     *,

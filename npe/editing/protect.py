@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from npe.data.faces import CropBox, crop_face
+from npe.data.faces import crop_face
+from npe.geometry import CropBox
 from npe.editing.brush.footprint import densify
 
 Rect = tuple[int, int, int, int]

@@ -29,19 +29,11 @@ from npe.editing import sources
 from npe.editing.attribute_actions import AttributeActions
 from npe.editing.brush.settings import BrushSettings, Color, make_brush
 from npe.editing.brush.stroke import Stroke, lighten_latent, prepare_stroke
-from npe.editing.compose import MaskSettings, box_rect
-from npe.editing.document import EVENT_NAMES, Document, SessionEvents, readonly
+from npe.editing.companions import weights_name
+from npe.editing.compose import MaskSettings
+from npe.editing.document import EVENT_NAMES, CommitState, Document, SessionEvents, SourceState, readonly
 from npe.editing.errors import SessionError
-from npe.editing.history import (
-    CommitRecord,
-    CommitState,
-    History,
-    LatentRecord,
-    ProtectRecord,
-    Record,
-    SourceRecord,
-    SourceState,
-)
+from npe.editing.history import CommitRecord, History, LatentRecord, ProtectRecord, Record, SourceRecord
 from npe.editing.history_actions import HistoryActions, HistoryEntry
 from npe.editing.history_actions import user_action as _action
 from npe.editing.protect import ProtectChange, clear_all, paint_discs
@@ -52,10 +44,10 @@ from npe.editing.sessionfile import (
     png_metadata,
     save_document,
 )
+from npe.geometry import CropBox
 from npe.model.runtime import encode_images
 
 if TYPE_CHECKING:
-    from npe.data.faces import CropBox
     from npe.data.original import StoredPhoto
     from npe.editing.attributes import AttributeDirections
     from npe.editing.directions import Directions
@@ -162,7 +154,7 @@ class EditSession(HistoryActions, AttributeActions):
     @property
     def editable_rect(self) -> tuple[int, int, int, int]:
         """(x0, y0, x1, y1): the photo rectangle edits can change (the face box, clipped)."""
-        return box_rect(self.box, *self.photo_size) or (0, 0, 0, 0)
+        return self.box.pixel_bounds(*self.photo_size) or (0, 0, 0, 0)
 
     @property
     def default_radius(self) -> float:
@@ -206,9 +198,6 @@ class EditSession(HistoryActions, AttributeActions):
 
     def to_crop_coords(self, x: float, y: float) -> tuple[float, float]:
         return self.document.to_crop_coords(x, y)
-
-    def to_photo_coords(self, u: float, v: float) -> tuple[float, float]:
-        return self.document.to_photo_coords(u, v)
 
     # --- paintbrush ---------------------------------------------------------------------------------
     @_action
@@ -328,7 +317,7 @@ class EditSession(HistoryActions, AttributeActions):
         if self._directions is None:
             raise SessionError(
                 "This model has no principal directions (NAME.directions.safetensors beside its weights); "
-                "create them with 'python -m npe.editing.directions --weights W --data ARCHIVE'."
+                "create them with 'npe directions --weights W --data ARCHIVE'."
             )
         if not 0 <= int(k) < len(self._directions):
             raise SessionError(f"Direction {k} does not exist; there are {len(self._directions)} (0-{len(self._directions) - 1}).")
@@ -475,5 +464,4 @@ def _model_summary(model: IAN) -> dict[str, Any]:
 
 
 def _model_name(model: IAN) -> str:
-    name = getattr(model, "name", None)
-    return name if isinstance(name, str) and name else "unnamed model"
+    return weights_name(model) or "unnamed model"

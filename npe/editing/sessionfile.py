@@ -1,143 +1,315 @@
-"""The session file: one zip holding session.json (the document and its history), the photos and
-crops as PNG (images/KEY.png) and every other array in arrays.safetensors. Never pickle. Also the
-checks that a file fits the model before it is opened, and the metadata an exported PNG carries.
+"""The session file format (Orange keeps its scheme reader and writer apart from the commands
+likewise): the document's states and every history record as plain values, the table of record
+types, the checks that a file fits the model before it is opened, saving and loading a document,
+and the metadata an exported PNG carries. The zip they travel in is npe.editing.sessionzip's.
+
+Each state and record becomes a dict of JSON values whose arrays go into an ArrayStore (stored once
+however many records share them). Adding a record type means one RecordFormat here (how it is
+written, read back and checked) beside its class in npe.editing.history.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from npe import __version__
-from npe.data.faces import CropBox
+from npe.data.original import StoredPhoto
+from npe.editing.document import CommitState, SourceState
 from npe.editing.errors import OtherModelError, SessionError
-from npe.editing.history import ArrayStore, CommitRecord, GroupRecord, History, LatentRecord, ProtectRecord, SourceRecord, SourceState
-from npe.fileio import atomic_write_bytes
-
-FORMAT = "npe-session"
-VERSION = 1
-MANIFEST = "session.json"
-ARRAYS = "arrays.safetensors"
-MAX_MEMBER_BYTES = 1 << 30  # refuse to inflate anything larger (a damaged or hostile file)
-MAX_MANIFEST_BYTES = 64 << 20
-# A member may inflate at most this many times its compressed size once it is past BOMB_FLOOR: real
-# sessions hold PNGs (stored, ratio 1) and arrays of latents and packed masks, far below it; a
-# zip bomb (a few MB declaring hundreds of MB of zeros) is far above it.
-MAX_RATIO = 200
-BOMB_FLOOR = 64 << 20
-_CHUNK = 1 << 20
+from npe.editing.history import DEFAULT_LIMIT, CommitRecord, GroupRecord, History, LatentRecord, ProtectRecord, Record, SourceRecord
+from npe.editing.sessionzip import read_session, write_session
+from npe.geometry import CropBox
 
 
-def _is_image(array: np.ndarray) -> bool:
-    return array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3 and array.size > 0
+# --- states and records <-> plain values ------------------------------------------------------------
 
 
-def write_session(path: str | os.PathLike, document: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    """Write the document and its arrays atomically (any old file survives a failed write).
-    OSError propagates (the caller words it)."""
-    from safetensors.numpy import save
+class ArrayStore:
+    """Arrays of states and records on their way to or from a session file, each stored once even
+    when several records share it. ``put`` returns a key; ``get`` gives the array back, checked."""
 
-    tensors = {key: np.ascontiguousarray(a) for key, a in arrays.items() if not _is_image(a)}
-    images = {key: a for key, a in arrays.items() if _is_image(a)}
-    manifest = dict(document, format=FORMAT, version=VERSION, images=sorted(images), tensors=sorted(tensors))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
-        archive.writestr(ARRAYS, save(tensors) if tensors else b"")
-        for key, image in images.items():
-            png = io.BytesIO()
-            Image.fromarray(np.ascontiguousarray(image), mode="RGB").save(png, format="PNG", compress_level=6)
-            archive.writestr(zipfile.ZipInfo(f"images/{key}.png"), png.getvalue(), compress_type=zipfile.ZIP_STORED)
-    return atomic_write_bytes(path, buffer.getvalue())
+    def __init__(self, arrays: dict[str, np.ndarray] | None = None) -> None:
+        self.arrays: dict[str, np.ndarray] = dict(arrays or {})
+        self._keys: dict[int, str] = {}
 
+    def put(self, array: np.ndarray | None) -> str | None:
+        if array is None:
+            return None
+        key = self._keys.get(id(array))
+        if key is None:
+            key = f"a{len(self.arrays)}"
+            self.arrays[key] = array
+            self._keys[id(array)] = key
+        return key
 
-def _read_member(archive: zipfile.ZipFile, name: str, damaged: str, cap: int = MAX_MEMBER_BYTES) -> bytes:
-    """The bytes of member ``name``, read in small chunks that stop at its declared size (and at
-    ``cap``): a member whose data inflates past what its header says fails before memory grows
-    (zipfile alone decompresses a whole member in one call before cutting it to size)."""
-    info = archive.getinfo(name)
-    limit = min(info.file_size, cap)
-    if info.file_size > cap:
-        raise SessionError(f"{damaged}: its member '{name}' is implausibly large.")
-    parts, total = [], 0
-    with archive.open(info) as stream:
-        while True:
-            # read1 inflates at most about _CHUNK bytes per call, whatever the member claims.
-            chunk = stream.read1(_CHUNK)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > limit:
-                raise SessionError(f"{damaged}: its member '{name}' holds more data than it declares.")
-            parts.append(chunk)
-    return b"".join(parts)
+    def get(self, key: str | None, dtype: Any = None, ndim: int | None = None) -> np.ndarray | None:
+        """The array of ``key`` (None for None); ValueError if it is missing or of another dtype or ndim."""
+        if key is None:
+            return None
+        return self.need(key, dtype, ndim)
+
+    def need(self, key: str, dtype: Any = None, ndim: int | None = None) -> np.ndarray:
+        """``get`` for an array that must be there."""
+        if not isinstance(key, str) or key not in self.arrays:
+            raise ValueError(f"missing array {key!r}")
+        array = self.arrays[key]
+        if dtype is not None and array.dtype != np.dtype(dtype):
+            raise ValueError(f"array {key!r} is {array.dtype}, expected {np.dtype(dtype)}")
+        if ndim is not None and array.ndim != ndim:
+            raise ValueError(f"array {key!r} has {array.ndim} dimensions, expected {ndim}")
+        return array
 
 
-def read_session(path: str | os.PathLike, max_pixels: int | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The document and its arrays; SessionError with a readable message for anything wrong.
-    ``max_pixels``: the largest photo accepted (default: what opening a photo accepts)."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load
+def _rect(value: Any) -> tuple[int, int, int, int]:
+    rect = tuple(int(v) for v in value)
+    if len(rect) != 4 or rect[2] < rect[0] or rect[3] < rect[1] or min(rect) < 0:
+        raise ValueError(f"bad rectangle {value!r}")
+    return rect[0], rect[1], rect[2], rect[3]
 
-    from npe.data.image_io import DEFAULT_MAX_PIXELS
 
-    max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+def source_to_state(source: SourceState, store: ArrayStore) -> dict[str, Any]:
+    return {
+        "photo": store.put(source.photo), "box": dict(source.box), "crop": store.put(source.crop),
+        "latent0": store.put(source.latent0), "latent": store.put(source.latent),
+        "protect": store.put(source.protect), "is_sample": source.is_sample, "name": source.name,
+        "tuned": None if source.tuned is None else {name: store.put(a) for name, a in source.tuned.items()},
+        "limit": store.put(source.limit),
+        **({"alpha": store.put(source.alpha)} if source.alpha is not None else {}),
+        **({"stored": _stored_to_state(source.stored, store)} if source.stored is not None else {}),
+    }
 
-    target = Path(path)
-    damaged = f"'{target}' is not a readable npe session file"
-    if target.is_dir():
-        raise SessionError(f"'{target}' is a folder, not a session file. Choose an .npe file.")
-    try:
-        with zipfile.ZipFile(target) as archive:
-            for info in archive.infolist():
-                if info.file_size > MAX_MEMBER_BYTES or (info.file_size > BOMB_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
-                    raise SessionError(f"{damaged}: its member '{info.filename}' is implausibly large.")
-            manifest = json.loads(_read_member(archive, MANIFEST, damaged, MAX_MANIFEST_BYTES).decode("utf-8"))
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise SessionError(f"{damaged}: it is a zip file but not an npe session.")
-            version = manifest.get("version")
-            if not isinstance(version, int) or version > VERSION:
-                raise SessionError(f"'{target}' was written by a newer npe (session format {version}); update npe to open it.")
-            raw = _read_member(archive, ARRAYS, damaged)
-            arrays: dict[str, np.ndarray] = dict(load(raw)) if raw else {}
-            if sorted(arrays) != sorted(manifest.get("tensors", [])):
-                raise SessionError(f"{damaged}: its arrays do not match its manifest (the file is damaged).")
-            for key in manifest.get("images", []):
-                if not isinstance(key, str) or "/" in key:
-                    raise SessionError(f"{damaged}: bad image name {key!r}.")
-                with Image.open(io.BytesIO(_read_member(archive, f"images/{key}.png", damaged))) as image:
-                    if image.mode != "RGB" or image.format != "PNG":
-                        raise SessionError(f"{damaged}: image '{key}' is not an RGB PNG.")
-                    if image.width * image.height > max_pixels:
-                        # The limit opening a photo enforces: a session must not smuggle a bigger one in.
-                        raise SessionError(
-                            f"'{target}' holds a {image.width}x{image.height} photo ({image.width * image.height / 1e6:.0f} MP), "
-                            f"more than the {max_pixels / 1e6:.0f} million pixels npe opens."
-                        )
-                    image.load()
-                    arrays[key] = np.asarray(image).copy()
-    except SessionError:
-        raise
-    except FileNotFoundError:
-        raise SessionError(f"Could not open '{target}': the file does not exist. Check the path.") from None
-    except PermissionError:
-        raise SessionError(f"Could not open '{target}': permission denied.") from None
-    except zipfile.BadZipFile:
-        raise SessionError(f"{damaged}: it is not a zip archive or it is truncated. It may be damaged.") from None
-    except KeyError as exc:
-        raise SessionError(f"{damaged}: a part is missing ({exc}). It may be damaged.") from None
-    except (OSError, EOFError, ValueError, UnicodeDecodeError, SafetensorError, Image.DecompressionBombError) as exc:
-        raise SessionError(f"{damaged}: {exc}. It may be damaged.") from None
-    for array in arrays.values():
-        array.setflags(write=False)
-    return manifest, arrays
+
+def source_from_state(state: dict[str, Any], store: ArrayStore) -> SourceState:
+    tuned = state.get("tuned")  # absent in files from before per-photo tuning: untuned
+    return SourceState(
+        photo=store.need(state["photo"], np.uint8, 3), box={k: float(v) for k, v in dict(state["box"]).items()},
+        crop=store.need(state["crop"], np.uint8, 3), latent0=store.need(state["latent0"], np.float32, 1),
+        latent=store.need(state["latent"], np.float32, 1), protect=store.get(state["protect"], np.bool_, 2),
+        is_sample=bool(state["is_sample"]), name=str(state["name"]),
+        tuned=None if tuned is None else {str(name): store.need(key, np.float16) for name, key in dict(tuned).items()},
+        limit=store.get(state.get("limit"), np.uint8, 2),
+        alpha=store.get(state.get("alpha"), np.uint8, 2),
+        stored=_stored_from_state(state.get("stored"), store),
+    )
+
+
+def _commit_state_to_state(commit: CommitState, store: ArrayStore) -> dict[str, Any]:
+    return {
+        "crop": store.put(commit.crop), "latent0": store.put(commit.latent0), "latent": store.put(commit.latent), "limit": store.put(commit.limit),
+        **({"stored": _stored_to_state(commit.stored, store)} if commit.stored is not None else {}),
+    }
+
+
+def _commit_state_from_state(state: dict[str, Any], store: ArrayStore) -> CommitState:
+    return CommitState(
+        store.need(state["crop"], np.uint8, 3), store.need(state["latent0"], np.float32, 1), store.need(state["latent"], np.float32, 1),
+        store.get(state.get("limit"), np.uint8, 2), _stored_from_state(state.get("stored"), store),
+    )
+
+
+def _stored_to_state(stored: StoredPhoto, store: ArrayStore) -> dict[str, Any]:
+    def blob(data: bytes | None) -> str | None:
+        return store.put(np.frombuffer(data, dtype=np.uint8)) if data else None
+
+    return {"samples": store.put(stored.samples), "icc_profile": blob(stored.icc_profile), "exif": blob(stored.exif), "notes": list(stored.notes)}
+
+
+def _stored_from_state(state: Any, store: ArrayStore) -> StoredPhoto | None:
+    """Absent in files from before the photo's stored form was kept: the export then writes the editor's view, as it did."""
+    if state is None:
+        return None
+    samples = store.get(state.get("samples"), ndim=3)
+
+    def blob(key: str | None) -> bytes | None:
+        array = store.get(key, np.uint8, 1)
+        return None if array is None else array.tobytes()
+
+    notes = state.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+        raise ValueError("bad notes of the stored photo")
+    return StoredPhoto(samples, blob(state.get("icc_profile")), blob(state.get("exif")), tuple(notes))
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What every record of a file must fit: the model's latent size and crop resolution, and the
+    photo sizes (height, width) the file's sources hold (photos change size only through them)."""
+
+    latent_dim: int
+    resolution: int
+    photo_shapes: frozenset[tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class RecordFormat:
+    """One record type in a file: its "type" name, its class, how it is written and read back, and
+    the check that it can be undone and redone with this model (a damaged file must fail at open,
+    not later). ``sources``: the SourceStates it holds (the photo sizes a file may refer to)."""
+
+    kind: str
+    record: type
+    to_state: Callable[[Any, ArrayStore], dict[str, Any]]
+    from_state: Callable[[dict[str, Any], ArrayStore], Any]
+    check: Callable[[Any, Fit], None]
+    sources: Callable[[Any], Iterable[SourceState]] = lambda record: ()
+
+
+def _latent_to_state(record: LatentRecord, store: ArrayStore) -> dict[str, Any]:
+    return {
+        "type": "latent", "label": record.label, "before": store.put(record.before), "after": store.put(record.after),
+        "limit_before": store.put(record.limit_before), "limit_after": store.put(record.limit_after),
+    }
+
+
+def _latent_from_state(state: dict[str, Any], store: ArrayStore) -> LatentRecord:
+    # Files written before the reach limit existed have no limits: the change shows everywhere, as then.
+    return LatentRecord(
+        str(state["label"]), store.need(state["before"], np.float32, 1), store.need(state["after"], np.float32, 1),
+        store.get(state.get("limit_before"), np.uint8, 2), store.get(state.get("limit_after"), np.uint8, 2),
+    )
+
+
+def _check_latent(record: LatentRecord, fit: Fit) -> None:
+    if record.before.size != fit.latent_dim or record.after.size != fit.latent_dim:
+        raise ValueError("a history step with latents of the wrong size")
+    if any(limit is not None and limit.shape != (fit.resolution, fit.resolution) for limit in (record.limit_before, record.limit_after)):
+        raise ValueError("a history step whose reach limit does not fit this model")
+    _finite(record.before, "a history step with latents")
+    _finite(record.after, "a history step with latents")
+
+
+def _protect_to_state(record: ProtectRecord, store: ArrayStore) -> dict[str, Any]:
+    return {"type": "protect", "label": record.label, "rect": list(record.rect), "before": store.put(record.before), "after": store.put(record.after)}
+
+
+def _protect_from_state(state: dict[str, Any], store: ArrayStore) -> ProtectRecord:
+    record = ProtectRecord(str(state["label"]), _rect(state["rect"]), store.need(state["before"], np.uint8, 1), store.need(state["after"], np.uint8, 1))
+    x0, y0, x1, y1 = record.rect
+    needed = ((x1 - x0) * (y1 - y0) + 7) // 8
+    if record.before.size != needed or record.after.size != needed:
+        raise ValueError("protect record size does not match its rectangle")
+    return record
+
+
+def _check_protect(record: ProtectRecord | CommitRecord, fit: Fit) -> None:
+    x0, y0, x1, y1 = record.rect
+    if not any(x1 <= shape[1] and y1 <= shape[0] for shape in fit.photo_shapes):
+        raise ValueError("a history step outside the photo")
+
+
+def _source_record_to_state(record: SourceRecord, store: ArrayStore) -> dict[str, Any]:
+    return {"type": "source", "label": record.label, "before": source_to_state(record.before, store), "after": source_to_state(record.after, store)}
+
+
+def _source_record_from_state(state: dict[str, Any], store: ArrayStore) -> SourceRecord:
+    return SourceRecord(str(state["label"]), source_from_state(state["before"], store), source_from_state(state["after"], store))
+
+
+def _check_source_record(record: SourceRecord, fit: Fit) -> None:
+    _check_source(record.before, fit.latent_dim, fit.resolution)
+    _check_source(record.after, fit.latent_dim, fit.resolution)
+
+
+def _commit_to_state(record: CommitRecord, store: ArrayStore) -> dict[str, Any]:
+    return {
+        "type": "commit", "label": record.label, "rect": list(record.rect),
+        "region_before": store.put(record.region_before), "region_after": store.put(record.region_after),
+        "before": _commit_state_to_state(record.before, store), "after": _commit_state_to_state(record.after, store),
+    }
+
+
+def _commit_from_state(state: dict[str, Any], store: ArrayStore) -> CommitRecord:
+    record = CommitRecord(
+        str(state["label"]), _rect(state["rect"]),
+        store.need(state["region_before"], np.uint8, 3), store.need(state["region_after"], np.uint8, 3),
+        _commit_state_from_state(state["before"], store), _commit_state_from_state(state["after"], store),
+    )
+    x0, y0, x1, y1 = record.rect
+    if record.region_before.shape[:2] != (y1 - y0, x1 - x0) or record.region_after.shape != record.region_before.shape:
+        raise ValueError("commit record regions do not match their rectangle")
+    return record
+
+
+def _check_commit(record: CommitRecord, fit: Fit) -> None:
+    _check_protect(record, fit)  # the same rule for its rectangle
+    for state in (record.before, record.after):
+        if state.latent0.size != fit.latent_dim or state.latent.size != fit.latent_dim or state.crop.shape != (fit.resolution, fit.resolution, 3):
+            raise ValueError("a commit step that does not fit this model")
+        if state.limit is not None and state.limit.shape != (fit.resolution, fit.resolution):
+            raise ValueError("a commit step whose reach limit does not fit this model")
+        _finite(state.latent0, "a commit step with latents")
+        _finite(state.latent, "a commit step with latents")
+
+
+def _group_to_state(record: GroupRecord, store: ArrayStore) -> dict[str, Any]:
+    return {"type": "group", "label": record.label, "records": [record_to_state(child, store) for child in record.records]}
+
+
+def _group_from_state(state: dict[str, Any], store: ArrayStore) -> GroupRecord:
+    return GroupRecord(str(state["label"]), [record_from_state(child, store) for child in state["records"]])
+
+
+def _check_group(record: GroupRecord, fit: Fit) -> None:
+    for child in record.records:
+        check_record(child, fit)
+
+
+RECORD_FORMATS: tuple[RecordFormat, ...] = (
+    RecordFormat("latent", LatentRecord, _latent_to_state, _latent_from_state, _check_latent),
+    RecordFormat("protect", ProtectRecord, _protect_to_state, _protect_from_state, _check_protect),
+    RecordFormat("source", SourceRecord, _source_record_to_state, _source_record_from_state, _check_source_record,
+                 sources=lambda record: (record.before, record.after)),
+    RecordFormat("commit", CommitRecord, _commit_to_state, _commit_from_state, _check_commit),
+    RecordFormat("group", GroupRecord, _group_to_state, _group_from_state, _check_group,
+                 sources=lambda record: [source for child in record.records for source in record_sources(child)]),
+)
+_BY_KIND = {format.kind: format for format in RECORD_FORMATS}
+_BY_CLASS = {format.record: format for format in RECORD_FORMATS}
+
+
+def record_to_state(record: Record, store: ArrayStore) -> dict[str, Any]:
+    return _BY_CLASS[type(record)].to_state(record, store)
+
+
+def record_from_state(state: dict[str, Any], store: ArrayStore) -> Record:
+    """Rebuild a record from ``record_to_state`` output; ValueError/KeyError/TypeError if it is malformed."""
+    kind = state.get("type") if isinstance(state, dict) else None
+    if kind not in _BY_KIND:
+        raise ValueError(f"unknown history record type {kind!r}")
+    return _BY_KIND[kind].from_state(state, store)
+
+
+def check_record(record: Record, fit: Fit) -> None:
+    """ValueError unless ``record`` could be undone and redone with this model and these photos."""
+    _BY_CLASS[type(record)].check(record, fit)
+
+
+def record_sources(record: Record) -> Iterable[SourceState]:
+    return _BY_CLASS[type(record)].sources(record)
+
+
+def history_to_state(history: History, store: ArrayStore) -> dict[str, Any]:
+    return {
+        "limit": history.limit, "index": history.index, "clean": history.clean_index,
+        "records": [record_to_state(record, store) for record in history.records],
+    }
+
+
+def history_from_state(state: dict[str, Any], store: ArrayStore) -> History:
+    history = History(int(state.get("limit", DEFAULT_LIMIT)))
+    for record in (record_from_state(r, store) for r in state["records"]):
+        history.records.append(record)
+    history.index = int(state["index"])
+    if not 0 <= history.index <= len(history.records):
+        raise ValueError("history index out of range")
+    return history
 
 
 # --- documents <-> files ----------------------------------------------------------------------------
@@ -158,8 +330,8 @@ def save_document(path: str | os.PathLike, source: SourceState, history: History
     document = {
         "software": f"npe {__version__}",
         "model": model,
-        "source": source.to_state(store),
-        "history": history.to_state(store),
+        "source": source_to_state(source, store),
+        "history": history_to_state(history, store),
     }
     try:
         return write_session(path, document, store.arrays)
@@ -176,7 +348,8 @@ def load_document(
     ``model_summary``, with its weights_id): OtherModelError if the file names other weights,
     unless ``allow_other_model``; what the caller should be told is appended to ``notes``."""
     manifest, arrays = read_session(path)
-    made_for = manifest.get("model") if isinstance(manifest.get("model"), dict) else {}
+    recorded = manifest.get("model")
+    made_for: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     if made_for.get("latent_dim") not in (None, latent_dim) or made_for.get("resolution") not in (None, resolution):
         raise SessionError(
             f"'{path}' was made with a model of {made_for.get('latent_dim')} latents at "
@@ -191,12 +364,13 @@ def load_document(
             notes.append(note)
     store = ArrayStore(arrays)
     try:
-        source = SourceState.from_state(manifest["source"], store)
+        source = source_from_state(manifest["source"], store)
         _check_source(source, latent_dim, resolution)
-        history = History.from_state(manifest["history"], store)
-        shapes = {source.photo.shape[:2]} | {state.photo.shape[:2] for record in history.records for state in _source_states(record)}
+        history = history_from_state(manifest["history"], store)
+        shapes = {source.photo.shape[:2]} | {state.photo.shape[:2] for record in history.records for state in record_sources(record)}
+        fit = Fit(latent_dim, resolution, frozenset(shapes))
         for record in history.records:
-            _check_record(record, latent_dim, resolution, shapes)
+            check_record(record, fit)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SessionError(f"'{path}' is not a readable npe session file: {exc}. It may be damaged.") from None
     history.mark_clean()
@@ -246,44 +420,6 @@ def _check_source(source: SourceState, dim: int, resolution: int) -> None:
     # many times the photo; anything else would make one stroke change far more than the face.
     if not (0 <= box.center_x <= width and 0 <= box.center_y <= height and 4 <= box.size <= 4 * max(width, height)):
         raise ValueError(f"a face box {box.to_dict()} that does not fit its {width}x{height} photo")
-
-
-def _source_states(record: object) -> list[SourceState]:
-    if isinstance(record, SourceRecord):
-        return [record.before, record.after]
-    if isinstance(record, GroupRecord):
-        return [state for child in record.records for state in _source_states(child)]
-    return []
-
-
-def _check_record(record: object, dim: int, resolution: int, photo_shapes: set[tuple[int, ...]]) -> None:
-    """Reject records that could not be undone or redone (a damaged file must fail at open, not later)."""
-    if isinstance(record, LatentRecord):
-        if record.before.size != dim or record.after.size != dim:
-            raise ValueError("a history step with latents of the wrong size")
-        if any(limit is not None and limit.shape != (resolution, resolution) for limit in (record.limit_before, record.limit_after)):
-            raise ValueError("a history step whose reach limit does not fit this model")
-        _finite(record.before, "a history step with latents")
-        _finite(record.after, "a history step with latents")
-    elif isinstance(record, GroupRecord):
-        for child in record.records:
-            _check_record(child, dim, resolution, photo_shapes)
-    elif isinstance(record, SourceRecord):
-        _check_source(record.before, dim, resolution)
-        _check_source(record.after, dim, resolution)
-    elif isinstance(record, (ProtectRecord, CommitRecord)):
-        x0, y0, x1, y1 = record.rect
-        # Photos change size only through source records, so the rectangle must fit one of them.
-        if not any(x1 <= shape[1] and y1 <= shape[0] for shape in photo_shapes):
-            raise ValueError("a history step outside the photo")
-        if isinstance(record, CommitRecord):
-            for state in (record.before, record.after):
-                if state.latent0.size != dim or state.latent.size != dim or state.crop.shape != (resolution, resolution, 3):
-                    raise ValueError("a commit step that does not fit this model")
-                if state.limit is not None and state.limit.shape != (resolution, resolution):
-                    raise ValueError("a commit step whose reach limit does not fit this model")
-                _finite(state.latent0, "a commit step with latents")
-                _finite(state.latent, "a commit step with latents")
 
 
 def png_metadata(*, source_name: str, model_name: str, latent: np.ndarray, latent0: np.ndarray, applied: list[str], box: CropBox) -> dict[str, str]:

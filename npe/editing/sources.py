@@ -16,11 +16,12 @@ import torch
 
 from npe.data import faces
 from npe.data.convert import to_uint8
-from npe.data.faces import CropBox
 from npe.editing.errors import SessionError
 from npe.editing.gallery import sample_latent
-from npe.editing.history import SourceState
+from npe.editing.document import SourceState
 from npe.editing.inversion import InversionCancelled, InversionSettings, Progress, TunedGenerator, decode, invert
+from npe.errors import NoFaceError
+from npe.geometry import CropBox
 from npe.model.runtime import decode_latents, encode_images, model_device, prepare
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def open_photo(
     if box is None:
         try:
             box = faces.find_face(image)
-        except faces.NoFaceError:
+        except NoFaceError:
             if not whole_image_if_no_face:
                 raise
             box = CropBox.whole_image(image.shape[1], image.shape[0])

@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from npe.editing import sources
-from npe.editing.errors import NoModelError, SessionError, worded_for_people
+from npe.editing.companions import weights_name
+from npe.editing.errors import NoModelError, SessionError
 from npe.editing.face_choice import FaceFinder, FaceReport, choose_face, default_face_finder, report_for_box
 from npe.editing.session import EditSession
 from npe.errors import UserError
 
 if TYPE_CHECKING:
     from npe.editing.attributes import AttributeDirections
-    from npe.data.geometry import CropBox
+    from npe.geometry import CropBox
     from npe.editing.directions import Directions
     from npe.editing.gallery import Gallery
     from npe.model import IAN
@@ -103,15 +104,17 @@ class Workspace:
 
         model = self._load(weights, device)
         before = len(self.warnings)
-        self.use_model(model, find_directions(model, weights, self.warn), find_gallery(model, weights, self.warn), weights)
+        directions = find_directions(model, weights, self.warn)
+        gallery = find_gallery(model, weights, self.warn)  # after the directions: their warnings come in this order
+        self.use_model(model, directions, gallery, weights)
         self._find_attributes(model, weights)
         return ModelSummary(
-            name=str(getattr(model, "name", None) or "unnamed model"),
+            name=weights_name(model) or "unnamed model",
             resolution=int(model.config.resolution),
             latent_dim=int(model.config.latent_dim),
             device=device_label(str(model_device(model))),
-            gallery_size=len(self.gallery),
-            gallery_generated=bool(getattr(self.gallery, "generated", True)),
+            gallery_size=len(gallery),
+            gallery_generated=gallery.generated,
             attribute_names=tuple(self.attributes.names) if self.attributes is not None else (),
             attribute_warning=self.attribute_warning,
             warnings=tuple(self.warnings[before:]),
@@ -191,16 +194,15 @@ class Workspace:
         box: CropBox | Sequence[float] | None = None, accept_doubtful: bool = False, tune: sources.Tuning = True,
     ) -> EditSession:
         """A photo file, its face box chosen first (npe.editing.face_choice.choose_face: ``box`` by
-        hand, face number ``face``, the largest confident face; FaceNotFoundError if none unless
+        hand, face number ``face``, the largest confident face; npe.errors.NoFaceError if none unless
         ``whole_image``; DoubtfulFaceError for a doubtful one unless ``accept_doubtful``), then
         cropped, encoded and, unless ``tune`` is False, the model fitted to it (a cancelled fitting
         opens it untuned). ``self.faces`` says how the box was chosen."""
         model = self.require_model()
-        with worded_for_people():
-            image, name = sources.read_photo(path)
-            chosen, report = choose_face(image, self._find_faces, face=face, box=box, whole_image=whole_image, accept_doubtful=accept_doubtful)
-            session = EditSession.from_photo(model, image, name=name, box=chosen, directions=self.directions, tune=tune,
-                                             alpha=sources.read_alpha(path), stored=sources.read_stored(path, image))
+        image, name = sources.read_photo(path)
+        chosen, report = choose_face(image, self._find_faces, face=face, box=box, whole_image=whole_image, accept_doubtful=accept_doubtful)
+        session = EditSession.from_photo(model, image, name=name, box=chosen, directions=self.directions, tune=tune,
+                                         alpha=sources.read_alpha(path), stored=sources.read_stored(path, image))
         self.faces = report
         return self.adopt(session, f"Open {Path(path).name}")
 
@@ -215,6 +217,7 @@ class Workspace:
     def open_sample(self, index: int) -> EditSession:
         """Gallery face ``index``."""
         model = self.require_model()
+        assert self.gallery is not None  # set with the model
         return self.adopt(self._session(sources.open_gallery_face(model, int(index), self.gallery)), f"Sample {index}")
 
     def open_random(self, seed: int | None = None) -> EditSession:
@@ -247,8 +250,7 @@ class Workspace:
         """Export the current session (EditSession.export_png); how it was written (a palette image
         as RGBA, 16 bits reduced for JPEG...) is said through ``warn``."""
         session = self.require_session()
-        with worded_for_people():
-            written = session.export_png(path, crop_only=crop_only, strip_metadata=strip_metadata)
+        written = session.export_png(path, crop_only=crop_only, strip_metadata=strip_metadata)
         for note in session.export_notes:
             self.warn(f"'{Path(path).name}': {note}")
         return written

@@ -17,6 +17,7 @@ import torch
 from npe.config import to_dict
 from npe.fileio import atomic_write_bytes
 from npe.model import IAN
+from npe.model.runtime import decode_latents, encode_images
 from npe.train.metrics import (
     fit_pca,
     psnr,
@@ -27,7 +28,7 @@ from npe.train.metrics import (
 )
 
 PCA_COMPONENTS = 100
-# What a model must reach to ship (the issue's acceptance targets). Sharpness is a band: far more
+# What a model must reach to ship (MODEL_CARD.md's targets). Sharpness is a band: far more
 # Laplacian energy than the photos is noise or artefacts, not detail (a random network scores > 10).
 TARGETS: dict[str, float] = {"psnr": 21.0, "ssim": 0.62, "sharpness": 0.6, "sharpness_max": 1.5, "swd_finest_ratio": 3.0}
 # Sample chunks compared with the reference half for the matched SWD (more: less variance, more time).
@@ -45,10 +46,6 @@ TUNED_NOTE = (
 # --- running the model --------------------------------------------------------------------
 
 
-def _device_of(model: IAN) -> torch.device:
-    return next(model.parameters()).device
-
-
 @contextlib.contextmanager
 def _inference(model: IAN) -> Iterator[None]:
     """Eval mode (batch norm uses its running statistics) and no autograd; the caller's mode comes back."""
@@ -63,32 +60,24 @@ def _inference(model: IAN) -> Iterator[None]:
 
 def reconstruct_images(model: IAN, images: np.ndarray, batch: int = 128) -> np.ndarray:
     """G(E(x)) for uint8 N x R x R x 3 images, as uint8 images of the same shape."""
-    from npe.data.convert import to_model, to_uint8
-
     resolution = model.config.resolution
     if images.ndim != 4 or images.shape[1:] != (resolution, resolution, 3):
         raise ValueError(f"expected N x {resolution} x {resolution} x 3 images, got {images.shape}")
-    device = _device_of(model)
-    outputs = []
+    if len(images) == 0:
+        return images[:0].copy()
     with _inference(model):
-        for start in range(0, len(images), batch):
-            inputs = to_model(images[start : start + batch]).to(device)
-            outputs.append(to_uint8(model.decode(model.encode(inputs))))
-    return np.concatenate(outputs) if outputs else images[:0].copy()
+        return decode_latents(model, encode_images(model, images, batch), batch)
 
 
 def sample_images(model: IAN, count: int, seed: int = 0, batch: int = 128) -> np.ndarray:
     """G(z) for `count` seeded latents z ~ N(0, I), as uint8 N x R x R x 3 images."""
-    from npe.data.convert import to_uint8
-
+    if count == 0:
+        resolution = model.config.resolution
+        return np.zeros((0, resolution, resolution, 3), np.uint8)
     # Drawn on the CPU from a seeded generator: the same latents on every device.
     latents = model.sample_latents(count, generator=torch.Generator().manual_seed(seed))
-    outputs = []
     with _inference(model):
-        for start in range(0, count, batch):
-            outputs.append(to_uint8(model.decode(latents[start : start + batch])))
-    resolution = model.config.resolution
-    return np.concatenate(outputs) if outputs else np.zeros((0, resolution, resolution, 3), np.uint8)
+        return decode_latents(model, latents.cpu().numpy(), batch)
 
 
 # --- the report ---------------------------------------------------------------------------

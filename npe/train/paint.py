@@ -30,7 +30,7 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
 # The marks that look most like an attribute to a classifier that has never seen paint: a part and
 # the colour its attribute has (white teeth, red lips, a dark fringe, dark glasses, a shaved chin,
 # blond hair). Positions as in FACE_PARTS; each draws a stroke across the part.
-CONFUSERS: tuple[tuple[tuple[float, float], tuple[tuple[int, int, int], ...]], ...] = (
+CONFUSERS: tuple[tuple[tuple[float, float], tuple[tuple[int, int, int] | None, ...]], ...] = (
     ((0.50, 0.82), ((255, 255, 255), (235, 235, 225))),
     ((0.50, 0.81), ((200, 30, 40), (190, 25, 45), (160, 20, 60))),
     ((0.50, 0.12), ((40, 30, 25), (20, 20, 20), (90, 60, 40))),

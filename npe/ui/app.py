@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
@@ -88,7 +88,7 @@ def application() -> QApplication:
     """The QApplication (reused if one exists, as under pytest-qt)."""
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance()
+    app = cast(QApplication, QApplication.instance())  # a QApplication when there is one (npe's, or pytest-qt's)
     if app is None:
         app = QApplication(sys.argv[:1])
     app.setApplicationName("npe")

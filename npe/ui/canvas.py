@@ -9,8 +9,8 @@ from __future__ import annotations
 import enum
 import math
 
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QCursor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QTransform, QWheelEvent
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QCursor, QEnterEvent, QFocusEvent, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPixmap, QResizeEvent, QTransform, QWheelEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QSizePolicy, QWidget
 
 from npe.ui.decor import paint_badge, paint_brush, paint_picker, paint_shadow
@@ -249,7 +249,7 @@ class Canvas(QWidget):
         self._paint_image(painter, image, rect)
         if not self.comparing:
             if self._show_change_mask and self._change_mask is not None and self._box is not None:
-                self._paint_change_mask(painter)
+                self._paint_change_mask(painter, self._box, self._change_mask)
             if self._show_protect and self._protect is not None and not self._protect.isNull():
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 1)
                 painter.drawImage(rect, self._protect)
@@ -288,16 +288,16 @@ class Canvas(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.drawImage(rect, image)
 
-    def _paint_change_mask(self, painter: QPainter) -> None:
+    def _paint_change_mask(self, painter: QPainter, box: tuple[float, float, float, float], change_mask: QImage) -> None:
         rect = self.image_rect()
         scale = self.scale()
         photo_to_widget = QTransform(scale, 0, 0, scale, rect.left(), rect.top())
-        crop_to_widget = box_transform(self._box, self._resolution) * photo_to_widget
+        crop_to_widget = box_transform(box, self._resolution) * photo_to_widget
         painter.save()
         painter.setClipRect(rect)
         painter.setTransform(crop_to_widget)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        painter.drawImage(QRectF(0, 0, self._resolution, self._resolution), self._change_mask)
+        painter.drawImage(QRectF(0, 0, self._resolution, self._resolution), change_mask)
         painter.restore()
 
     def _paint_brush(self, painter: QPainter, position: QPointF) -> None:
@@ -440,21 +440,21 @@ class Canvas(QWidget):
             return
         super().keyReleaseEvent(event)
 
-    def focusOutEvent(self, event: object) -> None:
+    def focusOutEvent(self, event: QFocusEvent) -> None:
         if self._compare_held:
             self._compare_held = False
             self.compareChanged.emit(self.comparing)
             self.update()
         super().focusOutEvent(event)
 
-    def enterEvent(self, event: object) -> None:
+    def enterEvent(self, event: QEnterEvent) -> None:
         # Take the keyboard (Space compares) unless the user is typing somewhere.
         focused = QApplication.focusWidget()
         if not isinstance(focused, (QLineEdit, QAbstractSpinBox)):
             self.setFocus(Qt.FocusReason.MouseFocusReason)
         super().enterEvent(event)
 
-    def leaveEvent(self, event: object) -> None:
+    def leaveEvent(self, event: QEvent) -> None:
         self._hover = None
         self.hoverMoved.emit(None)
         self.update()

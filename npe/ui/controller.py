@@ -190,7 +190,7 @@ class EditorController(QObject):
         ``reach``: crop pixels the change may spread beyond the brush (None: the brush's default)."""
         self.begin_gesture("Paint", ("stroke", next(self._strokes)))
         self._stroke = True
-        brush = BrushSettings(color=tuple(color), radius=float(radius), strength=float(strength),
+        brush = BrushSettings(color=(color[0], color[1], color[2]), radius=float(radius), strength=float(strength),
                               reach=float(DEFAULT_REACH if reach is None else reach))
         self._submit(BrushJob(x=x, y=y, brush=brush, scale=view_scale))
 

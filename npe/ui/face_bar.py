@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButto
 
 from npe.ui.canvas import Tool
 from npe.ui.facebox import PICK_HINT, same_box
+from npe.ui.frames import SourceInfo
 
 if TYPE_CHECKING:
     from npe.editing.face_choice import FaceReport
@@ -75,6 +76,7 @@ class FaceBar(QFrame):
             self.hide()
             return
         if report.doubtful:
+            assert report.chosen is not None  # a doubtful face in use is the one chosen
             face = faces[report.chosen]
             text = f"Is this the face? (score {face.score:.2f}, doubtful)"
         elif not faces:
@@ -127,7 +129,7 @@ class FaceBoxWiring:
         c, canvas, bar = window.controller, window.canvas, window.face_bar
         c.facesFound.connect(self.faces_found)
         c.sourceChanged.connect(self._source_changed)
-        c.failed.connect(lambda _failure: (canvas.face_box.revert(), canvas.update()))
+        c.failed.connect(self._failed)
         canvas.boxEdited.connect(lambda box: self.set_box(box, "Move face box"))
         canvas.faceClicked.connect(bar.choose)
         canvas.faceHovered.connect(self._face_hovered)
@@ -145,7 +147,7 @@ class FaceBoxWiring:
         overlay = self.window.canvas.face_box
         overlay.candidates = [face.box for face in report.faces]
         overlay.doubtful = report.doubtful
-        self.window.actions["show-face-box"].setChecked(True)
+        self.window.named_actions["show-face-box"].setChecked(True)
         self.window.canvas.set_show_face_box(True)
         self.window.face_bar.show_report(report)
         overlay.offering = self.window.face_bar.asking_which_face
@@ -157,19 +159,23 @@ class FaceBoxWiring:
         self.window.canvas.face_box.doubtful = False  # the user has placed or picked it
         self.window.controller.set_face_box(box, label)
 
-    def _source_changed(self, source: object) -> None:
+    def _source_changed(self, source: SourceInfo) -> None:
         overlay = self.window.canvas.face_box
-        if getattr(source, "is_sample", False):  # a generated face has no box to ask about
+        if source.is_sample:  # a generated face has no box to ask about
             overlay.candidates = []
             overlay.doubtful = False
             overlay.offering = False
             self.window.face_bar.hide()
             return
         # The list shows the face in use, whichever way it was chosen (list, click, undo, redo).
-        box = getattr(source, "box", None)
-        index = next((i for i, other in enumerate(overlay.candidates) if box is not None and same_box(other, box)), None)
+        index = next((i for i, other in enumerate(overlay.candidates) if same_box(other, source.box)), None)
         if index is not None and index < self.window.face_bar.faces.count():
             self.window.face_bar.faces.setCurrentIndex(index)
+
+    def _failed(self, _failure: object) -> None:
+        """A job failed: a released box the document did not take goes back to the document's."""
+        self.window.canvas.face_box.revert()
+        self.window.canvas.update()
 
     def _editing_started(self, *_gesture: object) -> None:
         bar = self.window.face_bar

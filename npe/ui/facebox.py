@@ -9,7 +9,8 @@ squares while the face bar asks which face to edit (``offering``) or the Face bo
 inside the chosen face stays a brush stroke.
 
 Boxes are (center_x, center_y, size, angle) in photo pixels and degrees, counter-clockwise on
-screen, as the session's CropBox; ``box_transform`` is that box's unit crop -> photo map.
+screen: the fields of npe.geometry.CropBox, whose affine map every computation here goes through
+(``box_transform`` is that map as a QTransform, for drawing).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from typing import Protocol
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF, QTransform
 
+from npe.geometry import CropBox
+
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
 
 HANDLE_GAP = 26.0  # widget pixels from the top edge's middle to the rotation handle
 GRAB = 9.0  # widget pixels: how close a press must be to a corner or the handle
 MIN_SIDE = 8.0  # photo pixels: the smallest square a resize makes
-UNIT_CORNERS = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))  # TL, TR, BR, BL as seen in the crop
+UNIT_CORNERS = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))  # TL, TR, BR, BL as seen in the crop (CropBox.corners)
 BOX_COLOR = QColor(255, 214, 64)
 DOUBTFUL_COLOR = QColor(255, 120, 64)
 OTHER_COLOR = QColor(255, 255, 255, 170)
@@ -45,26 +48,14 @@ class View(Protocol):
 
 
 def box_transform(box: Box, resolution: float = 1.0) -> QTransform:
-    """The map from a ``resolution``-pixel crop of ``box`` to photo pixels (the session's convention)."""
-    center_x, center_y, size, angle = box
-    transform = QTransform()
-    transform.translate(center_x, center_y)
-    transform.rotate(-angle)  # the box's roll is counter-clockwise on screen; Qt's rotate is clockwise
-    transform.scale(size / resolution, size / resolution)
-    transform.translate(-resolution / 2, -resolution / 2)
-    return transform
+    """The map from a ``resolution``-pixel crop of ``box`` to photo pixels: CropBox.crop_to_photo as a QTransform."""
+    (a, b, c), (d, e, f) = CropBox(*box).crop_to_photo(resolution)[:2].tolist()
+    return QTransform(a, d, b, e, c, f)  # Qt's (m11, m12, m21, m22, dx, dy): x' = m11 x + m21 y + dx
 
 
 def corners(box: Box) -> list[Point]:
     """TL, TR, BR, BL of the square in photo pixels."""
-    transform = box_transform(box)
-    return [(point.x(), point.y()) for point in (transform.map(QPointF(u, v)) for u, v in UNIT_CORNERS)]
-
-
-def _axes(angle: float) -> tuple[Point, Point]:
-    """The crop's x (rightwards) and y (downwards) unit vectors in the photo."""
-    radians = math.radians(angle)
-    return (math.cos(radians), -math.sin(radians)), (math.sin(radians), math.cos(radians))
+    return [(x, y) for x, y in CropBox(*box).corners().tolist()]
 
 
 def _pointing(dx: float, dy: float) -> float:
@@ -79,7 +70,7 @@ def moved(box: Box, dx: float, dy: float) -> Box:
 def resized(box: Box, corner: int, point: Point) -> Box:
     """``box`` with corner ``corner`` (0-3, TL TR BR BL) dragged to ``point``, its opposite corner fixed."""
     fixed = corners(box)[(corner + 2) % 4]
-    (ux, uy), (vx, vy) = _axes(box[3])
+    (ux, uy), (vx, vy) = CropBox(*box).axes
     sign_u = UNIT_CORNERS[corner][0] - UNIT_CORNERS[(corner + 2) % 4][0]  # from the fixed corner outwards
     sign_v = UNIT_CORNERS[corner][1] - UNIT_CORNERS[(corner + 2) % 4][1]
     dx, dy = point[0] - fixed[0], point[1] - fixed[1]
@@ -155,14 +146,15 @@ class FaceBoxOverlay:
         """The candidate (its index, largest first) a click at ``photo_point`` picks, or None: the
         smallest box under the point decides, and the chosen box wins a tie, so a click inside the
         chosen face is never taken from the brush (unless a smaller face lies inside it)."""
-        if not self.candidates_shown():
+        shown = self.shown_box
+        if shown is None or not self.candidates_shown():
             return None
         under = [(box[2], index) for index, box in enumerate(self.candidates)
-                 if not same_box(box, self.shown_box) and contains(box, photo_point)]
+                 if not same_box(box, shown) and contains(box, photo_point)]
         if not under:
             return None
         side, index = min(under)
-        return None if contains(self.shown_box, photo_point) and self.shown_box[2] <= side else index
+        return None if contains(shown, photo_point) and shown[2] <= side else index
 
     def face_at(self, widget_point: QPointF, view: View) -> int | None:
         """``candidate_at`` for a press at ``widget_point``; with the Face box tool, the chosen
@@ -180,6 +172,7 @@ class FaceBoxOverlay:
 
     def press(self, photo_point: Point, grabbed: tuple[str, int], rotate: bool) -> None:
         mode, corner = grabbed
+        assert self.shown_box is not None  # hit() grabbed it
         self._drag = _Drag("rotate" if rotate else mode, self.shown_box, photo_point, corner)
 
     def move(self, photo_point: Point) -> None:
@@ -202,7 +195,8 @@ class FaceBoxOverlay:
 
     # --- drawing ---------------------------------------------------------------------------
     def paint(self, painter: QPainter, view: View) -> None:
-        if self.shown_box is None or not (self.visible or self.editing):
+        shown = self.shown_box
+        if shown is None or not (self.visible or self.editing):
             return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -210,40 +204,42 @@ class FaceBoxOverlay:
         chosen = None
         if self.candidates_shown():
             for number, other in enumerate(self.candidates):
-                if same_box(other, self.shown_box):
+                if same_box(other, shown):
                     chosen = number
                 else:
                     self._outline(painter, other, view, OTHER_COLOR, 1.2, Qt.PenStyle.DashLine, str(number))
         color = DOUBTFUL_COLOR if self.doubtful else BOX_COLOR
         label = ("Face" if chosen is None else f"Face {chosen}") + ("?" if self.doubtful else "")
-        self._outline(painter, self.shown_box, view, color, 2.0, Qt.PenStyle.SolidLine, label)
+        self._outline(painter, shown, view, color, 2.0, Qt.PenStyle.SolidLine, label)
         if self.editing:
-            top_middle = view.to_widget(*_mean(corners(self.shown_box)[:2]))
+            top_middle = view.to_widget(*_mean(corners(shown)[:2]))
             handle = self._handle(view)
             painter.setPen(QPen(color, 1.5))
             painter.drawLine(top_middle, handle)
             painter.setBrush(color)
             painter.drawEllipse(handle, 5, 5)
-            for x, y in corners(self.shown_box):
+            for x, y in corners(shown):
                 corner = view.to_widget(x, y)
                 painter.drawRect(QRectF(corner.x() - 4, corner.y() - 4, 8, 8))
         painter.restore()
 
     def _outline(self, painter: QPainter, box: Box, view: View, color: QColor, width: float, style: Qt.PenStyle, label: str) -> None:
-        polygon = QPolygonF([view.to_widget(x, y) for x, y in corners(box)])
+        points = [view.to_widget(x, y) for x, y in corners(box)]
+        polygon = QPolygonF(points)
         painter.setPen(QPen(QColor(0, 0, 0, 150), width + 2.0))  # a dark halo keeps it visible on any photo
         painter.drawPolygon(polygon)
         painter.setPen(QPen(color, width, style))
         painter.drawPolygon(polygon)
         painter.setPen(QColor(0, 0, 0, 200))  # a shadow, so the label reads on light hair or sky
-        painter.drawText(polygon[0] + QPointF(5, -5), label)
+        painter.drawText(points[0] + QPointF(5, -5), label)
         painter.setPen(QColor(color.red(), color.green(), color.blue()))
-        painter.drawText(polygon[0] + QPointF(4, -6), label)
+        painter.drawText(points[0] + QPointF(4, -6), label)
 
     def _handle(self, view: View) -> QPointF:
         """The rotation handle: HANDLE_GAP widget pixels above the top edge's middle, along the box's up."""
         box = self.shown_box
-        (_, _), (vx, vy) = _axes(box[3])
+        assert box is not None  # callers check
+        _, (vx, vy) = CropBox(*box).axes
         x, y = _mean(corners(box)[:2])
         gap = HANDLE_GAP / max(view.scale(), 1e-6)
         return view.to_widget(x - vx * gap, y - vy * gap)
@@ -255,7 +251,7 @@ class FaceBoxOverlay:
 
 def contains(box: Box, point: Point) -> bool:
     """Whether photo point ``point`` lies inside the (rotated) square ``box``, edges included."""
-    u, v = box_transform(box).inverted()[0].map(QPointF(*point)).toTuple()
+    u, v = CropBox(*box).to_crop([point])[0].tolist()
     return 0 <= u <= 1 and 0 <= v <= 1
 
 

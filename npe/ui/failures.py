@@ -6,8 +6,8 @@ import sys
 import traceback
 from dataclasses import dataclass
 
-from npe.editing.errors import FaceNotFoundError, OtherModelError
-from npe.errors import UserError
+from npe.editing.errors import OtherModelError
+from npe.errors import NoFaceError, UserError
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def describe_failure(doing: str, exc: BaseException, *, kind: str = "error", pat
     message of an error meant for people (npe.errors.UserError), a short note for everything else
     (with the traceback on stderr)."""
     title = f"Problem {doing}"
-    if isinstance(exc, FaceNotFoundError):
+    if isinstance(exc, NoFaceError):
         return Failure(doing, "No face found", str(exc), "no-face", path)
     if isinstance(exc, OtherModelError):
         return Failure(doing, "Made with another model", str(exc), "other-model", path)

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from npe.ui.dialogs import ask_save_changes
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
-    from PySide6.QtWidgets import QMenu
+    from PySide6.QtWidgets import QMenu, QStatusBar
 
     from npe.ui.controller import EditorController
     from npe.ui.panels.samples import SamplesPanel
@@ -31,18 +31,28 @@ class FileActions:
     controller: EditorController
     settings: Settings
     recent_menu: QMenu
-    actions: dict[str, QAction]
+    named_actions: dict[str, QAction]
     samples_panel: SamplesPanel
     _session_path: str | None
     _photo_path: str | None
 
+    if TYPE_CHECKING:  # the window's own, declared for the type checker only (a definition here would hide QMainWindow's)
+        def statusBar(self) -> QStatusBar: ...
+
+        def _status(self, message: str, ms: int) -> None: ...
+
+    @property
+    def _window(self) -> QWidget:
+        """The window this is mixed into: the dialogs' parent."""
+        return cast(QWidget, self)
+
     def open_photo_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open photo", self.settings.last_folder(), PHOTO_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self._window, "Open photo", self.settings.last_folder(), PHOTO_FILTER)
         if path:
             self.open_path(path)
 
     def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", self.settings.last_folder(), f"{SESSION_FILTER};;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self._window, "Open session", self.settings.last_folder(), f"{SESSION_FILTER};;All files (*)")
         if path:
             self.open_path(path)
 
@@ -77,7 +87,7 @@ class FileActions:
         if not self.controller.has_document:
             return False
         suggested = str(Path(self.settings.last_folder()) / f"{self._document_stem()}.npe")
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", suggested, SESSION_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self._window, "Save session", suggested, SESSION_FILTER)
         if not path:
             return False
         if not path.lower().endswith(".npe"):
@@ -99,15 +109,20 @@ class FileActions:
     def export_dialog(self) -> None:
         if not self.controller.has_document:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export image", self.suggested_export_path(), PNG_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self._window, "Export image", self.suggested_export_path(), PNG_FILTER)
         if not path:
             return
         if Path(path).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
             path += ".png"
         self.settings.set_last_folder(path)
         # A failure (a full disk...) shows in a dialog; the edit stays open and unsaved.
-        strip = self.actions["strip-metadata"].isChecked()
-        self.controller.export_png(path, on_done=lambda ok: ok and self._status(f"Exported {Path(path).name}", 4000), strip_metadata=strip)
+        strip = self.named_actions["strip-metadata"].isChecked()
+
+        def done(ok: bool) -> None:
+            if ok:
+                self._status(f"Exported {Path(path).name}", 4000)
+
+        self.controller.export_png(path, on_done=done, strip_metadata=strip)
 
     def suggested_export_path(self) -> str:
         """NAME-edited.png beside the opened photo (else in the last folder); never the photo itself."""
@@ -132,7 +147,7 @@ class FileActions:
         if not self.controller.modified:
             return True
         name = self.controller.source.name if self.controller.source else "this face"
-        answer = ask_save_changes(self, name)
+        answer = ask_save_changes(self._window, name)
         if answer == QMessageBox.StandardButton.Cancel:
             return False
         if answer == QMessageBox.StandardButton.Save:

@@ -13,9 +13,6 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QAbstractButton
 
-from npe.editing.attributes import ATTRIBUTE_ICONS as _ATTRIBUTE_ICONS
-from npe.editing.attributes import DEFAULT_ICON as _ATTRIBUTE_DEFAULT
-
 # meaning -> Material Design Icons 6 glyph (qtawesome prefix "mdi6.")
 ICONS: dict[str, str] = {
     "open-photo": "mdi6.image-outline",
@@ -51,16 +48,26 @@ ICONS: dict[str, str] = {
     "theme": "mdi6.theme-light-dark",
     "about": "mdi6.information-outline",
     "error": "mdi6.alert-circle-outline",
+    # Named attributes' sliders (CelebA names in lower case); "attribute" for one without a glyph of its own.
+    "attribute": "mdi6.tune-variant",
+    "attribute:smiling": "mdi6.emoticon-happy-outline",
+    "attribute:mouth_slightly_open": "mdi6.emoticon-excited-outline",
+    "attribute:bangs": "mdi6.face-woman-shimmer-outline",
+    "attribute:eyeglasses": "mdi6.glasses",
+    "attribute:male": "mdi6.gender-male-female",
+    "attribute:young": "mdi6.human-male-child",
+    "attribute:blond_hair": "mdi6.hair-dryer-outline",
+    "attribute:black_hair": "mdi6.hair-dryer",
+    "attribute:bald": "mdi6.face-man-outline",
+    "attribute:no_beard": "mdi6.razor-double-edge",
+    "attribute:mustache": "mdi6.mustache",
+    "attribute:heavy_makeup": "mdi6.lipstick",
+    "attribute:wavy_hair": "mdi6.waves",
 }
-
-# Named attributes (Smiling, Eyeglasses...): the glyphs npe.editing.attributes suggests, as
-# "attribute:<name in lower case>"; "attribute" for one without a glyph of its own.
-ICONS["attribute"] = _ATTRIBUTE_DEFAULT
-ICONS.update({f"attribute:{name.lower()}": glyph for name, glyph in _ATTRIBUTE_ICONS.items()})
 
 APP_ICON = "npe.svg"  # in resources/icons/
 
-_bound: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
+_bound: weakref.WeakKeyDictionary[QAction | QAbstractButton, str] = weakref.WeakKeyDictionary()
 
 
 def icon(name: str) -> QIcon:

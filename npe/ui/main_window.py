@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPushButton, QScrollArea, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QPushButton, QScrollArea, QToolBar, QWidget
 
 from npe.ui import icons
 from npe.ui.canvas import Canvas, Tool
@@ -26,6 +26,7 @@ from npe.ui.panels.history import HistoryPanel
 from npe.ui.panels.latent import LatentPanel
 from npe.ui.panels.samples import SamplesPanel
 from npe.ui.settings import Settings
+from npe.ui.theme import Theme
 
 if TYPE_CHECKING:
     from npe.editing.workspace import ModelSummary
@@ -49,8 +50,10 @@ class MainWindow(FileActions, QMainWindow):
     """See the module doc."""
 
     fatal = Signal(object)  # Failure: the model could not be loaded; the app decides how to exit
+    theme_actions: QActionGroup  # View > Theme (menus.make_menus)
+    toolbar: QToolBar  # menus.make_toolbar
 
-    def __init__(self, controller: EditorController, settings: Settings, theme: object = None, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: EditorController, settings: Settings, theme: Theme | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.settings = settings
@@ -77,7 +80,7 @@ class MainWindow(FileActions, QMainWindow):
         self.canvas = Canvas()
         self.face_bar = FaceBar()  # asks about the face box after a photo opens (face_bar.py)
         self.setCentralWidget(above(self.face_bar, self.canvas))
-        self.actions: dict[str, QAction] = {}
+        self.named_actions: dict[str, QAction] = {}  # by name (menus.py); not QWidget.actions()
         make_actions(self)
         self._make_panels()
         make_menus(self)
@@ -95,12 +98,12 @@ class MainWindow(FileActions, QMainWindow):
 
     # --- construction --------------------------------------------------------------------------
     def _make_panels(self) -> None:
-        tool_actions = [self.actions[k] for k in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick")]
+        tool_actions = [self.named_actions[k] for k in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick")]
         self.brush_panel = BrushPanel(tool_actions)
         self.attributes_panel = AttributesPanel()
-        self.latent_panel = LatentPanel(self.actions["reset"], self.attributes_panel)
+        self.latent_panel = LatentPanel(self.named_actions["reset"], self.attributes_panel)
         self.history_panel = HistoryPanel()
-        self.samples_panel = SamplesPanel(self.actions["random"], self.actions["open-photo"])
+        self.samples_panel = SamplesPanel(self.named_actions["random"], self.named_actions["open-photo"])
         self.docks: dict[str, QDockWidget] = {}
         for key, title, widget in (
             ("brush", "Brush", self.brush_panel),
@@ -148,7 +151,7 @@ class MainWindow(FileActions, QMainWindow):
         self.fitting_cancel = QPushButton("Cancel")
         self.fitting_cancel.setToolTip("Stop fitting the model to this photo (Esc); it opens with the encoder's face")
         self.fitting_cancel.clicked.connect(self.controller.cancel_fitting)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self._escape)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self._escape)
         status.addWidget(self.fitting_label)
         status.addWidget(self.fitting_cancel)
         self._fitting_progress(-1.0)
@@ -200,7 +203,7 @@ class MainWindow(FileActions, QMainWindow):
     def _restore_settings(self) -> None:
         s = self.settings
         self.brush_panel.set_color(QColor(s.brush_color()))
-        self.brush_panel.size.setValue(s.brush_size())
+        self.brush_panel.size_slider.setValue(s.brush_size())
         self.brush_panel.strength.setValue(s.brush_strength())
         self.brush_panel.reach.setValue(s.brush_reach())
         self._brush_changed()
@@ -212,7 +215,7 @@ class MainWindow(FileActions, QMainWindow):
         if state is not None:
             self.restoreState(state)
         self._refresh_recent()
-        mode = getattr(self.theme, "mode", "system")
+        mode = self.theme.mode if self.theme is not None else "system"
         for action in self.theme_actions.actions():
             action.setChecked(action.data() == mode)
 
@@ -244,7 +247,7 @@ class MainWindow(FileActions, QMainWindow):
     # --- editing input ---------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
         self.canvas.set_tool(tool)
-        self.actions[f"tool-{tool.value}"].setChecked(True)
+        self.named_actions[f"tool-{tool.value}"].setChecked(True)
 
     def brush_radius(self) -> float:
         return self.radius_override if self.radius_override is not None else self.brush_panel.radius_pixels()
@@ -285,7 +288,7 @@ class MainWindow(FileActions, QMainWindow):
         self._brush_changed()
 
     def nudge_brush_size(self, step: int) -> None:
-        self.brush_panel.size.setValue(self.brush_panel.size.value() + step)
+        self.brush_panel.size_slider.setValue(self.brush_panel.size_slider.value() + step)
 
     def _compare_changed(self, on: bool) -> None:
         if on:
@@ -329,7 +332,7 @@ class MainWindow(FileActions, QMainWindow):
 
     def _update_history_actions(self) -> None:
         history = self.controller.history
-        undo, redo = self.actions["undo"], self.actions["redo"]
+        undo, redo = self.named_actions["undo"], self.named_actions["redo"]
         undo.setEnabled(history.can_undo)
         redo.setEnabled(history.can_redo)
         undo.setText(f"&Undo {history.labels[history.index - 1]}" if history.can_undo and history.index > 0 else "&Undo")
@@ -338,7 +341,7 @@ class MainWindow(FileActions, QMainWindow):
     def _update_document_actions(self) -> None:
         has = self.controller.has_document
         for key in ("save-session", "save-session-as", "export", "commit", "reset", "clear-protect", "compare", "change-mask", "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
-            self.actions[key].setEnabled(has)
+            self.named_actions[key].setEnabled(has)
 
     def _update_title(self) -> None:
         source = self.controller.source
@@ -400,9 +403,8 @@ class MainWindow(FileActions, QMainWindow):
         AboutDialog(self.controller.model_info, self).exec()
 
     def _theme_changed(self) -> None:
-        colors = getattr(self.theme, "colors", None)
-        if colors:
-            self.canvas.background = QColor(colors["canvas"])
+        if self.theme is not None:
+            self.canvas.background = QColor(self.theme.colors["canvas"])
             self.canvas.update()
 
     def set_theme(self, mode: str) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu, QToolBar, QWidget
+from PySide6.QtWidgets import QMenu, QToolBar, QToolButton, QWidget
 
 from npe.ui import icons
 from npe.ui.canvas import Tool
@@ -53,11 +53,11 @@ def add_action(
     if slot is not None:
         action.triggered.connect(slot)
     window.addAction(action)  # shortcuts work even when the toolbar/menu is hidden
-    window.actions[key] = action
+    window.named_actions[key] = action
     return action
 
 def make_actions(window: MainWindow) -> None:
-    """Every action of the window (window.actions[key]), with icons, shortcuts and tips."""
+    """Every action of the window (window.named_actions[key]), with icons, shortcuts and tips."""
     a = functools.partial(add_action, window)
     S = QKeySequence.StandardKey
     a("open-photo", "&Open Photo…", window.open_photo_dialog, "open-photo", [S.Open], "Open a photo of a face")
@@ -103,7 +103,7 @@ def make_actions(window: MainWindow) -> None:
         action.setData(tool.value)
         action.triggered.connect(lambda _=False, t=tool: window.set_tool(t))
         tools.addAction(action)
-    window.actions["tool-paint"].setChecked(True)
+    window.named_actions["tool-paint"].setChecked(True)
     a("brush-smaller", "S&maller Brush", lambda: window.nudge_brush_size(-1), None, ["["])
     a("brush-larger", "&Larger Brush", lambda: window.nudge_brush_size(+1), None, ["]"])
     a("about", "&About npe", window.show_about, "about", [S.HelpContents], "Version, model card and licences")
@@ -112,23 +112,23 @@ def make_menus(window: MainWindow) -> None:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     for key in ("open-photo", "random"):
-        file_menu.addAction(window.actions[key])
+        file_menu.addAction(window.named_actions[key])
     window.recent_menu = QMenu("Open &Recent", window)
     icons.bind(window.recent_menu.menuAction(), "recent")
     file_menu.addMenu(window.recent_menu)
     file_menu.addSeparator()
     for key in ("open-session", "save-session", "save-session-as", "export", "strip-metadata"):
-        file_menu.addAction(window.actions[key])
+        file_menu.addAction(window.named_actions[key])
     file_menu.addSeparator()
-    file_menu.addAction(window.actions["quit"])
+    file_menu.addAction(window.named_actions["quit"])
 
     edit_menu = bar.addMenu("&Edit")
-    for key in ("undo", "redo", None, "commit", "reset", None, "clear-protect"):
-        edit_menu.addSeparator() if key is None else edit_menu.addAction(window.actions[key])
+    for entry in ("undo", "redo", None, "commit", "reset", None, "clear-protect"):
+        edit_menu.addSeparator() if entry is None else edit_menu.addAction(window.named_actions[entry])
 
     view_menu = bar.addMenu("&View")
-    for key in ("compare", "change-mask", "show-protect", "show-face-box", None, "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
-        view_menu.addSeparator() if key is None else view_menu.addAction(window.actions[key])
+    for entry in ("compare", "change-mask", "show-protect", "show-face-box", None, "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
+        view_menu.addSeparator() if entry is None else view_menu.addAction(window.named_actions[entry])
     view_menu.addSeparator()
     theme_menu = view_menu.addMenu("&Theme")
     icons.bind(theme_menu.menuAction(), "theme")
@@ -144,11 +144,11 @@ def make_menus(window: MainWindow) -> None:
         panels_menu.addAction(dock.toggleViewAction())
 
     tools_menu = bar.addMenu("&Tools")
-    for key in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick", "tool-face-box", None, "brush-smaller", "brush-larger"):
-        tools_menu.addSeparator() if key is None else tools_menu.addAction(window.actions[key])
+    for entry in ("tool-paint", "tool-protect", "tool-unprotect", "tool-pick", "tool-face-box", None, "brush-smaller", "brush-larger"):
+        tools_menu.addSeparator() if entry is None else tools_menu.addAction(window.named_actions[entry])
 
     help_menu = bar.addMenu("&Help")
-    help_menu.addAction(window.actions["about"])
+    help_menu.addAction(window.named_actions["about"])
 
 def make_toolbar(window: MainWindow) -> None:
     toolbar = QToolBar("Main toolbar", window)
@@ -167,14 +167,14 @@ def make_toolbar(window: MainWindow) -> None:
         if index:
             toolbar.addSeparator()
         for key in group:
-            toolbar.addAction(window.actions[key])
+            toolbar.addAction(window.named_actions[key])
     spacer = QWidget()
     spacer.setSizePolicy(spacer.sizePolicy().Policy.Expanding, spacer.sizePolicy().Policy.Preferred)
     toolbar.addWidget(spacer)
     for key in ("reset", "commit"):
-        toolbar.addAction(window.actions[key])
-        button = toolbar.widgetForAction(window.actions[key])
+        toolbar.addAction(window.named_actions[key])
+        button = cast(QToolButton, toolbar.widgetForAction(window.named_actions[key]))
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-    toolbar.widgetForAction(window.actions["commit"]).setObjectName("primaryButton")
+    toolbar.widgetForAction(window.named_actions["commit"]).setObjectName("primaryButton")
     window.toolbar = toolbar
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)

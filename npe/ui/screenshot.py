@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from npe.errors import UserError
 
@@ -39,7 +39,7 @@ def parse_points(text: str) -> list[tuple[float, float]]:
     return list(zip(values[0::2], values[1::2]))
 
 
-def _quiet_offscreen_warnings() -> object:
+def _quiet_offscreen_warnings() -> Callable[..., Any] | None:
     """The offscreen platform warns about window hints it cannot honour; that is not news to a user.
     Returns the previous message handler (to put back)."""
     from PySide6.QtCore import qInstallMessageHandler
@@ -151,7 +151,7 @@ def _save_atomically(image: QImage, path: str) -> None:
     encoded = QByteArray()
     buffer = QBuffer(encoded)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "PNG"):
+    if not image.save(buffer, "PNG"):  # type: ignore[call-overload]  # a QIODevice; PySide's stubs list only file names
         raise UserError(f"could not encode the screenshot '{path}' as PNG.")
     buffer.close()
     try:

@@ -7,7 +7,9 @@ folder with ``QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, tmp)``
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -15,6 +17,7 @@ from npe.editing.brush import DEFAULT_REACH
 
 ORGANIZATION = "npe"
 APPLICATION = "Neural Photo Editor"
+T = TypeVar("T")
 MAX_RECENT = 8
 
 
@@ -29,11 +32,11 @@ class Settings:
     def path(self) -> str:
         return self._qsettings.fileName()
 
-    def _get(self, key: str, default: object, kind: type) -> object:
+    def _get(self, key: str, default: T, kind: Callable[[Any], T]) -> T:
         value = self._qsettings.value(key, default)
         try:
             if kind is bool and isinstance(value, str):
-                return value.lower() in ("1", "true", "yes")
+                return kind(value.lower() in ("1", "true", "yes"))
             return kind(value)
         except (TypeError, ValueError):
             return default
@@ -108,7 +111,7 @@ class Settings:
 
     # recent files
     def recent_files(self) -> list[str]:
-        value = self._qsettings.value("files/recent", [])
+        value: Any = self._qsettings.value("files/recent", [])  # a list, or one string (QSettings' INI files)
         if isinstance(value, str):
             value = [value]
         return [str(item) for item in (value or []) if str(item)][:MAX_RECENT]

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
 from npe.editing.brush import BrushSettings
 from npe.editing.errors import NoModelError
@@ -32,6 +32,7 @@ from npe.ui.failures import describe_failure
 
 if TYPE_CHECKING:
     from npe.editing.session import EditSession
+    from npe.editing.sources import Fitting
     from npe.editing.workspace import Workspace
 
 _workers: weakref.WeakSet[EditorWorker] = weakref.WeakSet()
@@ -77,7 +78,7 @@ class SessionJob(Job):
     """An action on the current session: ``run(session)``; skipped (reported as not done) while
     nothing is open."""
 
-    run: Callable[[EditSession], object]
+    run: Callable[[EditSession], object]  # type: ignore[assignment]  # a session job's run takes the session, not the workspace
 
     def execute(self, workspace: Workspace) -> None:
         if workspace.session is None:
@@ -199,7 +200,7 @@ class EditorWorker(QThread):
     fittingProgress = Signal(float)  # fitting the model to a photo: fraction done 0-1; -1 when it ends
     warned = Signal(str)  # a one-line warning the workspace kept (npe.editing.workspace.Workspace.warn)
 
-    def __init__(self, workspace: Workspace | None = None, parent: object = None) -> None:
+    def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("npe-model-worker")
         self._condition = threading.Condition()
@@ -249,7 +250,7 @@ class EditorWorker(QThread):
         """Stop fitting the model to the photo being opened (any thread); it opens untuned."""
         self._cancel_fitting.set()
 
-    def fitting(self) -> object:
+    def fitting(self) -> Fitting:
         """A fresh sources.Fitting for a job opening a photo (worker thread): progress goes to
         ``fittingProgress``, ``cancel_fitting`` stops it."""
         from npe.editing.sources import Fitting

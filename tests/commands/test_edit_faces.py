@@ -11,7 +11,7 @@ from skimage import data
 from npe.cli import build_command_parser, main
 from npe.commands.edit import EXIT_DOUBTFUL_FACE, edit_command
 from npe.data.face_finder import Face
-from npe.data.faces import CropBox
+from npe.geometry import CropBox
 from npe.editing.workspace import Workspace
 
 # The astronaut's eye pupils (as in test_faces_command), and where the two copies sit.

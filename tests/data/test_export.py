@@ -1,4 +1,4 @@
-"""Exports that keep what the photo's file had (issue 22): untouched pixels bit for bit (soft alpha,
+"""Exports that keep what the photo's file had: untouched pixels bit for bit (soft alpha,
 grey, 16 bits), the colour profile and EXIF; a full disk at any stage of the write leaves the old
 file as it was. The PNG oracles here are written by hand, not by the code under test."""
 

@@ -1,4 +1,4 @@
-"""Finding every face with a score and a verdict (npe.data.face_finder), and the box <-> crop geometry."""
+"""Finding every face with a score and a verdict (npe.data.face_finder)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from PIL import Image
 from skimage import data
 
 from npe.data.face_finder import CONFIDENT_SCORE, TEMPLATE, Face, box_from_landmarks, find_faces, plausibility
-from npe.data.faces import crop_face
-from npe.data.geometry import CropBox, fit_similarity
+from npe.geometry import CropBox
 
 # The astronaut's eye pupils, located by eye on a 4x enlargement.
 EYES = np.array([[203.0, 101.0], [245.0, 102.5]])
@@ -20,44 +19,6 @@ EYES = np.array([[203.0, 101.0], [245.0, 102.5]])
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
     return data.astronaut()
-
-
-# --- geometry -----------------------------------------------------------------------------------
-
-
-def test_corners_are_tl_tr_br_bl_as_seen_in_the_crop() -> None:
-    # A head rolled 90 degrees counter-clockwise: the crop's top edge lies along the photo's left
-    # side, so its top-left corner is the photo's bottom-left of the square (hand-worked).
-    box = CropBox(10.0, 20.0, 4.0, 90.0)
-    np.testing.assert_allclose(box.corners(), [[8, 22], [8, 18], [12, 18], [12, 22]], atol=1e-12)
-    # And crop_face agrees: the crop's top-left pixel samples the photo near corners()[0].
-    ys, xs = np.mgrid[0:60, 0:60]
-    photo = np.stack([xs * 4, ys * 4, np.full_like(xs, 128)], axis=2).astype(np.uint8)
-    box = CropBox(30.0, 30.0, 40.0, 30.0)
-    crop = crop_face(photo, box, 40)
-    for (row, col), corner in zip([(0, 0), (0, 39), (39, 39), (39, 0)], box.corners()):
-        sampled = crop[row, col, :2].astype(float) / 4 + 0.5  # pixel centre -> continuous coordinate
-        assert math.dist(sampled, corner) < 1.5
-
-
-def test_crop_and_photo_maps_are_inverse_and_rebuild_the_box() -> None:
-    box = CropBox(123.4, 56.7, 89.0, -21.0)
-    product = box.photo_to_crop(64) @ box.crop_to_photo(64)
-    np.testing.assert_allclose(product, np.eye(3), atol=1e-12)
-    np.testing.assert_allclose(box.to_photo([(32, 32)], 64), [[123.4, 56.7]])
-    rebuilt = CropBox.from_matrix(box.crop_to_photo(64), 64)
-    assert rebuilt.center_x == pytest.approx(123.4) and rebuilt.size == pytest.approx(89.0)
-    assert rebuilt.angle == pytest.approx(-21.0)
-
-
-def test_fit_similarity_recovers_a_known_transform() -> None:
-    angle, scale, shift = math.radians(25.0), 3.5, np.array([40.0, -7.0])
-    rotation = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    source = np.array([[0, 0], [1, 0], [0, 2], [3, 1], [-1, 4]], dtype=float)
-    target = source @ rotation.T + shift
-    matrix = fit_similarity(source, target, [1, 1, 0.5, 1, 1])
-    np.testing.assert_allclose(matrix[:2, :2], rotation, atol=1e-9)
-    np.testing.assert_allclose(matrix[:2, 2], shift, atol=1e-9)
 
 
 def test_template_landmarks_give_back_the_square() -> None:

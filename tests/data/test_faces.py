@@ -9,7 +9,9 @@ import pytest
 from skimage import data
 
 from npe.config import CropConfig
-from npe.data.faces import CropBox, NoFaceError, aligned_crop_box, crop_face, find_face, paste_back
+from npe.data.faces import aligned_crop_box, crop_face, find_face, paste_back
+from npe.errors import NoFaceError
+from npe.geometry import CropBox
 
 # Where the astronaut's face is in skimage.data.astronaut() (512x512), checked by eye: between the
 # eyes at about (220, 105), chin at about y 165.
@@ -60,25 +62,7 @@ def _expected_coordinates(box: CropBox, resolution: int) -> tuple[np.ndarray, np
     return x - 0.5 + 40, y - 0.5 + 40
 
 
-# --- CropBox ------------------------------------------------------------------------------------
-
-
-def test_crop_box_round_trips_through_a_dict() -> None:
-    box = CropBox(12.5, 40.0, 99.0, -7.5)
-    assert CropBox.from_dict(box.to_dict()) == box
-    assert CropBox.from_dict({"center_x": 1, "center_y": 2, "size": 3}) == CropBox(1.0, 2.0, 3.0, 0.0)
-    with pytest.raises(ValueError, match="not a valid face box"):
-        CropBox.from_dict({"center_x": 1, "center_y": 2})
-    with pytest.raises(ValueError, match="size must be positive"):
-        CropBox.from_dict({"center_x": 1, "center_y": 2, "size": -3})
-
-
-def test_crop_box_corners_turn_with_the_angle() -> None:
-    assert CropBox.whole_image(300, 200) == CropBox(150.0, 100.0, 200.0)
-    np.testing.assert_allclose(CropBox(0, 0, 2).corners(), [[-1, -1], [1, -1], [1, 1], [-1, 1]])
-    # A head rolled 90 degrees counter-clockwise: the top of the face points left (-x).
-    top_left, top_right = CropBox(0, 0, 2, 90).corners()[:2]
-    np.testing.assert_allclose((top_left + top_right) / 2, [-1, 0], atol=1e-12)
+# --- the CelebA framing ------------------------------------------------------------------------
 
 
 def test_aligned_crop_box_is_the_celeba_square() -> None:
@@ -298,7 +282,6 @@ def test_a_small_edit_on_a_large_photo_touches_only_its_region():
     import tracemalloc
 
     from npe.data.faces import paste_back
-    from npe.data.geometry import CropBox
 
     photo = np.full((4000, 6000, 3), 128, np.uint8)
     box = CropBox.whole_image(6000, 4000)  # a 4000 px square: 62.5 photo px per crop pixel

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from npe.data.faces import CropBox
+from npe.geometry import CropBox
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ import numpy as np
 import pytest
 
 from npe.editing.attributes import (
-    ATTRIBUTE_ICONS,
-    DEFAULT_ATTRIBUTES,
-    DEFAULT_ICON,
     AttributeDirections,
     AttributeDirectionsError,
     UnknownAttributeError,
     apply_attributes,
     display_name,
     fit_attribute_directions,
-    icon_for,
     logistic_normal,
     model_identifier,
     parse_attribute_values,
@@ -244,44 +240,7 @@ def test_read_celeba_attributes(tmp_path):
         read_celeba_attributes(tmp_path / "bad.txt")
 
 
-def test_entry_point_fits_attributes_on_the_training_split_only(model, tmp_path, monkeypatch, faces32, capsys):
-    from PIL import Image
-
-    import npe.editing.directions as module
-    from npe.model import save_weights
-
-    weights, _ = save_weights(model, tmp_path / "tiny")
-    monkeypatch.setenv("NPE_CACHE_DIR", str(tmp_path / "cache"))
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    files = [f"{index:06d}.png" for index in range(len(faces32))]
-    for name, face in zip(files, faces32):
-        Image.fromarray(face).save(folder / name)
-    rng = np.random.default_rng(0)
-    table = rng.random((len(files), 2)) < 0.5
-    write_labels(tmp_path / "labels.txt", files, ["Smiling", "Male"], table)
-    args = ["--weights", str(weights), "--data", str(folder), "--count", "5", "--val-size", "8", "--labels", str(tmp_path / "labels.txt")]
-    assert module.main(args + ["--attributes", "Smiling", "Male"]) == 0
-    assert "from 44 faces" in capsys.readouterr().out
-    attributes = load_attributes(tmp_path / "tiny.directions.safetensors", model)
-    assert attributes.names == ("Smiling", "Male")
-    # Validation faces (the last 4) were never encoded for the fit: changing their labels changes nothing.
-    table[-4:] = ~table[-4:]
-    write_labels(tmp_path / "labels.txt", files, ["Smiling", "Male"], table)
-    assert module.main(args + ["--attributes", "Smiling", "Male", "--out", str(tmp_path / "again.safetensors")]) == 0
-    assert np.array_equal(load_attributes(tmp_path / "again.safetensors", model).vectors, attributes.vectors)
-    # A name the labels do not have is a one-line error, exit status 2.
-    assert module.main(args + ["--attributes", "Beard"]) == 2
-    assert "Beard" in capsys.readouterr().err
-
-
-def test_icon_suggestions_exist_in_qtawesome(qapp):
-    import qtawesome
-
-    assert set(DEFAULT_ATTRIBUTES) <= set(ATTRIBUTE_ICONS)
-    for glyph in [*ATTRIBUTE_ICONS.values(), DEFAULT_ICON]:
-        assert not qtawesome.icon(glyph).isNull(), glyph
-    assert icon_for("eyeglasses") == "mdi6.glasses" and icon_for("Unheard_Of") == DEFAULT_ICON
+def test_display_names_read_as_words():
     assert display_name("Mouth_Slightly_Open") == "Mouth slightly open"
 
 

@@ -1,7 +1,7 @@
 """npe.editing.compose with closed forms: the crop composite with a partial protect mask, the
 preview compositor on a constant change (where bicubic sampling is exact, so every pixel is known:
 photo + the change inside the box, the photo outside), its border fade, display scales, protect
-windows, the box's rotation and edge cases, and the photo <-> crop mapping against CropBox's affine."""
+windows, the box's rotation and edge cases."""
 
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from npe.data.faces import CropBox
 from npe.editing.compose import (
     FEATHER,
     PIXEL_UNITS,
     PreviewCompositor,
     crop_composite,
-    crop_to_photo,
     feather_for,
     full_result,
     gaussian_kernel,
-    photo_to_crop,
 )
+from npe.geometry import CropBox
 
 R = 16
 STEP = 0.1  # a constant change of 0.1 model units: 12.75 levels, so photo + change never rounds at a tie
@@ -92,31 +90,6 @@ def test_feather_only_when_the_box_leaves_part_of_the_photo():
 
 
 # --- photo <-> crop ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("angle", [0.0, 30.0, -75.0])
-def test_photo_and_crop_positions_map_through_the_boxs_affine(angle):
-    box = CropBox(70.0, 50.0, 40.0, angle)
-    u = np.array([0.0, 16.0, 3.5, 8.0])
-    v = np.array([0.0, 16.0, 12.25, 8.0])
-    x, y = crop_to_photo(box, R, u, v)
-    affine = box.crop_to_photo(R)
-    expected = affine @ np.stack([u, v, np.ones_like(u)])
-    np.testing.assert_allclose(x, expected[0], atol=1e-9)
-    np.testing.assert_allclose(y, expected[1], atol=1e-9)
-    back_u, back_v = photo_to_crop(box, R, x, y)
-    np.testing.assert_allclose(back_u, u, atol=1e-9)
-    np.testing.assert_allclose(back_v, v, atol=1e-9)
-    assert crop_to_photo(box, R, 8.0, 8.0) == pytest.approx((70.0, 50.0))  # the crop's centre is the box's
-
-
-def test_photo_to_crop_by_hand():
-    box = CropBox(70.0, 50.0, 40.0)  # 40 photo px -> 16 crop px: 0.4 crop px per photo px
-    assert photo_to_crop(box, R, 50.0, 30.0) == pytest.approx((0.0, 0.0))
-    assert photo_to_crop(box, R, 80.0, 45.0) == pytest.approx((12.0, 6.0))
-    turned = CropBox(70.0, 50.0, 40.0, 90.0)  # the crop's x axis points up the photo
-    assert photo_to_crop(turned, R, 70.0, 40.0) == pytest.approx((12.0, 8.0))
-    assert crop_to_photo(turned, R, 12.0, 8.0) == pytest.approx((70.0, 40.0))
 
 
 # --- the preview compositor -------------------------------------------------------------------------

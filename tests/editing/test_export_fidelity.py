@@ -1,4 +1,4 @@
-"""Issue 22 through the editor and `npe edit`: a full disk never destroys the photo it was told to
+"""Faithful exports through the editor and `npe edit`: a full disk never destroys the photo it was told to
 replace; a feathered cut-out and a 16-bit PNG keep every untouched pixel bit for bit; an ICC-tagged
 JPEG and a phone JPEG keep their profile and EXIF (or lose the EXIF on --strip-metadata); Update
 Original and a session file keep all of that."""
@@ -111,7 +111,7 @@ def test_strip_metadata_drops_exif_and_keeps_the_profile(weights, tmp_path, caps
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_full_disk_keeps_the_jpeg_it_was_told_to_replace(weights, photo_path, tmp_path, capsys, monkeypatch, stage):
-    """The repro of issue 22: the old JPEG is bit-identical, no temp file, exit 2 with one line."""
+    """A full disk while replacing a JPEG: the old JPEG is bit-identical, no temp file, exit 2 with one line."""
     target = tmp_path / "old.jpg"
     Image.open(photo_path).save(target, quality=90)
     before = target.read_bytes()

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from npe.data.face_finder import CONFIDENT_SCORE, Face
-from npe.data.faces import CropBox, crop_face
-from npe.editing.errors import FaceNotFoundError, SessionError
+from npe.data.faces import crop_face
+from npe.editing.errors import SessionError
+from npe.errors import NoFaceError
+from npe.geometry import CropBox
 from npe.editing.face_choice import DoubtfulFaceError, FaceIndexError, choose_face
 from npe.editing.workspace import Workspace
 
@@ -54,7 +56,7 @@ def test_face_k_picks_any_face_and_an_unknown_k_says_how_many_there_are():
 
 
 def test_no_face_and_a_box_placed_by_hand():
-    with pytest.raises(FaceNotFoundError):
+    with pytest.raises(NoFaceError):
         choose_face(PHOTO, finder())
     box, report = choose_face(PHOTO, finder(), whole_image=True)
     assert box == CropBox(80.0, 60.0, 120.0) and report.faces == ()

@@ -1,4 +1,4 @@
-"""Hostile or careless input through `npe edit` and the session API (issue 14): exports that would
+"""Hostile or careless input through `npe edit` and the session API: exports that would
 destroy the original or lie about their format, edits that do nothing, session files that still
 parse but would load wrong."""
 
@@ -82,7 +82,7 @@ def saved(session, tmp_path):
 
 
 def _rewrite(path, out, change_manifest=None, change_arrays=None):
-    from npe.editing.sessionfile import read_session, write_session
+    from npe.editing.sessionzip import read_session, write_session
 
     manifest, arrays = read_session(path)
     manifest = json.loads(json.dumps(manifest))

@@ -74,7 +74,7 @@ def test_cancel_stops_the_inversion_and_progress_reaches_one(model, crop):
 
 
 def test_tuned_state_round_trips_bit_exact_through_a_session_file(model, crop, tmp_path):
-    from npe.editing.sessionfile import read_session, write_session
+    from npe.editing.sessionzip import read_session, write_session
 
     result = invert(model, crop, FAST)
     latent = torch.from_numpy(result.latent)[None]

@@ -96,7 +96,7 @@ def test_strength_zero_leaves_the_session_latent_at_its_start(session):
 
 
 def test_a_member_that_would_inflate_past_the_limit_is_refused(session, tmp_path):
-    from npe.editing.sessionfile import MAX_MEMBER_BYTES
+    from npe.editing.sessionzip import MAX_MEMBER_BYTES
 
     path = session.save(tmp_path / "s.npe")
     data = bytearray(path.read_bytes())

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from npe.data.faces import CropBox
 from npe.editing import BrushSettings, EditSession, SessionError
 from npe.editing.brush import ColorError
 from npe.editing.directions import principal_directions
+from npe.errors import NoFaceError
+from npe.geometry import CropBox
 
 BLACK = (0, 0, 0)
 
@@ -61,10 +62,8 @@ def test_from_photo_finds_the_face(model, astronaut_path):
 
 
 def test_no_face_raises_unless_whole_image_is_asked_for(model, tmp_path):
-    from npe.data import faces
-
     flat = np.full((120, 90, 3), 128, np.uint8)
-    with pytest.raises(faces.NoFaceError, match="No face"):
+    with pytest.raises(NoFaceError, match="No face"):
         EditSession.from_photo(model, flat)
     session = EditSession.from_photo(model, flat, whole_image_if_no_face=True)
     assert session.box == CropBox.whole_image(90, 120)
@@ -305,7 +304,7 @@ def test_direction_edit_changes_the_image_and_undo_restores_it(session, photo):
 
 def test_direction_edit_without_directions_explains_how_to_make_them(session):
     session.directions = None
-    with pytest.raises(SessionError, match="npe.editing.directions"):
+    with pytest.raises(SessionError, match="npe directions --weights W"):
         session.set_direction(0, 1.0)
 
 

@@ -1,4 +1,4 @@
-"""Issue 10 through the real session: the local brush's reach on an opened photo, grey photos
+"""The brush through the real session: the local brush's reach on an opened photo, grey photos
 staying grey, per-photo fitting (saved bit-exact, cancellable), and `npe edit --no-tune/--reach`."""
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def test_a_grey_photo_stays_grey_after_a_colour_stroke(model, photo, box, tmp_pa
         session.paint(MOUTH, color=colour, radius=8, strength=4.0, steps=2)
     out = tmp_path / "out.png"
     session.export_png(out)
-    # Read as npe reads photos: the 16-bit export stays 16-bit grey (issue 22), which Pillow's own
+    # Read as npe reads photos: the 16-bit export stays 16-bit grey (exports keep the file's depth), which Pillow's own
     # convert("RGB") would clip to white.
     from npe.data.image_io import load_image
 

@@ -8,7 +8,8 @@ import types
 import numpy as np
 import pytest
 
-from npe.editing.errors import FaceNotFoundError, NoModelError, SessionError
+from npe.editing.errors import NoModelError, SessionError
+from npe.errors import NoFaceError
 from npe.editing.workspace import Workspace
 from npe.errors import UserError
 
@@ -76,7 +77,7 @@ def test_no_face_is_a_user_error_the_gui_can_recognise(workspace, tmp_path):
     workspace.load_model()
     path = tmp_path / "flat.png"
     Image.fromarray(np.full((90, 120, 3), 128, np.uint8)).save(path)
-    with pytest.raises(FaceNotFoundError, match="No face"):
+    with pytest.raises(NoFaceError, match="No face"):
         workspace.open_photo(path)
     assert workspace.open_photo(path, whole_image=True).name == "flat.png"
     with pytest.raises(UserError, match="does not exist"):

@@ -38,9 +38,9 @@ def test_the_panel_shows_one_named_slider_per_attribute(attr_editor):
     assert [s.value.text() for s in panel.sliders] == ["0 σ"] * 3
     assert not panel.unavailable.isVisible() and panel.reset_all.isVisible() and not panel.reset_all.isEnabled()
     latent_panel = attr_editor.window.latent_panel
-    assert not latent_panel.scroll.isVisible()  # the principal directions start folded away
+    assert not latent_panel.slider_scroll.isVisible()  # the principal directions start folded away
     latent_panel.directions_title.click()
-    assert latent_panel.scroll.isVisible() and len(latent_panel.sliders) == 3
+    assert latent_panel.slider_scroll.isVisible() and len(latent_panel.sliders) == 3
 
 
 def test_a_slider_drag_is_one_undo_step_and_undo_restores_z_exactly(attr_editor):
@@ -51,8 +51,8 @@ def test_a_slider_drag_is_one_undo_step_and_undo_restores_z_exactly(attr_editor)
     attributes = controller.session.attributes
     np.testing.assert_allclose(controller.session.latent, z0 + 1.5 * SCALES[0] * attributes.vectors[0].astype(np.float64), atol=1e-6)
     assert panel.sliders[0].value.text() == "+1.5 σ" and panel.sliders[0].reset.isEnabled()
-    assert attr_editor.window.actions["undo"].text() == "&Undo Smiling +1.5 σ"
-    attr_editor.window.actions["undo"].trigger()
+    assert attr_editor.window.named_actions["undo"].text() == "&Undo Smiling +1.5 σ"
+    attr_editor.window.named_actions["undo"].trigger()
     wait(attr_editor)
     assert np.array_equal(controller.session.latent, z0)
     assert panel.sliders[0].slider.value() == 0 and panel.sliders[0].value.text() == "0 σ"

@@ -12,7 +12,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 
 from npe.data.face_finder import Face
-from npe.data.faces import CropBox
+from npe.geometry import CropBox
 from npe.editing.workspace import Workspace
 from tests.ui.helpers import wait, widget_point
 
@@ -59,12 +59,12 @@ def test_dragging_a_corner_reencodes_once_and_undo_restores_the_old_box(qtbot, o
     editor = open_with([CONFIDENT], photo_path)
     window, controller = editor.window, editor.controller
     assert controller.source.box == (100.0, 70.0, 80.0, 0.0)
-    assert window.actions["show-face-box"].isChecked() and window.canvas.face_box.visible
+    assert window.named_actions["show-face-box"].isChecked() and window.canvas.face_box.visible
     assert window.face_bar.isHidden()  # one confident face: nothing to ask
     old_crop, old_latent0 = controller.session.crop.copy(), controller.session.latent0.copy()
     steps = controller.history.index
 
-    window.actions["tool-face-box"].trigger()
+    window.named_actions["tool-face-box"].trigger()
     canvas = window.canvas
     # Bottom-right corner (140, 110) to (150, 120): the top-left corner (60, 30) stays, so the
     # side becomes the mean of the two extents, (90 + 90) / 2, and the centre (60 + 45, 30 + 45).
@@ -76,7 +76,7 @@ def test_dragging_a_corner_reencodes_once_and_undo_restores_the_old_box(qtbot, o
     assert not np.array_equal(controller.session.crop, old_crop)
     assert window.canvas.face_box.box == controller.source.box
 
-    window.actions["undo"].trigger()
+    window.named_actions["undo"].trigger()
     wait(editor)
     assert controller.source.box == (100.0, 70.0, 80.0, 0.0) and controller.history.index == steps
     np.testing.assert_array_equal(controller.session.crop, old_crop)
@@ -86,7 +86,7 @@ def test_dragging_a_corner_reencodes_once_and_undo_restores_the_old_box(qtbot, o
 def test_the_handle_rotates_the_box(qtbot, open_with, photo_path):
     editor = open_with([CONFIDENT], photo_path)
     window, canvas = editor.window, editor.window.canvas
-    window.actions["tool-face-box"].trigger()
+    window.named_actions["tool-face-box"].trigger()
     handle = canvas.face_box.handle_position(canvas).toPoint()
     # From straight above the centre (100, 70) to up-and-right at 45 degrees: a clockwise turn of 45.
     target = canvas.to_widget(100.0 + 40.0, 70.0 - 40.0).toPoint()
@@ -158,7 +158,7 @@ def test_no_face_offers_the_whole_image_then_placing_the_box_by_hand(qtbot, make
     assert bar.isVisible() and "No face was found" in bar.message.text()
     assert bar.adjust_button.text() == "Place the box by hand" and not bar.whole_button.isVisible()
     qtbot.mouseClick(bar.adjust_button, Qt.MouseButton.LeftButton)
-    assert editor.window.canvas.tool.value == "face-box" and editor.window.actions["tool-face-box"].isChecked()
+    assert editor.window.canvas.tool.value == "face-box" and editor.window.named_actions["tool-face-box"].isChecked()
 
 
 # --- several faces: every candidate on the photo, a click on one picks it -------------------------
@@ -259,7 +259,7 @@ def test_hovering_a_candidate_shows_a_hand_and_clicking_it_picks_that_face_like_
     assert not np.array_equal(clicked_crop, first_crop)
     assert bar.asking_which_face and canvas.face_box.candidate_at((100.0, 70.0)) == 0  # face 0 is a candidate now
 
-    window.actions["undo"].trigger()
+    window.named_actions["undo"].trigger()
     wait(editor)
     assert controller.source.box == (100.0, 70.0, 80.0, 0.0) and bar.faces.currentIndex() == 0
     np.testing.assert_array_equal(controller.session.crop, first_crop)
@@ -295,13 +295,13 @@ def test_the_face_box_tool_offers_the_other_faces_but_the_eyedropper_does_not(qt
     window, canvas, controller = editor.window, editor.window.canvas, editor.controller
     qtbot.mouseClick(window.face_bar.close_button, Qt.MouseButton.LeftButton)
     middle = widget_point(canvas, MIDDLE.box.center_x, MIDDLE.box.center_y)
-    window.actions["tool-pick"].trigger()
+    window.named_actions["tool-pick"].trigger()
     canvas.face_box.offering = True  # even were they offered, the eyedropper samples colours
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, middle)
     wait(editor)
     assert controller.source.box == (100.0, 70.0, 80.0, 0.0) and controller.history.labels == ()
     canvas.face_box.offering = False
-    window.actions["tool-face-box"].trigger()
+    window.named_actions["tool-face-box"].trigger()
     qtbot.mouseMove(canvas, middle)
     assert canvas.cursor().shape() == Qt.CursorShape.PointingHandCursor
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, middle)

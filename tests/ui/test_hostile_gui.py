@@ -1,4 +1,4 @@
-"""The editor window with careless or hostile input (issue 14): exports never suggest the original,
+"""The editor window with careless or hostile input: exports never suggest the original,
 the panels name what is open, warnings reach the status bar, a session from other weights asks,
 and hundreds of strokes through the real mouse path undo bit-exactly."""
 
@@ -61,7 +61,7 @@ def test_export_keeps_a_jpeg_name_and_writes_jpeg(qtbot, editor, photo_file, tmp
 
 
 def test_export_on_a_full_disk_shows_one_line_keeps_the_file_and_the_edit(qtbot, editor, photo_file, tmp_path, monkeypatch):
-    """Issue 22 through Export Image: a dialog with the one-line reason, the old file bit-identical,
+    """A full disk through Export Image: a dialog with the one-line reason, the old file bit-identical,
     no temp file, and the edit still open and unsaved."""
     from tests.full_disk import FullDisk
     from tests.ui.test_window import record_dialogs
@@ -92,7 +92,7 @@ def test_export_without_metadata_is_a_remembered_file_menu_toggle(qtbot, editor,
     exif[0x010F] = "PhoneMaker"
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (150, 200, 3), dtype=np.uint8)).save(source, exif=exif.tobytes())
     _open_photo(editor, source)
-    action = editor.window.actions["strip-metadata"]
+    action = editor.window.named_actions["strip-metadata"]
     assert not action.isChecked()
     for strip, name in ((False, "kept.png"), (True, "stripped.png")):
         if action.isChecked() != strip:
@@ -119,10 +119,10 @@ def test_opening_a_photo_makes_the_faces_panel_name_it(qtbot, editor, photo_file
 def test_the_brush_size_reads_in_the_photos_pixels(qtbot, editor, photo_file):
     _open_photo(editor, photo_file)
     panel = editor.window.brush_panel
-    panel.size.setValue(6)
+    panel.size_slider.setValue(6)
     QApplication.processEvents()
     # 6 % of the 150 px face box is a 9 px radius in the photo (the crop is 32 px: 1.92 there).
-    assert panel.size.value_label.text() == "6 % · 9 px"
+    assert panel.size_slider.value_label.text() == "6 % · 9 px"
     assert editor.window.canvas.brush_radius == pytest.approx(9.0)
 
 
@@ -139,12 +139,12 @@ def test_damaged_companion_files_show_in_the_status_bar(qtbot, make_editor, weig
 
 def _save_session(editor, path, monkeypatch):
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
-    editor.window.actions["save-session"].trigger()
+    editor.window.named_actions["save-session"].trigger()
     wait(editor)
 
 
 def test_a_session_from_other_weights_asks_before_opening(qtbot, editor, tmp_path, monkeypatch):
-    from npe.editing.sessionfile import read_session, write_session
+    from npe.editing.sessionzip import read_session, write_session
 
     drag(qtbot, editor, [(10.0, 10.0), (20.0, 12.0)])
     painted = displayed(editor)
@@ -154,7 +154,7 @@ def test_a_session_from_other_weights_asks_before_opening(qtbot, editor, tmp_pat
     manifest = json.loads(json.dumps(manifest))
     manifest["model"]["weights_id"] = "0123456789abcdef"
     write_session(path, manifest, dict(arrays))
-    editor.window.actions["random"].trigger()
+    editor.window.named_actions["random"].trigger()
     wait(editor)
 
     asked = []
@@ -185,7 +185,7 @@ def test_300_strokes_through_the_mouse_then_300_undos_restore_the_original(qtbot
     assert history.index == len(history.labels) == 300
     assert not np.array_equal(displayed(editor), original)
     for _ in range(300):
-        editor.window.actions["undo"].trigger()
+        editor.window.named_actions["undo"].trigger()
     wait(editor, 300_000)
     QApplication.processEvents()
     assert editor.controller.history.index == 0

@@ -35,7 +35,7 @@ def test_screenshot_errors_exit_with_2(weights, tmp_path, capsys):
     assert take_screenshot(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("npe: ") and "broken.png" in err and "Traceback" not in err
-    assert err.count("broken.png") == 1 and err.count("\n") == 1  # said once (issue 22: it was twice)
+    assert err.count("broken.png") == 1 and err.count("\n") == 1  # said once (it used to be said twice)
 
     args = editor_args(weights=weights, index=0, screenshot=str(tmp_path / "s.png"), paint=["1,2,3"])
     assert take_screenshot(args) == 2

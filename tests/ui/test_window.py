@@ -36,7 +36,7 @@ def test_window_opens_with_a_face(editor):
     assert image.shape == (32, 32, 3)
     assert window.device_label.text() == "CPU"
     assert "tiny" in window.model_label.text() and "16 latents" in window.model_label.text()
-    assert not window.actions["undo"].isEnabled()
+    assert not window.named_actions["undo"].isEnabled()
     assert window.latent_panel.grid.count() == 16
     assert len(window.latent_panel.sliders) == 4
 
@@ -62,7 +62,7 @@ def test_drag_paints_under_the_stroke_and_ctrl_z_restores_exactly(qtbot, editor)
     qtbot.keyClick(editor.window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     wait(editor)
     np.testing.assert_array_equal(displayed(editor), after)
-    editor.window.actions["undo"].trigger()
+    editor.window.named_actions["undo"].trigger()
     wait(editor)
     qtbot.keyClick(editor.window.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     wait(editor)
@@ -70,7 +70,7 @@ def test_drag_paints_under_the_stroke_and_ctrl_z_restores_exactly(qtbot, editor)
 
 
 def test_undo_redo_shortcuts_are_standard(editor):
-    actions = editor.window.actions
+    actions = editor.window.named_actions
     undo_keys = [k.toString() for k in actions["undo"].shortcuts()]
     redo_keys = [k.toString() for k in actions["redo"].shortcuts()]
     assert QKeySequence(QKeySequence.StandardKey.Undo).toString() in undo_keys
@@ -89,7 +89,7 @@ def test_history_panel_lists_steps_and_jumps(qtbot, editor):
     panel = editor.window.history_panel
     model = panel.model
     assert [model.data(model.index(row)) for row in range(model.rowCount())] == ["Original: sample 0", "Paint", "Paint"]
-    assert editor.window.actions["undo"].text() == "&Undo Paint"
+    assert editor.window.named_actions["undo"].text() == "&Undo Paint"
     rect = panel.view.visualRect(model.index(1))
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     wait(editor)
@@ -99,7 +99,7 @@ def test_history_panel_lists_steps_and_jumps(qtbot, editor):
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     wait(editor)
     np.testing.assert_array_equal(displayed(editor), original)
-    assert editor.window.actions["redo"].isEnabled()
+    assert editor.window.named_actions["redo"].isEnabled()
 
 
 def test_latent_tile_drag_and_click_change_the_image(qtbot, editor):
@@ -140,7 +140,7 @@ def test_direction_slider_changes_the_image(qtbot, editor):
     assert not np.array_equal(displayed(editor), before)
     assert editor.controller.history.labels == ("Direction 0",)
 
-    editor.window.actions["reset"].trigger()
+    editor.window.named_actions["reset"].trigger()
     wait(editor)
     np.testing.assert_array_equal(displayed(editor), before)
 
@@ -162,11 +162,11 @@ def test_loading_sample_n_shows_it(qtbot, editor, weights):
 def test_random_face_after_edits_is_an_undoable_step(qtbot, editor):
     drag(qtbot, editor, [(10.0, 10.0), (14.0, 12.0)])
     painted = displayed(editor)
-    editor.window.actions["random"].trigger()
+    editor.window.named_actions["random"].trigger()
     wait(editor)
     assert editor.controller.source.name.startswith("random face")
     assert editor.controller.history.labels == ("Paint", "Random face")
-    editor.window.actions["undo"].trigger()
+    editor.window.named_actions["undo"].trigger()
     wait(editor)
     np.testing.assert_array_equal(displayed(editor), painted)
 
@@ -187,13 +187,13 @@ def test_save_and_reopen_session(qtbot, editor, tmp_path, monkeypatch):
     painted = displayed(editor)
     path = tmp_path / "edit.npe"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
-    editor.window.actions["save-session"].trigger()
+    editor.window.named_actions["save-session"].trigger()
     wait(editor)
     assert path.is_file() and not editor.controller.modified
-    editor.window.actions["random"].trigger()
+    editor.window.named_actions["random"].trigger()
     wait(editor)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
-    editor.window.actions["open-session"].trigger()
+    editor.window.named_actions["open-session"].trigger()
     wait(editor)
     np.testing.assert_array_equal(displayed(editor), painted)
     assert editor.controller.history.labels == ("Paint",)
@@ -257,7 +257,7 @@ def test_protect_painting_shows_overlay_and_is_one_step(qtbot, editor):
     assert editor.window.canvas.protect_overlay is not None
     assert editor.controller.history.labels == ("Protect",)
     assert editor.controller.session.protect_mask[5, 6]
-    editor.window.actions["undo"].trigger()
+    editor.window.named_actions["undo"].trigger()
     wait(editor)
     assert editor.window.canvas.protect_overlay is None and not editor.controller.session.protect_mask.any()
 
@@ -291,16 +291,16 @@ def test_space_compares_with_the_original(qtbot, editor):
     np.testing.assert_array_equal(displayed(editor), original)
     qtbot.keyRelease(canvas, Qt.Key.Key_Space)
     np.testing.assert_array_equal(displayed(editor), painted)
-    editor.window.actions["compare"].trigger()
+    editor.window.named_actions["compare"].trigger()
     assert canvas.comparing
-    editor.window.actions["compare"].trigger()
+    editor.window.named_actions["compare"].trigger()
     assert not canvas.comparing
 
 
 def test_eyedropper_picks_the_colour_under_the_cursor(qtbot, editor):
     image = displayed(editor)
     canvas = editor.window.canvas
-    editor.window.actions["tool-pick"].trigger()
+    editor.window.named_actions["tool-pick"].trigger()
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=widget_point(canvas, 7.5, 9.5))
     expected = QColor(*map(int, image[9, 7]))
     assert editor.window.brush_panel.color == expected
@@ -313,7 +313,7 @@ def test_brush_settings_are_remembered(editor):
 
     panel = editor.window.brush_panel
     panel.set_color(QColor("#123456"))
-    panel.size.setValue(12)
+    panel.size_slider.setValue(12)
     panel.strength.setValue(150)
     settings = Settings()
     assert (settings.brush_color(), settings.brush_size(), settings.brush_strength()) == ("#123456", 12, 150)
@@ -340,9 +340,9 @@ def test_dropping_a_photo_opens_it(qtbot, editor, tmp_path, monkeypatch):
 def test_zoom_and_fit(editor):
     canvas = editor.window.canvas
     fit = canvas.scale()
-    editor.window.actions["zoom-in"].trigger()
+    editor.window.named_actions["zoom-in"].trigger()
     assert canvas.scale() == pytest.approx(fit * 1.25)
-    editor.window.actions["zoom-fit"].trigger()
+    editor.window.named_actions["zoom-fit"].trigger()
     assert canvas.scale() == pytest.approx(fit)
     rect = canvas.image_rect()
     assert rect.width() == pytest.approx(32 * fit) and canvas.rect().toRectF().contains(rect)
@@ -354,7 +354,7 @@ def test_about_shows_version_model_and_licence(editor, monkeypatch):
 
     shown = []
     monkeypatch.setattr(AboutDialog, "exec", lambda self: shown.append(self) or 0)
-    editor.window.actions["about"].trigger()
+    editor.window.named_actions["about"].trigger()
     text = " ".join(label.text() for label in shown[0].findChildren(type(editor.window.model_label)))
     assert __version__ in text and "tiny" in text and "CelebA" in text and "non-commercial" in text
 
@@ -369,7 +369,7 @@ def test_missing_weights_reports_a_model_failure(qtbot, make_editor, tmp_path):
 def test_commit_makes_the_result_the_new_original(qtbot, editor):
     drag(qtbot, editor, [(8.0, 16.0), (24.0, 16.0)])
     painted = displayed(editor)
-    editor.window.actions["commit"].trigger()
+    editor.window.named_actions["commit"].trigger()
     wait(editor)
     assert editor.controller.history.labels == ("Paint", "Commit")
     np.testing.assert_array_equal(displayed(editor), painted)
@@ -383,10 +383,10 @@ def test_change_mask_overlay_is_drawn_over_the_face(qtbot, editor):
     canvas = editor.window.canvas
     drag(qtbot, editor, [(8.0, 16.0), (24.0, 16.0)])
     plain = canvas.grab().toImage()
-    editor.window.actions["change-mask"].trigger()
+    editor.window.named_actions["change-mask"].trigger()
     with_mask = canvas.grab().toImage()
     assert plain != with_mask
-    editor.window.actions["change-mask"].trigger()
+    editor.window.named_actions["change-mask"].trigger()
 
 
 def test_theme_follows_the_menu_and_is_remembered(editor):

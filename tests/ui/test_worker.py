@@ -152,9 +152,9 @@ def test_stop_drops_queued_work_and_ends_the_thread():
 
 
 def test_describe_failure_knows_no_face():
-    from npe.editing.errors import FaceNotFoundError
+    from npe.errors import NoFaceError
 
-    failure = describe_failure("opening 'x.jpg'", FaceNotFoundError("No face found in this photo."), path="x.jpg")
+    failure = describe_failure("opening 'x.jpg'", NoFaceError("No face found in this photo."), path="x.jpg")
     assert failure.kind == "no-face" and failure.path == "x.jpg" and "No face" in failure.message
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
@@ -46,7 +46,7 @@ def color_icon(color: QColor, size: int = 18, radius: float = 4.0) -> QIcon:
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(QColor(0, 0, 0, 90))
     painter.setBrush(color)
-    painter.drawRoundedRect(0.5, 0.5, size - 1, size - 1, radius, radius)
+    painter.drawRoundedRect(QRectF(0.5, 0.5, size - 1, size - 1), radius, radius)
     painter.end()
     return QIcon(pixmap)
 
@@ -68,7 +68,7 @@ class ValueSlider(QWidget):
         self.slider.setRange(minimum, maximum)
         self.slider.setValue(value)
         self.slider.setAccessibleName(title)
-        self.formatter = str
+        self.formatter: Callable[[int], str] = str
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setHorizontalSpacing(8)
@@ -139,10 +139,10 @@ class BrushPanel(QWidget):
             swatches.addWidget(button, index // 6, index % 6)
             self.swatch_buttons.append(button)
 
-        self.size = ValueSlider("Size", *SIZE_RANGE, 6)
-        self.size.formatter = self._format_size
-        self.size.slider.setToolTip("Brush radius, as a share of the face width ( [ and ] )")
-        self.size.valueChanged.connect(self.sizeChanged)
+        self.size_slider = ValueSlider("Size", *SIZE_RANGE, 6)
+        self.size_slider.formatter = self._format_size
+        self.size_slider.slider.setToolTip("Brush radius, as a share of the face width ( [ and ] )")
+        self.size_slider.valueChanged.connect(self.sizeChanged)
         self.strength = ValueSlider("Strength", *STRENGTH_RANGE, 100)
         self.strength.formatter = lambda value: f"{value} %"
         self.strength.slider.setToolTip("How far each brush movement pushes the face toward the colour")
@@ -162,13 +162,13 @@ class BrushPanel(QWidget):
         self.tools.addWidget(self.color_button)
         layout.addLayout(self.tools)
         layout.addLayout(swatches)
-        layout.addWidget(self.size)
+        layout.addWidget(self.size_slider)
         layout.addWidget(self.strength)
         layout.addWidget(self.reach)
         layout.addWidget(hint)
         layout.addStretch(1)
         self._show_color()
-        self.size.refresh()
+        self.size_slider.refresh()
         self.strength.refresh()
         self.reach.refresh()
 
@@ -188,7 +188,7 @@ class BrushPanel(QWidget):
         self.colorChanged.emit(QColor(color))
 
     def size_percent(self) -> int:
-        return self.size.value()
+        return self.size_slider.value()
 
     def strength_percent(self) -> int:
         return self.strength.value()
@@ -201,11 +201,11 @@ class BrushPanel(QWidget):
         labels show photo pixels too)."""
         self._face_size = max(1.0, float(pixels))
         self._resolution = int(resolution or self._resolution)
-        self.size.refresh()
+        self.size_slider.refresh()
         self.reach.refresh()
 
     def radius_pixels(self) -> float:
-        return max(0.5, self._face_size * self.size.value() / 100.0)
+        return max(0.5, self._face_size * self.size_slider.value() / 100.0)
 
     def choose_color(self) -> None:
         color = QColorDialog.getColor(self._color, self, "Brush colour")

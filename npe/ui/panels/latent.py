@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -94,7 +94,7 @@ class LatentGrid(QWidget):
         columns, _ = grid_shape(max(1, self.count()))
         return min(MAX_TILE, (self.width() if width is None else width) / columns)
 
-    def resizeEvent(self, event: object) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         # Square tiles: the height follows the width (docks do not pass height-for-width on).
         height = self.heightForWidth(self.width())
         if height != self.height():
@@ -172,7 +172,7 @@ class LatentGrid(QWidget):
         self.update()
         self.editFinished.emit()
 
-    def leaveEvent(self, event: object) -> None:
+    def leaveEvent(self, event: QEvent) -> None:
         self._hover = -1
         self.hovered.emit(-1)
         self.update()
@@ -250,7 +250,7 @@ class LatentPanel(QWidget):
         self.directions_title.toggled.connect(self._show_directions)
         self.no_directions = QLabel(
             "This model ships no principal directions. Create them with "
-            "'python -m npe.editing.directions --weights W --data ARCHIVE'."
+            "'npe directions --weights W --data ARCHIVE'."
         )
         self.no_directions.setObjectName("hint")
         self.no_directions.setWordWrap(True)
@@ -265,7 +265,7 @@ class LatentPanel(QWidget):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(self._sliders_box)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll = scroll
+        self.slider_scroll = scroll
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 12)
@@ -303,7 +303,7 @@ class LatentPanel(QWidget):
     def _show_directions(self, expanded: bool) -> None:
         self.directions_title.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
         self.no_directions.setVisible(expanded and not self.sliders)
-        self.scroll.setVisible(expanded and bool(self.sliders))
+        self.slider_scroll.setVisible(expanded and bool(self.sliders))
 
     def _direction_moved(self, slider: DirectionSlider, value: int) -> None:
         self.directionEdited.emit(slider.k, value / SLIDER_STEPS)

@@ -1,9 +1,11 @@
-"""The face square and its one box <-> crop affine map, used by every warp, point map and preview grid.
+"""The face square, its one box <-> crop affine map and the one border fade: every warp, point map,
+preview grid and box overlay (npe.data, npe.editing and npe.ui alike) goes through this module.
 
 Coordinates are continuous photo pixels: pixel (0, 0) spans [0, 1) x [0, 1). A crop of resolution R
 has its own continuous coordinates in [0, R]; ``CropBox.crop_to_photo(R)`` is the 3x3 matrix that
 sends a crop point to the photo, ``photo_to_crop(R)`` its inverse. Crop resampling, paste-back,
-the face finder and the GUI's box overlay all go through these two matrices.
+the face finder, the editor's preview and brush positions, and the GUI's box overlay all go
+through these two matrices. numpy only: no torch, no Qt, nothing of npe above the base layer.
 """
 
 from __future__ import annotations
@@ -13,10 +15,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-
-from npe.config import CropConfig
-
-CELEBA_ASPECT = 218 / 178  # height / width of the aligned photos that CropConfig fractions refer to
 
 
 @dataclass(frozen=True)
@@ -167,6 +165,20 @@ def fit_similarity(source: Any, target: Any, weights: Any = None) -> np.ndarray:
     return np.array([[w.real, -w.imag, shift[0]], [w.imag, w.real, shift[1]], [0.0, 0.0, 1.0]])
 
 
-def aligned_crop_box(width: int, height: int, crop: CropConfig = CropConfig()) -> CropBox:
-    """The CropConfig square of an already aligned (CelebA-style) photo of this size."""
-    return CropBox(crop.center_x * width, crop.center_y * height, crop.size * width)
+def smoothstep(t: Any) -> Any:
+    """0 up to 0, 3t^2 - 2t^3 between, 1 from 1 on: an ease with no kink at either end. ``t``: a
+    numpy array or a torch tensor (both have ``clip``). The border fade's ease."""
+    t = t.clip(0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def border_fade(crop_u: np.ndarray, crop_v: np.ndarray, resolution: float, feather: float) -> np.ndarray:
+    """The one border fade: 1 inside the box, easing to 0 at its border over ``feather`` of its side; 0 outside.
+
+    ``crop_u``, ``crop_v`` are crop coordinates (in [0, resolution] inside the box) of the pixels
+    to weigh, e.g. ``CropBox.to_crop`` of photo pixel centres. float32, like its inputs' grid.
+    """
+    inset = np.minimum(np.minimum(crop_u, resolution - crop_u), np.minimum(crop_v, resolution - crop_v))
+    if feather <= 0:
+        return (inset > 0).astype(np.float32)
+    return smoothstep((inset / (feather * resolution)).astype(np.float32))
