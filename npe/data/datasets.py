@@ -1,4 +1,4 @@
-"""Training data: face crops from folders or zip archives of aligned photos, cached, split and served to torch."""
+"""Training data: face crops from folders or zip archives of aligned photos, cached and split (the training loop serves them to torch)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from npe.errors import UserError
 from npe.config import CropConfig
-from npe.data.convert import to_model
 from npe.data.faces import aligned_crop_box, crop_face
 from npe.data.image_io import ImageLoadError, load_image
 
@@ -324,41 +321,3 @@ def split_train_val(names: Sequence[str], val_size: int = 500) -> tuple[np.ndarr
     count = len(order)
     validation = min(max(0, val_size), max(1, count // 10), max(0, count - 1))
     return order[: count - validation], order[count - validation :]
-
-
-class FaceCropDataset(Dataset):
-    """uint8 face crops served as float32 CHW tensors in [-1, 1], optionally flipped at random.
-
-    ``indices`` selects a subset (e.g. the training split); ``flip`` mirrors each sample
-    left-right with probability 1/2 (training augmentation), drawn from ``generator`` when given
-    so a seeded run repeats exactly.
-    """
-
-    def __init__(
-        self,
-        images: np.ndarray,
-        indices: np.ndarray | Sequence[int] | None = None,
-        *,
-        flip: bool = False,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
-            raise ValueError(
-                f"expected uint8 face crops of shape (N, R, R, 3), got {getattr(images, 'dtype', type(images))} "
-                f"{getattr(images, 'shape', '')}"
-            )
-        self.images = images
-        self.indices = np.arange(len(images)) if indices is None else np.asarray(indices, dtype=np.int64)
-        if self.indices.size and (self.indices.min() < -len(images) or self.indices.max() >= len(images)):
-            raise IndexError(f"indices must lie in [0, {len(images)}); got {self.indices.min()}..{self.indices.max()}")
-        self.flip = flip
-        self.generator = generator
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, item: int) -> torch.Tensor:
-        sample = to_model(self.images[self.indices[item]])[0]
-        if self.flip and torch.rand((), generator=self.generator) < 0.5:
-            sample = sample.flip(-1)
-        return sample

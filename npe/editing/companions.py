@@ -16,9 +16,8 @@ Warn = Callable[[str], object]  # takes one line for the user (npe.editing.works
 
 def weights_name(model: IAN) -> str | None:
     """The name npe.model.load_weights gave ``model`` (its weights' file stem), or None for a model
-    built in memory. IAN does not declare the attribute, so this is the one place that looks it up."""
-    name = getattr(model, "name", None)
-    return name if isinstance(name, str) and name else None
+    built in memory."""
+    return model.name or None
 
 
 def ignored(warn: Warn | None, path: Path, what: str, problem: Exception) -> None:

@@ -28,14 +28,16 @@ class MDConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = None
+        terms = []
         for index, dilation in enumerate(self.dilations):
             # Folding the per-channel scale into the kernel is cheaper than scaling the output.
             kernel = self.weight * self.scales[index].view(-1, 1, 1, 1)
-            term = F.conv2d(x, kernel, dilation=dilation, padding=dilation)
-            out = term if out is None else out + term
+            terms.append(F.conv2d(x, kernel, dilation=dilation, padding=dilation))
         mean_kernel = self.weight.mean(dim=(2, 3), keepdim=True) * self.scales[-1].view(-1, 1, 1, 1)
-        out = out + F.conv2d(x, mean_kernel, bias=self.bias)
+        terms.append(F.conv2d(x, mean_kernel, bias=self.bias))
+        out = terms[0]
+        for term in terms[1:]:  # summed in this order (the folded kernel and saved sessions match it)
+            out = out + term
         return out
 
 
@@ -122,7 +124,8 @@ def folded_mdc_conv(conv: MDConv) -> nn.Conv2d:
             kernel[:, :, taps, taps] += conv.weight * conv.scales[index].view(-1, 1, 1, 1)
         kernel[:, :, reach, reach] += conv.weight.mean(dim=(2, 3)) * conv.scales[-1].view(-1, 1)
         folded.weight.copy_(kernel)
-        folded.bias.copy_(conv.bias)
+        if folded.bias is not None and conv.bias is not None:
+            folded.bias.copy_(conv.bias)
     folded.requires_grad_(conv.weight.requires_grad)
     return folded
 

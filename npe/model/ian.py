@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,11 +49,10 @@ class EncoderHead(nn.Module):
 
     def __init__(self, in_features: int, hidden: int, latent_dim: int) -> None:
         super().__init__()
+        self.hidden: nn.Module = nn.Identity()
         if hidden > 0:
             self.hidden = nn.Sequential(nn.Linear(in_features, hidden), nn.LeakyReLU(0.2))
             in_features = hidden
-        else:
-            self.hidden = nn.Identity()
         self.mean = nn.Linear(in_features, latent_dim)
         self.log_var = nn.Linear(in_features, latent_dim)
         nn.init.zeros_(self.log_var.bias)
@@ -97,12 +98,19 @@ class IAN(nn.Module):
 
     `trunk` + `classifier` form the discriminator (3-way real/generated/reconstructed when
     `config.ternary`, else real/fake); `trunk` + `encoder` infer z; `generator` decodes z.
-    Images are float tensors in [-1, 1], NCHW, at `config.resolution`.
+    Images are float tensors in [-1, 1], NCHW, at `config.resolution`. ``name`` and ``metadata`` are
+    what npe.model.load_weights read beside the tensors (the file's stem, its JSON metadata); a model
+    built in memory has neither ("" and {}).
     """
+
+    latent_mean: torch.Tensor
+    latent_basis: torch.Tensor
 
     def __init__(self, config: ModelConfig, with_classifier: bool = True) -> None:
         super().__init__()
         self.config = config
+        self.name = ""
+        self.metadata: dict[str, Any] = {}
         self.trunk = Trunk(config)
         self.encoder = EncoderHead(self.trunk.out_features, config.encoder_hidden, config.latent_dim)
         self.generator = Generator(config)

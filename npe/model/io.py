@@ -119,6 +119,6 @@ def load_weights(path: str | os.PathLike, *, device: str | torch.device = "cpu",
                 f"Model weights '{tensors_path}' hold NaN or infinite values in '{key}'. Re-download or re-export the model."
             )
     model.load_state_dict({key: tensors[key] for key in expected})
-    model.metadata = metadata  # type: ignore[attr-defined]
-    model.name = tensors_path.stem  # type: ignore[attr-defined]
+    model.metadata = metadata
+    model.name = tensors_path.stem
     return model.to(device).eval()

@@ -1,6 +1,6 @@
 """Running a trained model for inference: the device choice, loading (threads, eval mode, frozen
-parameters, warm-up) and the one batched encode/decode of uint8 images. Used by the editor and the
-GUI; the training code keeps its own modules."""
+parameters, warm-up) and the one batched encode/decode of uint8 images, which the editor, the
+subcommands and training's validation and export all use."""
 
 from __future__ import annotations
 

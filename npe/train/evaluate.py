@@ -165,9 +165,9 @@ def evaluate(
         "samples": int(samples),
         "seed": int(seed),
         "model": {
-            "name": getattr(model, "name", None),
+            "name": model.name or None,
             "config": to_dict(model.config),
-            "metadata": getattr(model, "metadata", {}),
+            "metadata": model.metadata,
         },
         "reconstruction": {
             "psnr": psnr(images, reconstructions),

@@ -12,6 +12,7 @@ from torch import nn
 
 from npe.data.convert import to_model
 from npe.model.ian import IAN
+from npe.model.runtime import encode_images
 from npe.model.io import save_weights
 
 
@@ -49,11 +50,10 @@ def recalibrate_batchnorm(
 
 @torch.no_grad()
 def encode_faces(model: IAN, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """Posterior means of uint8 N x R x R x 3 faces (unflipped), N x latent_dim, on the CPU."""
+    """Posterior means of uint8 N x R x R x 3 faces (unflipped), N x latent_dim, on the CPU (the one
+    batched encode, npe.model.runtime.encode_images)."""
     model.eval()
-    device = next(model.parameters()).device
-    chunks = [model.encode(to_model(images[start : start + batch]).to(device)) for start in range(0, len(images), batch)]
-    return torch.cat(chunks).cpu()
+    return torch.from_numpy(encode_images(model, images.numpy(), batch))
 
 
 def export_weights(

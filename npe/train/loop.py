@@ -28,7 +28,7 @@ from npe.train.augment import diff_augment, parse_policy
 from npe.train.checkpoint import CHECKPOINT_NAME, configs_of, load_module, read_checkpoint, write_checkpoint
 from npe.train.distributed import Processes
 from npe.train.export import encode_faces, export_weights, recalibrate_batchnorm
-from npe.model.runtime import resolve_device
+from npe.model.runtime import decode_latents, encode_images, resolve_device
 from npe.train.metrics import psnr
 
 __all__ = ["CHECKPOINT_NAME", "Trainer", "cosine_lr_factor", "image_grid", "use_fast_cuda_kernels"]
@@ -115,7 +115,7 @@ class Trainer:
         torch.manual_seed(train_config.seed)
         self.model = IAN(model_config).to(self.device)
         self.memory_format = torch.channels_last if train_config.channels_last else torch.contiguous_format
-        self.model = self.model.to(memory_format=self.memory_format)
+        self.model = self.model.to(memory_format=self.memory_format)  # type: ignore[call-overload]  # (torch's stubs lack memory_format)
         self.ema = copy.deepcopy(self.model).eval()
         for parameter in self.ema.parameters():
             parameter.requires_grad_(False)
@@ -130,7 +130,7 @@ class Trainer:
         betas = (train_config.beta1, train_config.beta2)
         if train_config.freeze_generator:  # (the EMA copy's parameters are frozen already)
             self.model.generator.requires_grad_(False)
-        autoencoder = [] if train_config.freeze_generator else list(self.model.generator.parameters())
+        autoencoder: list[torch.nn.Parameter] = [] if train_config.freeze_generator else list(self.model.generator.parameters())
         autoencoder += list(self.model.encoder.parameters())
         if self.model.latent_attributes is not None:
             autoencoder += list(self.model.latent_attributes.parameters())
@@ -138,15 +138,14 @@ class Trainer:
             autoencoder += list(self.model.trunk.parameters())
         self.opt_g = torch.optim.Adam(autoencoder, lr=train_config.lr_generator, betas=betas)
         assert self.model.classifier is not None
-        self.opt_d = torch.optim.Adam(
-            [
-                {"params": list(self.model.trunk.parameters()), "lr": train_config.lr_discriminator * train_config.trunk_adversarial_scale},
-                {"params": list(self.model.classifier.parameters())
-                 + (list(self.model.attribute_head.parameters()) if self.model.attribute_head is not None else [])},
-            ],
-            lr=train_config.lr_discriminator,
-            betas=betas,
-        )
+        heads = list(self.model.classifier.parameters())
+        if self.model.attribute_head is not None:
+            heads += list(self.model.attribute_head.parameters())
+        groups: list[dict[str, Any]] = [
+            {"params": list(self.model.trunk.parameters()), "lr": train_config.lr_discriminator * train_config.trunk_adversarial_scale},
+            {"params": heads},
+        ]
+        self.opt_d = torch.optim.Adam(groups, lr=train_config.lr_discriminator, betas=betas)
         self.train_images = torch.from_numpy(np.ascontiguousarray(train_images))
         # Attribute labels per training image: 1 present, 0 absent, NaN unknown (unlabelled photos).
         self.train_labels = None if train_labels is None else torch.from_numpy(np.asarray(train_labels, dtype=np.float32))
@@ -281,11 +280,12 @@ class Trainer:
     # --- evaluation ------------------------------------------------------------------------
     @torch.no_grad()
     def validate(self, count: int = 500) -> dict[str, float]:
+        """Encoder-only reconstructions of the validation faces: PSNR, and the mean absolute error in
+        the model's [-1, 1] range (of the uint8 reconstructions, as npe eval sees them)."""
         self.ema.eval()
         originals = self.val_images[:count]
-        images = to_model(originals).to(self.device)
-        reconstructions = torch.cat([self.ema.decode(self.ema.encode(chunk)) for chunk in images.split(128)])
-        return {"val_psnr": psnr(originals, to_uint8(reconstructions)), "val_l1": float((images - reconstructions).abs().mean())}
+        reconstructions = decode_latents(self.ema, encode_images(self.ema, originals, 128), 128)
+        return {"val_psnr": psnr(originals, reconstructions), "val_l1": float((to_model(originals) - to_model(reconstructions)).abs().mean())}
 
     @torch.no_grad()
     def write_grids(self) -> None:
@@ -350,7 +350,7 @@ class Trainer:
         if dataclasses.replace(weights.config, attributes=self.model_config.attributes) != self.model_config:
             raise ValueError(f"the weights were made with another model config: {weights.config}")
         state = weights.inference_state_dict()
-        self.initial_sampling = str(weights.metadata.get("sampling", "")) if getattr(weights, "metadata", None) else None
+        self.initial_sampling = str(weights.metadata.get("sampling", "")) if weights.metadata else None
         for module in (self.model, self.ema):
             missing, unexpected = module.load_state_dict(state, strict=False)
             if unexpected or any(not key.startswith(TRAINING_ONLY) for key in missing):

@@ -368,18 +368,12 @@ def fit_pca(
     return PCABasis(mean=mean, components=right_vectors[:rank].contiguous(), stddev=stddev, image_shape=images.shape[1:])
 
 
-def pca_baseline(train_images: np.ndarray, test_images: np.ndarray, components: int = 100, *, seed: int = 0) -> np.ndarray:
-    """Reconstructions (uint8 N x H x W x 3) of `test_images` by a PCA fitted on `train_images`."""
-    return fit_pca(train_images, components, seed=seed).reconstruct(test_images)
-
-
 __all__: Sequence[str] = [
     "MAX_PSNR",
     "PCABasis",
     "fit_pca",
     "laplacian_energy",
     "laplacian_pyramid",
-    "pca_baseline",
     "psnr",
     "psnr_per_image",
     "sharpness_ratio",

@@ -127,7 +127,7 @@ def generator_loss(
                 loss_consistency = labels.loss(model.attribute_logits(recon_features))
                 total = total + weights.attribute_consistency * loss_consistency
                 values["recon_attr"] = loss_consistency.item()
-            if adversarial:
+            if adversarial_scale is not None:
                 logits, _ = model.discriminate(augment(torch.cat([reconstructions, samples])))
                 loss_adv = losses.generator_adversarial_loss(logits[batch:], logits[:batch])
                 total = total + weights.adversarial * adversarial_scale * loss_adv

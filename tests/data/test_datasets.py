@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from npe.config import CropConfig
 from npe.data import datasets
-from npe.data.datasets import DatasetError, FaceCropDataset, load_face_crops, split_train_val
+from npe.data.datasets import DatasetError, load_face_crops, split_train_val
 
 COUNT = 12
 
@@ -71,8 +70,6 @@ def test_zip_and_folder_give_identical_crops_and_tensors(tmp_path: Path, collect
     assert from_folder.names == from_zip.names == EXPECTED_NAMES
     assert from_folder.images.shape == (COUNT + 1, 32, 32, 3) and from_folder.images.dtype == np.uint8
     np.testing.assert_array_equal(from_folder.images, from_zip.images)
-    for a, b in zip(FaceCropDataset(from_folder.images), FaceCropDataset(from_zip.images)):
-        assert torch.equal(a, b)
 
 
 def test_unreadable_files_are_skipped_and_counted(tmp_path: Path, collection: dict[str, bytes]) -> None:
@@ -208,36 +205,3 @@ def test_split_sizes(count: int, val_size: int, expected: int) -> None:
     train, validation = split_train_val([f"{i:04d}" for i in range(count)], val_size)
     assert len(validation) == expected and len(train) == count - expected
     assert sorted(np.concatenate([train, validation]).tolist()) == list(range(count))
-
-
-# --- torch Dataset ------------------------------------------------------------------------------
-
-
-def test_dataset_serves_model_tensors() -> None:
-    images = np.stack([_photo(seed, 8, 8) for seed in range(5)])
-    dataset = FaceCropDataset(images, np.array([4, 1]))
-    assert len(dataset) == 2
-    sample = dataset[0]
-    assert sample.shape == (3, 8, 8) and sample.dtype == torch.float32
-    assert -1.0 <= float(sample.min()) and float(sample.max()) <= 1.0
-    np.testing.assert_allclose(sample.permute(1, 2, 0).numpy(), images[4] / 127.5 - 1.0, atol=1e-6)
-    with pytest.raises(ValueError, match="uint8 face crops"):
-        FaceCropDataset(images.astype(np.float32))
-    with pytest.raises(IndexError):
-        FaceCropDataset(images, [7])
-
-
-def test_random_flips_are_seeded() -> None:
-    images = np.stack([_photo(seed, 8, 8) for seed in range(6)])
-
-    def epoch(seed: int) -> list[torch.Tensor]:
-        dataset = FaceCropDataset(images, flip=True, generator=torch.Generator().manual_seed(seed))
-        return [dataset[i] for i in range(len(dataset)) for _ in range(4)]
-
-    plain = FaceCropDataset(images)
-    first, again = epoch(7), epoch(7)
-    assert all(torch.equal(a, b) for a, b in zip(first, again))
-    flipped = [not torch.equal(sample, plain[i // 4]) for i, sample in enumerate(first)]
-    assert 0 < sum(flipped) < len(flipped)
-    for i, sample in enumerate(first):
-        assert torch.equal(sample, plain[i // 4]) or torch.equal(sample, plain[i // 4].flip(-1))

@@ -7,16 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from npe.editing.brush.footprint import brush_weights, color_target, distance_to_points, reach_mask
+from npe.editing.brush.footprint import brush_weights, color_target, pixel_centres, reach_mask
 from npe.editing.brush.objective import LocalStroke, PixelObjective, colour_loss, preservation_loss, principal_directions
 from npe.editing.compose import change_mask, crop_composite, greyscale_delta, is_greyscale, limit_change_mask, luminance
 from npe.editing.errors import SessionError
 
 
-def test_distance_and_reach_mask_values():
-    distance = distance_to_points(8, [(0.5, 0.5)])
-    assert float(distance[0, 0]) == 0.0
-    assert float(distance[3, 4]) == pytest.approx(5.0)  # a 3-4-5 triangle between pixel centres
+def test_reach_mask_values():
     hard = reach_mask(torch.tensor([1.0, 3.0, 3.01]), radius=1.0, reach=2.0)
     assert hard.tolist() == [1.0, 1.0, 0.0]
     soft = reach_mask(torch.tensor([3.0, 4.0, 5.0, 6.0]), radius=1.0, reach=2.0, feather=2.0)
@@ -101,7 +98,8 @@ def test_pixels_beyond_the_reach_keep_the_photo(model):
     resolution = model.config.resolution
     crop = np.full((resolution, resolution, 3), 128, np.uint8)
     result = crop_composite(crop, delta, mask, None)
-    beyond = (distance_to_points(resolution, [(8.0, 8.0)]) > 2.5 + 3.0 + 2.0).numpy()
+    centres = pixel_centres(resolution).numpy()
+    beyond = np.hypot(centres[None, :] - 8.0, centres[:, None] - 8.0) > 2.5 + 3.0 + 2.0
     assert np.array_equal(result[beyond], crop[beyond])
     assert not np.array_equal(result[~beyond], crop[~beyond])
 
@@ -207,17 +205,30 @@ def test_the_accepted_colour_forms_are_named_in_the_error():
     assert issubclass(ColorError, SessionError)
 
 
-def test_no_points_are_infinitely_far():
-    distance = distance_to_points(3, [])
-    assert distance.shape == (3, 3) and torch.isinf(distance).all() and distance.dtype == torch.float32
-    assert reach_mask(distance, 1.0, 2.0, feather=3.0).sum() == 0
+def _positions_only(model, centres):
+    """A stroke with strength 0 that has visited ``centres``: it records where it was, moves nothing."""
+    stroke = LocalStroke(model.decode, torch.zeros(1, model.config.latent_dim), model.latent_basis, PixelObjective(strength=0.0))
+    resolution = model.config.resolution
+    for u, v in centres:
+        stroke.step(brush_weights(resolution, u, v, 1.0), color_target((255, 255, 255)), (u, v), 1.0)
+    return stroke
 
 
-def test_the_nearest_point_counts():
-    distance = distance_to_points(4, [(0.5, 0.5), (3.5, 3.5)])
+def test_before_any_position_everything_is_infinitely_far(model):
+    stroke = _positions_only(model, [])
+    distance = stroke.distance()
+    assert distance.shape == (model.config.resolution,) * 2 and torch.isinf(distance).all() and distance.dtype == torch.float32
+    assert stroke.composite_reach().sum() == 0 and stroke.footprint().sum() == 0
+
+
+def test_the_distance_is_to_the_nearest_brush_position(model):
+    distance = _positions_only(model, [(0.5, 0.5), (3.5, 3.5)]).distance()
     assert float(distance[0, 0]) == 0.0 and float(distance[3, 3]) == 0.0
     assert float(distance[0, 3]) == pytest.approx(3.0)  # 3 px from either point
     assert float(distance[1, 1]) == pytest.approx(2**0.5)
+    assert float(distance[4, 3]) == pytest.approx(1.0)
+    far = _positions_only(model, [(0.5, 0.5)]).distance()
+    assert float(far[3, 4]) == pytest.approx(5.0)  # a 3-4-5 triangle between pixel centres
 
 
 def test_lighten_target_shifts_by_the_amount_and_stays_in_range():

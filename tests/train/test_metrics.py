@@ -176,7 +176,7 @@ def test_swd_rejects_images_too_small_or_mismatched():
 
 def test_pca_with_enough_components_reconstructs_its_training_set():
     train = _textured(12)
-    reconstructions = metrics.pca_baseline(train, train, components=12)
+    reconstructions = metrics.fit_pca(train, 12).reconstruct(train)
     assert np.abs(reconstructions.astype(int) - train).max() <= 1
     assert metrics.psnr(train, reconstructions) > 50
 
@@ -199,7 +199,7 @@ def _structured(count: int, seed: int) -> np.ndarray:
 
 def test_pca_matches_an_exact_svd_on_held_out_images():
     train, test = _structured(40, seed=1), _structured(5, seed=2)
-    ours = metrics.pca_baseline(train, test, components=8)
+    ours = metrics.fit_pca(train, 8).reconstruct(test)
     data = train.reshape(40, -1) / 255.0
     mean = data.mean(0)
     _, _, right = np.linalg.svd(data - mean, full_matrices=False)

@@ -1,16 +1,17 @@
 """Where a stroke acts, at model resolution: the soft brush's weights, the colour target, a
 polyline of brush positions made dense, and the reach around the stroke (hard for the objective,
-feathered for the composite)."""
+feathered for the composite, with the border fade's smoothstep)."""
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
-
 import torch
 
+from npe.geometry import smoothstep
+
 MIN_RADIUS = 0.75  # crop pixels: smaller brushes would fall between pixel centres
+
 
 @functools.lru_cache(maxsize=8)
 def pixel_centres(resolution: int) -> torch.Tensor:
@@ -46,23 +47,10 @@ def densify(points: list[tuple[float, float]], spacing: float) -> list[tuple[flo
     return dense
 
 
-def distance_to_points(resolution: int, points: Sequence[tuple[float, float]]) -> torch.Tensor:
-    """R x R: distance (crop pixels) from each pixel centre to the nearest of ``points`` (u, v)."""
-    centres = pixel_centres(resolution)
-    if not points:
-        return torch.full((resolution, resolution), math.inf)
-    best = None
-    for u, v in points:
-        distance = (centres[None, :] - u).square() + (centres[:, None] - v).square()
-        best = distance if best is None else torch.minimum(best, distance)
-    return best.sqrt()  # type: ignore[union-attr]
-
-
 def reach_mask(distance: torch.Tensor, radius: float, reach: float, feather: float = 0.0) -> torch.Tensor:
     """1 within ``radius + reach`` of the stroke, a smoothstep down to 0 over the next ``feather``
-    pixels, 0 beyond (``distance`` from ``distance_to_points``). feather 0: a hard 0/1 mask."""
+    pixels, 0 beyond (``distance``: a stroke's distance map, LocalStroke.distance). feather 0: a hard 0/1 mask."""
     inner = radius + reach
     if feather <= 0:
         return (distance <= inner).float()
-    ramp = (1.0 - (distance - inner) / feather).clamp(0.0, 1.0)
-    return ramp * ramp * (3.0 - 2.0 * ramp)
+    return smoothstep(1.0 - (distance - inner) / feather)
