@@ -198,7 +198,7 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
         fld = known[name]
         factory = fld.default_factory
         if factory is not dataclasses.MISSING and dataclasses.is_dataclass(factory):
-            value = from_dict(factory, value)  # type: ignore[arg-type]
+            value = from_dict(factory, value)
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[name] = value

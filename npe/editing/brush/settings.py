@@ -39,9 +39,9 @@ class ColorError(SessionError):
 def parse_color(value: str | tuple[int, int, int] | list[int]) -> tuple[int, int, int]:
     """'#ff8800', 'ff8800', '#f80', '255,136,0', 'white' or an (r, g, b) tuple -> (r, g, b) 0-255."""
     if isinstance(value, (tuple, list, np.ndarray)):
-        parts = list(value)
-        if len(parts) == 3 and all(isinstance(p, (int, np.integer)) and 0 <= p <= 255 for p in parts):
-            return int(parts[0]), int(parts[1]), int(parts[2])
+        numbers = list(value)
+        if len(numbers) == 3 and all(isinstance(n, (int, np.integer)) and 0 <= n <= 255 for n in numbers):
+            return int(numbers[0]), int(numbers[1]), int(numbers[2])
         raise ColorError(f"A colour needs three integers from 0 to 255, got {value!r}.")
     text = str(value).strip()
     if text.lower() in _NAMED:
@@ -109,7 +109,7 @@ def make_brush(
     unknown = set(settings) - {f.name for f in fields(BrushSettings)}
     if unknown:
         raise TypeError(f"unknown brush setting(s): {', '.join(sorted(unknown))}")
-    brush = replace(brush or BrushSettings(), **settings)
+    brush = replace(brush or BrushSettings(), **settings)  # type: ignore[arg-type]  # (checked: BrushSettings validates its fields)
     return replace(brush, color=parse_color(brush.color))
 
 
