@@ -63,14 +63,15 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("/root/npe-scratch/sheets"))
     parser.add_argument("--astronaut", action="store_true", help="the committed figure: resources/docs/astronaut_edits.png")
     parser.add_argument("--edit", nargs="+", choices=[edit.name for edit in EDITS], help="these edits only")
+    parser.add_argument("--weights", help="model weights (default: the bundled model)")
     args = parser.parse_args()
     import torch
 
     from npe.data.image_io import load_image
-    from npe.model import load_default
+    from npe.model import load_default, load_weights
 
     torch.set_num_threads(1)
-    model = load_default().eval()
+    model = (load_weights(args.weights) if args.weights else load_default()).eval()
     edits = [edit for edit in EDITS if args.edit is None or edit.name in args.edit]
     if args.astronaut:
         from skimage import data
