@@ -249,7 +249,7 @@ class Document:
         self.tuned = TunedGenerator.from_arrays(source.tuned, self.model, prefix="") if source.tuned else None
         latent0 = torch.from_numpy(np.array(source.latent0, dtype=np.float32)).reshape(1, -1).to(self.device)
         self.anchor = anchor_for(self.model, latent0, self.tuned)  # the tuned face at z0 (inversion docs)
-        self.generator = EditingGenerator(self.model, self.anchor)  # anchored_decode, folded for speed
+        self.generator = EditingGenerator(self.model, self.anchor)  # anchored_decode, folded where that is faster
         # A grey photo gets grey changes and a brush that compares brightness: colour would show as a stain.
         self.grey = not source.is_sample and is_greyscale(source.photo)
         self.limit = self._check_limit(source.limit)

@@ -142,16 +142,27 @@ def anchored_decode(model: IAN, latent: torch.Tensor, anchor: Anchor | None) -> 
     return functional_call(model.generator, anchor.parameters, (latent,), strict=False) + anchor.offset
 
 
+def folding_pays(device: torch.device | str = "cpu") -> bool:
+    """Whether the editor's generator folds its MDC blocks: on a GPU, and on a CPU where the brush
+    runs on two threads or more (npe.model.runtime.cpu_threads: half the cores). On one thread the
+    folded 7x7 convs are the slower ones (G forward+backward, channels_last, on a 2-core AMD EPYC:
+    folded 16.1 ms median against 15.0 unfolded with AVX2 kernels, 13.5 against 12.7 with AVX-512; on two
+    threads 12.4 against 13.1 and 12.0 against 13.8; figures in benchmarks/edit_quality_log.md).
+    Decided by the core count, not by timing, so a machine always renders a session the same way."""
+    from npe.model.runtime import cpu_threads
+
+    return torch.device(device).type != "cpu" or cpu_threads() > 1
+
+
 class EditingGenerator(torch.nn.Module):
     """What a document decodes through: ``anchored_decode(model, z, anchor)`` as one module built
     once per photo. The anchor's tuned parameters are added into a private copy of the generator,
-    each MDC block is folded into its single 7x7 conv (npe.model.blocks.fold_mdc: the same linear
-    map, one pass instead of four) and the weights are channels_last. Equal to ``anchored_decode``
-    up to float rounding, and cheaper per brush step: G forward+backward to z at 2 threads 11.7 ms
-    median against 15.9 ms (benchmarks/model_speed.py --fold-table). Never trained: the training
-    code keeps the MDC parametrisation."""
+    each MDC block is folded into its single 7x7 conv where that is faster (``fold``, default
+    ``folding_pays``; npe.model.blocks.fold_mdc: the same linear map, one pass instead of four) and
+    the weights are channels_last. Equal to ``anchored_decode`` up to float rounding. Never trained:
+    the training code keeps the MDC parametrisation."""
 
-    def __init__(self, model: IAN, anchor: Anchor | None = None) -> None:
+    def __init__(self, model: IAN, anchor: Anchor | None = None, *, fold: bool | None = None) -> None:
         super().__init__()
         generator = copy.deepcopy(model.generator)
         generator.requires_grad_(False).eval()
@@ -159,7 +170,9 @@ class EditingGenerator(torch.nn.Module):
             with torch.no_grad():
                 for name, value in anchor.parameters.items():
                     generator.get_parameter(name).copy_(value)
-        fold_mdc(generator)
+        device = next(generator.parameters()).device
+        if folding_pays(device) if fold is None else fold:
+            fold_mdc(generator)
         self.generator = generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack the keyword
         offset = anchor.offset.detach().clone() if anchor is not None else None
         self.register_buffer("offset", offset)
