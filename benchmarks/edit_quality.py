@@ -179,13 +179,11 @@ def open_session(model, attributes, photo: np.ndarray, box, name: str, cache: Pa
     return session
 
 
-STRENGTH = 1.0  # the brush's strength setting (--strength)
-
-
-def paint_with(session, points, color, edit: Edit, objective: str) -> tuple[np.ndarray, list[float]]:
-    """One stroke along ``points`` with the brush ``objective``; the session is left as it was."""
+def paint_with(session, points, color, edit: Edit, objective: str, strength: float = 1.0) -> tuple[np.ndarray, list[float]]:
+    """One stroke along ``points`` with the brush ``objective`` (``strength``: the brush's setting);
+    the session is left as it was."""
     timings = []
-    session.begin_stroke(color=color, radius=RADIUS, reach=edit.reach, objective=objective, strength=STRENGTH)
+    session.begin_stroke(color=color, radius=RADIUS, reach=edit.reach, objective=objective, strength=strength)
     for x, y in points:
         started = time.perf_counter()
         session.stroke_to(x, y)
@@ -228,7 +226,8 @@ def _p(values, q):
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run_edit(edit: Edit, model, attributes, judge, brushes: list[str], count: int, grid_dir: Path | None, cache: Path | None) -> dict:
+def run_edit(edit: Edit, model, attributes, judge, brushes: list[str], count: int, grid_dir: Path | None, cache: Path | None,
+             strength: float = 1.0) -> dict:
     from npe.data.faces import aligned_crop_box, crop_face
 
     from attribute_classifier import PAINTED, RESOLUTION
@@ -247,7 +246,7 @@ def run_edit(edit: Edit, model, attributes, judge, brushes: list[str], count: in
         color = skin_colour(photo, box) if edit.color == SKIN else edit.color
         row = [photo, paint_stroke(photo, points, color)]
         for brush in brushes:
-            result, timings = paint_with(session, points, color, edit, brush)
+            result, timings = paint_with(session, points, color, edit, brush, strength)
             figures[brush].append({**measure(photo, result, points, edit), "steps_ms": timings[3:]})
             row.append(result)
         rows.append(row)
@@ -309,8 +308,6 @@ def main() -> None:
     parser.add_argument("--strength", type=float, default=1.0, help="the brush's strength setting (default 1: the editor's 100%%)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    global STRENGTH
-    STRENGTH = args.strength
 
     from attribute_classifier import load_classifier
 
@@ -331,7 +328,7 @@ def main() -> None:
     started = time.time()
     for edit in EDITS:
         if args.edit is None or edit.name in args.edit:
-            run_edit(edit, model, attributes, judge, args.brush, args.limit, args.grid_dir, cache)
+            run_edit(edit, model, attributes, judge, args.brush, args.limit, args.grid_dir, cache, args.strength)
     print(f"({time.time() - started:.0f} s)")
 
 

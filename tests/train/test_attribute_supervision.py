@@ -36,11 +36,6 @@ def model(config):
 
 
 @pytest.fixture
-def images():
-    return torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
-
-
-@pytest.fixture
 def labels():
     values = torch.tensor([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 0]], dtype=torch.float32)
     return objective.Labels(values, torch.ones_like(values, dtype=torch.bool))

@@ -40,11 +40,6 @@ def model(tiny_config):
     return IAN(tiny_config).train()
 
 
-@pytest.fixture
-def images():
-    return torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
-
-
 def test_the_generator_step_augments_only_what_the_discriminator_classifies(model, images):
     spy = Spy()
     seen, handle = _trunk_inputs(model)
