@@ -22,6 +22,7 @@ import torch
 
 from npe.config import ModelConfig, TrainConfig, to_dict
 from npe.data.convert import to_model, to_uint8
+from npe.fileio import atomic_write_bytes
 from npe.model.ian import IAN, TRAINING_ONLY
 from npe.train import objective
 from npe.train.augment import diff_augment, parse_policy
@@ -342,6 +343,22 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"].cpu())
         self._seed_process_noise(self.step)
         self.best_val_psnr = float(state.get("best_val_psnr", -math.inf))
+        self._forget_metrics_after(self.step)
+
+    def _forget_metrics_after(self, step: int) -> None:
+        """Drop metrics.jsonl records past `step`: a run that stopped without a checkpoint (a crash, a
+        killed machine) logged steps that the resumed run takes again, and the log must hold each once."""
+        if not self.processes.is_main or not self.metrics_path.is_file():
+            return
+        kept = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by the crash
+            if isinstance(record, dict) and int(record.get("step", 0)) <= step:
+                kept.append(line)
+        atomic_write_bytes(self.metrics_path, "".join(f"{line}\n" for line in kept).encode("utf-8"))
 
     def initialize_from(self, weights: IAN) -> None:
         """Start from trained inference weights (generator, trunk, encoder, sampling distribution);

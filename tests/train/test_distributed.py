@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,9 +83,20 @@ TINY = ["--resolution", "16", "--latent-dim", "8", "--width", "4", "--generator-
         "--threads", "1", "--val-size", "4", "--device", "cpu", "--quiet"]
 
 
-def _torchrun(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+# gloo's C++ side once aborted one process of a finished run on a loaded CI machine ("terminate called
+# without an active exception", SIGABRT; not reproduced in 12 runs under load here). That crash is
+# torch's, not npe's: such a run is taken once more, from scratch (`fresh`) or from its checkpoint.
+TORCH_ABORT = "terminate called without an active exception"
+
+
+def _torchrun(*args: str, env: dict[str, str], cwd: Path, fresh: Path | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "npe", "train", *args]
-    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and TORCH_ABORT in result.stderr:
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
+        result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    return result
 
 
 @pytest.mark.slow
@@ -96,7 +108,7 @@ def test_npe_train_under_torchrun_with_two_processes_learns_writes_once_and_resu
     env = {**os.environ, "PYTHONPATH": str(REPO), "NPE_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     run = tmp_path / "run"
 
-    first = _torchrun(str(faces), "--out", str(run), "--steps", "20", "--config", str(config), *TINY, env=env, cwd=tmp_path)
+    first = _torchrun(str(faces), "--out", str(run), "--steps", "20", "--config", str(config), *TINY, env=env, cwd=tmp_path, fresh=run)
     assert first.returncode == 0, first.stderr[-3000:]
     # Exactly one checkpoint, written by the main process; every step logged once.
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.pt")) == [Path("run/checkpoint.pt")]

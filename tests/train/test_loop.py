@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import numpy as np
 import pytest
 import torch
@@ -46,6 +47,21 @@ def test_resume_continues_exactly(tmp_path, tiny_config, faces32):
     for optimizer in ("opt_g", "opt_d"):
         lrs = [group["lr"] for group in getattr(straight, optimizer).param_groups]
         assert lrs == [group["lr"] for group in getattr(resumed, optimizer).param_groups]
+
+
+def test_resume_forgets_the_metrics_logged_after_its_checkpoint(tmp_path, tiny_config, faces32):
+    # A run that died after its checkpoint (step 2) logged steps 3 and 4 and half a line; the resumed run
+    # takes steps 3 and 4 again, so the log must not hold them twice.
+    first = _trainer(tmp_path, tiny_config, faces32)
+    for _ in range(2):
+        first.train_step()
+    checkpoint = first.save_checkpoint()
+    lines = [{"step": 1, "pixel": 0.5}, {"step": 2, "val_psnr": 12.0}, {"step": 3, "pixel": 0.4}, {"step": 4, "pixel": 0.3}]
+    first.metrics_path.write_text("".join(f"{json.dumps(line)}\n" for line in lines) + '{"step": 5, "pix', encoding="utf-8")
+    resumed = _trainer(tmp_path, tiny_config, faces32)
+    resumed.load_checkpoint(checkpoint)
+    kept = [json.loads(line) for line in resumed.metrics_path.read_text(encoding="utf-8").splitlines()]
+    assert kept == lines[:2]
 
 
 def test_checkpoint_is_written_atomically(tmp_path, tiny_config, faces32, monkeypatch):
