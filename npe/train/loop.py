@@ -31,6 +31,7 @@ from npe.train.distributed import Processes
 from npe.train.export import encode_faces, export_weights, recalibrate_batchnorm
 from npe.model.runtime import decode_latents, encode_images, resolve_device
 from npe.train.metrics import psnr
+from npe.train.perceptual import PerceptualDistance, load_lite0
 
 __all__ = ["CHECKPOINT_NAME", "Trainer", "cosine_lr_factor", "image_grid", "use_fast_cuda_kernels"]
 
@@ -118,6 +119,10 @@ class Trainer:
         self.memory_format = torch.channels_last if train_config.channels_last else torch.contiguous_format
         self.model = self.model.to(memory_format=self.memory_format)  # type: ignore[call-overload]  # (torch's stubs lack memory_format)
         self.ema = copy.deepcopy(self.model).eval()
+        # Borrowed features for the perceptual term (loaded only when it is on: a training extra).
+        self.perceptual: PerceptualDistance | None = None
+        if train_config.losses.perceptual > 0:
+            self.perceptual = PerceptualDistance(load_lite0()).to(self.device)
         for parameter in self.ema.parameters():
             parameter.requires_grad_(False)
         self._seed_process_noise(0)
@@ -239,7 +244,7 @@ class Trainer:
         # (1) encoder + generator
         step_g = objective.generator_loss(
             self.model, images, self.config.losses, prior_count=prior_count, adversarial_scale=scale, augment=self.augment,
-            labels=self.batch_labels,
+            labels=self.batch_labels, perceptual=self.perceptual,
         )
         self.opt_g.zero_grad(set_to_none=True)
         self.opt_d.zero_grad(set_to_none=True)

@@ -76,13 +76,16 @@ def generator_loss(
     adversarial_scale: float | None,
     augment: Augment = identity,
     labels: Labels | None = None,
+    perceptual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> GeneratorLoss:
     """Pixel L1 + KL + feature L2 (clean images vs their reconstructions) + the adversarial terms.
 
     `prior_count` latents drawn from N(0, I) are decoded beside the reconstructions; `adversarial_scale`
     is the ramp factor of the adversarial terms, None before they switch on. With `labels` (and a
     model with attribute heads) the linear read-out of z and the trunk's head on the reconstructions
-    are asked for the photos' labels (`latent_attribute`, `attribute_consistency`). The trunk gets
+    are asked for the photos' labels (`latent_attribute`, `attribute_consistency`). With `perceptual`
+    (npe.train.perceptual.PerceptualDistance), each reconstruction's distance from its photo in borrowed
+    features, weighted `weights.perceptual`. The trunk gets
     reconstruction gradients only through the encoder (with `recon_grad_to_trunk`); the discriminator
     passes are recorded with trunk and head frozen, so `total.backward()` never reaches them there.
     """
@@ -101,6 +104,10 @@ def generator_loss(
     loss_kl = losses.kl_loss(mean, log_var)
     total = weights.pixel * loss_pixel + weights.kl * loss_kl
     values = {"pixel": loss_pixel.item(), "kl": loss_kl.item()}
+    if perceptual is not None and weights.perceptual > 0:
+        loss_perceptual = perceptual(reconstructions, images).mean()
+        total = total + weights.perceptual * loss_perceptual
+        values["perceptual"] = loss_perceptual.item()
     adversarial = adversarial_scale is not None
     labelled = _use_labels(model, labels)
     if labelled and weights.latent_attribute > 0:
