@@ -123,6 +123,8 @@ def _eval_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     evaluate.add_argument("--val-size", type=int, default=500)
     evaluate.add_argument("--samples", type=int, default=2000, help="random samples for the SWD (default: 2000)")
     evaluate.add_argument("--no-pca", action="store_true", help="skip the PCA baseline")
+    evaluate.add_argument("--no-fd", action="store_true",
+                          help="skip the Frechet distance in EfficientNet-Lite0's features (measured when the 'perceptual' extra is installed)")
     evaluate.add_argument("--report", metavar="FILE.json", help="where to write the JSON report (default: beside the weights, NAME.eval.json)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--limit", type=int, default=None, help="measure on at most this many images (the first of the split)")

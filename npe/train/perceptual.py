@@ -19,6 +19,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -167,3 +168,31 @@ class PerceptualDistance(nn.Module):
 def _unit(feature: torch.Tensor) -> torch.Tensor:
     """Each pixel's feature vector scaled to unit length."""
     return feature / feature.norm(dim=1, keepdim=True).clamp_min(1e-6)
+
+
+# --- an offline Fréchet distance (FID's formula on Lite0's features): a trend, not a published FID ----
+
+
+def pooled_features(network: Lite0Features, images: np.ndarray, size: int = 128, batch: int = 250) -> np.ndarray:
+    """float64 N x C: the spatial mean of the last compared block's output for uint8 N x H x W x 3
+    images, resized to ``size`` (a 64 px face is too small for ImageNet's features)."""
+    rows = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + batch])).permute(0, 3, 1, 2).float()
+            chunk = F.interpolate((chunk - 127.0) / 128.0, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            rows.append(network(chunk)[-1].mean(dim=(2, 3)).double().numpy())
+    return np.concatenate(rows) if rows else np.zeros((0, 0))
+
+
+def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two N x C feature sets (Heusel et al. 2017):
+    |μ1 − μ2|² + tr(Σ1 + Σ2 − 2 (Σ1^½ Σ2 Σ1^½)^½), the square root through symmetric eigendecompositions."""
+    if len(first) < 2 or len(second) < 2:
+        raise ValueError("the Fréchet distance needs at least two feature vectors on each side")
+    mean_gap = float(np.square(first.mean(axis=0) - second.mean(axis=0)).sum())
+    cov1, cov2 = np.cov(first, rowvar=False), np.cov(second, rowvar=False)
+    values, vectors = np.linalg.eigh(cov1)
+    root1 = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
+    cross = np.linalg.eigvalsh(root1 @ cov2 @ root1)
+    return mean_gap + float(np.trace(cov1) + np.trace(cov2) - 2 * np.sqrt(cross.clip(min=0)).sum())

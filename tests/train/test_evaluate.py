@@ -158,6 +158,23 @@ def test_table_shows_ours_pca_and_targets():
         assert text in table
 
 
+def test_with_borrowed_features_the_frechet_distances_are_reported_and_shown():
+    from npe.train.perceptual import frechet_distance
+
+    def colour_statistics(images: np.ndarray) -> np.ndarray:  # a stand-in feature: mean and spread per channel
+        pixels = images.reshape(len(images), -1, 3).astype(np.float64)
+        return np.concatenate([pixels.mean(axis=1), pixels.std(axis=1)], axis=1)
+
+    images = _faces(12)
+    report = evaluation.evaluate(_tiny_model(), images, samples=20, pca=False, features=colour_statistics)
+    fd = report["fd_lite0"]
+    generated = evaluation.sample_images(_tiny_model(), 20, seed=0)
+    assert fd["samples_vs_data"] == pytest.approx(frechet_distance(colour_statistics(generated), colour_statistics(images)))
+    assert fd["samples_vs_data"] > fd["data_vs_data"] > 0  # a random model's colours are far from faces'
+    assert "Frechet dist. samples" in evaluation.format_table(report)
+    assert "fd_lite0" not in evaluation.evaluate(_tiny_model(), images, samples=20, pca=False)
+
+
 def test_output_names_are_file_safe_and_unique():
     names = ["celeba.zip:img_align_celeba/000001.jpg", "other/000001.jpg", "a b?.png", "UTK/1_0_0.jpg.chip.jpg", "x/000001.JPG"]
     assert commands.output_names(names) == ["000001", "000001-2", "a_b", "1_0_0.jpg.chip", "000001-3"]

@@ -16,7 +16,7 @@ from npe.errors import UserError
 from npe.model import IAN
 from npe.train import objective
 from npe.train.loop import Trainer
-from npe.train.perceptual import Lite0Features, PerceptualDistance, lite0_weights_path, load_lite0
+from npe.train.perceptual import Lite0Features, PerceptualDistance, frechet_distance, lite0_weights_path, load_lite0
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_the_generator_step_adds_the_weighted_distance_of_each_reconstruction_fr
     step = objective.generator_loss(model, images, weights, prior_count=0, adversarial_scale=None, perceptual=distance)
     expected = float(distance(step.reconstructions, images).mean().detach())
     assert "perceptual" not in plain.values and step.values["perceptual"] == pytest.approx(expected)
-    assert float(step.total) == pytest.approx(float(plain.total) + 2.5 * expected, rel=1e-5)
+    assert float(step.total.detach()) == pytest.approx(float(plain.total.detach()) + 2.5 * expected, rel=1e-5)
 
 
 def test_the_trainer_loads_the_borrowed_network_only_when_the_term_is_on(tmp_path, tiny_config, faces32):
@@ -100,3 +100,15 @@ def test_the_trainer_loads_the_borrowed_network_only_when_the_term_is_on(tmp_pat
     on = trainer(1.0)
     assert isinstance(on.perceptual, PerceptualDistance)
     assert "perceptual" in on.train_step()
+
+
+def test_the_frechet_distance_matches_the_closed_form_for_gaussians():
+    rng = np.random.default_rng(0)
+    first = rng.normal(size=(20000, 4))
+    second = rng.normal(size=(20000, 4)) * 2 + 1
+    # |μ1 − μ2|² = 4; tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½) = 4 (1 + 4 − 2·2) = 4
+    assert frechet_distance(first, second) == pytest.approx(8.0, rel=0.03)
+    assert frechet_distance(second, first) == pytest.approx(frechet_distance(first, second))
+    assert abs(frechet_distance(first, first)) < 1e-9
+    with pytest.raises(ValueError):
+        frechet_distance(first[:1], second)
