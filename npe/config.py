@@ -155,6 +155,10 @@ class TrainConfig:
     # gradients dwarf the reconstruction gradients Adam has adapted the shared trunk to, and
     # the encoder collapses (seen: pixel L1 0.19 -> 0.33, KL 2 -> 16 nats within 20 steps).
     adversarial_ramp_steps: int = 1000
+    # Steps at the start in which only the discriminator trains (encoder and generator frozen): for a run
+    # started from trained weights (--init-from), whose discriminator head is new. Without them the
+    # generator learns against an adversary that knows nothing yet. Put warmup_steps at the same count.
+    discriminator_warmup_steps: int = 0
     # The discriminator's learning rate on the shared trunk, relative to lr_discriminator: the
     # features the encoder reads are shaped mostly by reconstruction, partly by the adversary.
     trunk_adversarial_scale: float = 0.1

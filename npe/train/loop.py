@@ -241,16 +241,25 @@ class Trainer:
         scale = self.adversarial_ramp() if adversarial else None
         prior_count = max(1, int(round(batch * self.config.prior_fraction))) if adversarial else 0
 
-        # (1) encoder + generator
-        step_g = objective.generator_loss(
-            self.model, images, self.config.losses, prior_count=prior_count, adversarial_scale=scale, augment=self.augment,
-            labels=self.batch_labels, perceptual=self.perceptual,
-        )
-        self.opt_g.zero_grad(set_to_none=True)
-        self.opt_d.zero_grad(set_to_none=True)
-        step_g.total.backward()
-        self.processes.average_gradients(self._parameters(self.opt_g))
-        self.opt_g.step()
+        # (1) encoder + generator; while the discriminator warms up they stay as they are and only make
+        # the reconstructions and samples it learns from (at the full adversarial scale).
+        if self.step < self.config.discriminator_warmup_steps:
+            scale = 1.0 if self.config.losses.adversarial > 0 else None
+            prior_count = max(1, int(round(batch * self.config.prior_fraction)))
+            with torch.no_grad():
+                step_g = objective.generator_loss(
+                    self.model, images, self.config.losses, prior_count=prior_count, adversarial_scale=None, augment=self.augment,
+                )
+        else:
+            step_g = objective.generator_loss(
+                self.model, images, self.config.losses, prior_count=prior_count, adversarial_scale=scale, augment=self.augment,
+                labels=self.batch_labels, perceptual=self.perceptual,
+            )
+            self.opt_g.zero_grad(set_to_none=True)
+            self.opt_d.zero_grad(set_to_none=True)
+            step_g.total.backward()
+            self.processes.average_gradients(self._parameters(self.opt_g))
+            self.opt_g.step()
         values = step_g.values
 
         # (2) discriminator (and attribute head), with its own optimizer (see __init__)

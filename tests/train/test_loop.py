@@ -198,3 +198,18 @@ def test_batches_are_the_permuted_images_some_mirrored(tmp_path, tiny_config, fa
     for image, original, flipped in zip(batch, originals, flips):
         assert torch.equal(image, original.flip(-1) if flipped else original)
     assert batch.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_while_the_discriminator_warms_up_only_it_learns(tmp_path, tiny_config, faces32):
+    trainer = _trainer(tmp_path, tiny_config, faces32, discriminator_warmup_steps=2, warmup_steps=2)
+    before = {name: value.clone() for name, value in trainer.model.state_dict().items()}
+
+    def changed(prefix: str) -> bool:
+        return any(not torch.equal(value, before[name]) for name, value in trainer.model.state_dict().items() if name.startswith(prefix))
+
+    for _ in range(2):
+        values = trainer.train_step()
+        assert "d" in values  # the discriminator's loss: it trained
+    assert changed("classifier") and not changed("generator") and not changed("encoder")
+    trainer.train_step()
+    assert changed("generator") and changed("encoder")
