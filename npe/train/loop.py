@@ -378,7 +378,9 @@ class Trainer:
         """Start from trained inference weights (generator, trunk, encoder, sampling distribution);
         the discriminator head and the optimizers start fresh."""
         # (The attribute heads are training-only: weights trained without them start runs with them.)
-        if dataclasses.replace(weights.config, attributes=self.model_config.attributes) != self.model_config:
+        # Switches of training alone (its heads, where reconstruction gradients flow) may differ from the weights..
+        training_only = {field: getattr(self.model_config, field) for field in ("attributes", "recon_grad_to_trunk")}
+        if dataclasses.replace(weights.config, **training_only) != self.model_config:
             raise ValueError(f"the weights were made with another model config: {weights.config}")
         state = weights.inference_state_dict()
         self.initial_sampling = str(weights.metadata.get("sampling", "")) if weights.metadata else None

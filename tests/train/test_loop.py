@@ -213,3 +213,19 @@ def test_while_the_discriminator_warms_up_only_it_learns(tmp_path, tiny_config, 
     assert changed("classifier") and not changed("generator") and not changed("encoder")
     trainer.train_step()
     assert changed("generator") and changed("encoder")
+
+
+def test_init_from_may_change_where_reconstruction_gradients_flow_but_not_the_network(tmp_path, tiny_config, faces32):
+    import dataclasses
+
+    weights = _trainer(tmp_path / "w", tiny_config, faces32).ema  # trained with recon_grad_to_trunk (the default)
+    detached = Trainer(dataclasses.replace(tiny_config, recon_grad_to_trunk=False), TrainConfig(threads=1), faces32[:40], faces32[40:],
+                       tmp_path / "d", log=lambda message: None)
+    detached.initialize_from(weights)
+    for loaded, trained in zip(detached.model.trunk.parameters(), weights.trunk.parameters()):
+        assert torch.equal(loaded, trained)
+    assert not any(p is q for p in detached.opt_g.param_groups[0]["params"] for q in detached.model.trunk.parameters())
+    wider = Trainer(dataclasses.replace(tiny_config, latent_dim=8), TrainConfig(threads=1), faces32[:40], faces32[40:],
+                    tmp_path / "o", log=lambda message: None)
+    with pytest.raises(ValueError, match="another model config"):
+        wider.initialize_from(weights)
