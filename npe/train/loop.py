@@ -378,7 +378,7 @@ class Trainer:
         """Start from trained inference weights (generator, trunk, encoder, sampling distribution);
         the discriminator head and the optimizers start fresh."""
         # (The attribute heads are training-only: weights trained without them start runs with them.)
-        # Switches of training alone (its heads, where reconstruction gradients flow) may differ from the weights..
+        # Switches of training alone (its heads, where reconstruction gradients flow) may differ from the weights.
         training_only = {field: getattr(self.model_config, field) for field in ("attributes", "recon_grad_to_trunk")}
         if dataclasses.replace(weights.config, **training_only) != self.model_config:
             raise ValueError(f"the weights were made with another model config: {weights.config}")
