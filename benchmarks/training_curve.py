@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 HERE = Path(__file__).resolve().parent
-COLOURS = ["#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#2ca02c"]
+COLOURS = ["#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#2ca02c", "#000000", "#393b79", "#e6550d", "#637939"]
 
 
 def read_points(path: Path) -> dict[str, list[tuple[float, float]]]:
@@ -88,7 +88,8 @@ def draw(runs: dict[str, list[tuple[float, float]]], lines: dict[str, float], ou
         pen.line([left, y, width - right, y], fill=colour, width=2)
         label_y = max(y, label_y + 15)  # labels of close levels stack instead of overlapping
         pen.text((width - right + 10, label_y), f"{label} {value:.2f}", fill=colour, font=small, anchor="lm")
-    for (name, points), colour in zip(runs.items(), COLOURS):
+    for index, (name, points) in enumerate(runs.items()):  # (more runs than colours: the colours come round again)
+        colour = COLOURS[index % len(COLOURS)]
         xy = [at(h, v) for h, v in sorted(points)]
         if len(xy) > 1:
             pen.line(xy, fill=colour, width=2)
