@@ -50,6 +50,19 @@ def write_shared(folder: Path) -> Path:
     return folder
 
 
+def prepared_run(tmp_path: Path, monkeypatch, recipe: dict, *prepare: str, budget_mib: str = "1") -> tuple[Path, Path, Path, Path]:
+    """What every end-to-end test starts from: shared data cut by gpu_prepare_data.py (with `prepare`'s
+    options), a recipe file, one thread, no decode cache. Returns (data, recipe, out, work)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("NPE_CACHE_DIR", raising=False)
+    shared = write_shared(tmp_path / "shared")
+    data = tmp_path / "repo" / "data" / "gpu"
+    assert gpu_prepare_data.main(["--shared", str(shared), "--dest", str(data), "--budget-mib", budget_mib, *prepare]) == 0
+    recipe_path = tmp_path / "recipe.json"
+    recipe_path.write_text(json.dumps(recipe))
+    return data, recipe_path, tmp_path / "OUT", tmp_path / "runs" / "gpu"
+
+
 def _jpeg(image: Image.Image) -> bytes:
     import io
 
@@ -113,15 +126,8 @@ def test_step_plan_from_the_probe():
 
 @pytest.mark.slow
 def test_a_probe_that_ends_before_the_adversarial_steps_goes_on_to_measure_some(tmp_path, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.delenv("NPE_CACHE_DIR", raising=False)
-    shared = write_shared(tmp_path / "shared")
-    data = tmp_path / "repo" / "data" / "gpu"
-    assert gpu_prepare_data.main(["--shared", str(shared), "--dest", str(data), "--budget-mib", "1"]) == 0
-    recipe = tmp_path / "recipe.json"
-    slow_start = {**TINY_RECIPE["train"], "warmup_steps": 40, "adversarial_ramp_steps": 4}  # past a 0.01-minute probe
-    recipe.write_text(json.dumps({"model": TINY_RECIPE["model"], "train": slow_start}))
-    out, work = tmp_path / "OUT", tmp_path / "runs" / "gpu"
+    slow_start = {**TINY_RECIPE["train"], "warmup_steps": 5000, "adversarial_ramp_steps": 4}  # past a 0.01-minute probe, even on an idle machine
+    data, recipe, out, work = prepared_run(tmp_path, monkeypatch, {"model": TINY_RECIPE["model"], "train": slow_start})
     gpu_train.main(["--data", str(data), "--out", str(out), "--work", str(work), "--recipe", str(recipe), "--device", "cpu",
                     "--threads", "1", "--probe-minutes", "0.01", "--probe-extensions", "1", "--startup-seconds", "0",
                     "--minutes", "1.5", "--reserve-minutes", "1.2", "--no-eval"])
@@ -149,14 +155,7 @@ def test_large_weights_come_back_in_parts(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_prepare_train_export_eval_on_the_cpu(tmp_path, monkeypatch):
     """What the device command does, on the CPU: every file the device tool would bring back is there."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.delenv("NPE_CACHE_DIR", raising=False)
-    shared = write_shared(tmp_path / "shared")
-    data = tmp_path / "repo" / "data" / "gpu"
-    assert gpu_prepare_data.main(["--shared", str(shared), "--dest", str(data), "--budget-mib", "1"]) == 0
-    recipe = tmp_path / "recipe.json"
-    recipe.write_text(json.dumps(TINY_RECIPE))
-    out, work = tmp_path / "OUT", tmp_path / "runs" / "gpu"
+    data, recipe, out, work = prepared_run(tmp_path, monkeypatch, TINY_RECIPE)
     status = gpu_train.main(["--data", str(data), "--out", str(out), "--work", str(work), "--recipe", str(recipe),
                              "--device", "cpu", "--threads", "1", "--probe-minutes", "0.001", "--steps", "12",
                              "--eval-samples", "8", "--eval-val-size", "2", "--minutes", "5"])
@@ -198,12 +197,9 @@ def test_lite0_travels_halved_and_the_projected_term_trains_from_it_without_the_
 
     from npe.train.perceptual import lite0_weights_path
 
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.delenv("NPE_CACHE_DIR", raising=False)
     monkeypatch.delenv("NPE_LITE0_WEIGHTS", raising=False)
-    shared = write_shared(tmp_path / "shared")
-    data = tmp_path / "repo" / "data" / "gpu"
-    assert gpu_prepare_data.main(["--shared", str(shared), "--dest", str(data), "--budget-mib", "12", "--lite0"]) == 0
+    projected = {"model": TINY_RECIPE["model"], "train": {**TINY_RECIPE["train"], "projected_size": 32, "losses": {"projected": 0.1}}}
+    data, recipe, out, work = prepared_run(tmp_path, monkeypatch, projected, "--lite0", budget_mib="12")
     halved = torch.load(data / gpu_train.LITE0_NAME, weights_only=True)
     original = torch.load(lite0_weights_path(), weights_only=True)
     assert halved.keys() == original.keys() and halved["_conv_stem.weight"].dtype == torch.float16
@@ -212,10 +208,6 @@ def test_lite0_travels_halved_and_the_projected_term_trains_from_it_without_the_
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('not installed on this machine')\n")
     monkeypatch.setenv("PYTHONPATH", str(blocker.parent))  # the runs' processes cannot import the wheel
-    recipe = tmp_path / "recipe.json"
-    recipe.write_text(json.dumps({"model": TINY_RECIPE["model"],
-                                  "train": {**TINY_RECIPE["train"], "projected_size": 32, "losses": {"projected": 0.1}}}))
-    out, work = tmp_path / "OUT", tmp_path / "runs" / "gpu"
     status = gpu_train.main(["--data", str(data), "--out", str(out), "--work", str(work), "--recipe", str(recipe),
                              "--device", "cpu", "--threads", "1", "--probe-minutes", "0.001", "--steps", "6",
                              "--no-eval", "--minutes", "5"])
