@@ -30,7 +30,7 @@ import torch
 from torch.func import functional_call
 
 from npe.data.convert import to_model
-from npe.model.blocks import fold_mdc
+from npe.model.blocks import fold_mdc, freeze_mdc
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:
@@ -158,8 +158,9 @@ class EditingGenerator(torch.nn.Module):
     """What a document decodes through: ``anchored_decode(model, z, anchor)`` as one module built
     once per photo. The anchor's tuned parameters are added into a private copy of the generator,
     each MDC block is folded into its single 7x7 conv where that is faster (``fold``, default
-    ``folding_pays``; npe.model.blocks.fold_mdc: the same linear map, one pass instead of four) and
-    the weights are channels_last. Equal to ``anchored_decode`` up to float rounding. Never trained:
+    ``folding_pays``; npe.model.blocks.fold_mdc: the same linear map, one pass instead of four), else
+    frozen into one 3x3 pass per dilation (npe.model.blocks.freeze_mdc: the mean-filter term in the
+    dilation-1 kernel), and the weights are channels_last. Equal to ``anchored_decode`` up to float rounding. Never trained:
     the training code keeps the MDC parametrisation."""
 
     def __init__(self, model: IAN, anchor: Anchor | None = None, *, fold: bool | None = None) -> None:
@@ -173,6 +174,8 @@ class EditingGenerator(torch.nn.Module):
         device = next(generator.parameters()).device
         if folding_pays(device) if fold is None else fold:
             fold_mdc(generator)
+        else:
+            freeze_mdc(generator)
         self.generator = generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack the keyword
         offset = anchor.offset.detach().clone() if anchor is not None else None
         self.register_buffer("offset", offset)

@@ -130,6 +130,48 @@ def folded_mdc_conv(conv: MDConv) -> nn.Conv2d:
     return folded
 
 
+class FrozenMDConv(nn.Module):
+    """An MDC block with fixed weights, as one conv per dilation: each scale's kernel multiplied out
+    once, and the 1x1 mean-filter term added to the centre tap of the dilation-1 kernel (the same
+    linear map, one pass fewer than the block and no kernel products per call). For inference and the
+    brush's gradient to z where one thread runs it: there the three 3x3 passes are faster than one
+    folded 7x7 pass (benchmarks/edit_quality_log.md). Training keeps the MDC parametrisation."""
+
+    def __init__(self, conv: MDConv) -> None:
+        super().__init__()
+        self.dilations = conv.dilations
+        with torch.no_grad():
+            kernels = [conv.weight * conv.scales[index].view(-1, 1, 1, 1) for index in range(len(conv.dilations))]
+            mean = conv.weight.mean(dim=(2, 3), keepdim=True) * conv.scales[-1].view(-1, 1, 1, 1)
+            if 1 in conv.dilations:
+                kernels[conv.dilations.index(1)][:, :, 1:2, 1:2] += mean
+                self.register_buffer("mean_kernel", None)
+            else:
+                self.register_buffer("mean_kernel", mean.detach().clone())
+        for index, kernel in enumerate(kernels):
+            self.register_buffer(f"kernel{index}", kernel.detach().clone())
+        self.register_buffer("bias", conv.bias.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.conv2d(x, self.kernel0, bias=self.bias, dilation=self.dilations[0], padding=self.dilations[0])
+        for index in range(1, len(self.dilations)):
+            dilation = self.dilations[index]
+            out = out + F.conv2d(x, getattr(self, f"kernel{index}"), dilation=dilation, padding=dilation)
+        if self.mean_kernel is not None:
+            out = out + F.conv2d(x, self.mean_kernel)
+        return out
+
+
+def freeze_mdc(module: nn.Module) -> nn.Module:
+    """Replace every MDConv inside `module` (in place) by its FrozenMDConv; returns `module`."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, MDConv):
+            setattr(module, name, FrozenMDConv(child))
+        else:
+            freeze_mdc(child)
+    return module
+
+
 def fold_mdc(module: nn.Module) -> nn.Module:
     """Replace every MDConv inside `module` (in place) by its folded single conv; returns `module`.
 

@@ -126,14 +126,15 @@ def test_the_editing_generator_is_anchored_decoding_folded_or_not(model, crop, f
     """The document decodes through EditingGenerator: the anchored decode of the tuned photo, with the
     MDC blocks folded or not -- the same image and the same gradient to z, up to float rounding."""
     from npe.editing.inversion import EditingGenerator, anchor_for, anchored_decode
-    from npe.model.blocks import MDConv
+    from npe.model.blocks import FrozenMDConv, MDConv
 
     assert any(isinstance(module, MDConv) for module in model.generator.modules())
     result = invert(model, crop, FAST)
     latent0 = torch.from_numpy(result.latent)[None]
     for anchor in (anchor_for(model, latent0, result.tuned), None):
         fast = EditingGenerator(model, anchor, fold=fold)
-        assert any(isinstance(module, MDConv) for module in fast.modules()) is not fold
+        assert any(isinstance(module, FrozenMDConv) for module in fast.modules()) is not fold
+        assert not any(isinstance(module, MDConv) for module in fast.modules())
         latent = (latent0 + 0.3 * torch.randn(latent0.shape, generator=torch.Generator().manual_seed(1))).requires_grad_(True)
         reference = anchored_decode(model, latent, anchor)
         (reference_grad,) = torch.autograd.grad(reference.square().mean(), latent)
@@ -150,12 +151,12 @@ def test_the_editing_generator_is_anchored_decoding_folded_or_not(model, crop, f
 
 @pytest.mark.parametrize(("cores", "folded"), [(2, False), (3, False), (4, True), (16, True)])
 def test_the_editor_folds_only_where_the_brush_runs_on_two_threads_or_more(model, monkeypatch, cores, folded):
-    """One brush thread (2-3 cores: half of them) is faster unfolded, two or more folded; the choice
+    """One brush thread (2-3 cores: half of them) is faster with a 3x3 pass per dilation, two or more folded; the choice
     follows the core count, so a machine renders a session the same way every time."""
     from npe.editing.inversion import EditingGenerator, folding_pays
-    from npe.model.blocks import MDConv
+    from npe.model.blocks import FrozenMDConv
 
     monkeypatch.setattr("os.cpu_count", lambda: cores)
     assert folding_pays("cpu") is folded and folding_pays("cuda")
     generator = EditingGenerator(model, None)
-    assert any(isinstance(module, MDConv) for module in generator.modules()) is not folded
+    assert any(isinstance(module, FrozenMDConv) for module in generator.modules()) is not folded
