@@ -170,6 +170,10 @@ class TrainConfig:
     projected_lr: float = 2e-4
     projected_size: int = 0
     prior_fraction: float = 0.5  # samples from p(z) per training image, for the adversarial terms
+    # Rare attributes drawn more often (needs --labels): attribute name -> how many times per epoch a
+    # training photo labelled with it is drawn (a whole number >= 1; a photo with several takes the
+    # largest). Fine-tunes lose what few photos show (glasses: 6% of CelebA): training_log.md, run R.
+    oversample: dict[str, int] = field(default_factory=dict)
     # DiffAugment (Zhao et al. 2020) on every image the discriminator classifies, real and generated
     # alike; the encoder and the reconstruction terms see clean images. "" switches it off.
     diffaugment: str = "color,translation,cutout"

@@ -99,6 +99,24 @@ def label_rows(table: AttributeLabels, names: list[str]) -> np.ndarray:
     return rows
 
 
+def oversample_repeats(labels: np.ndarray | None, names: list[str] | tuple[str, ...], oversample: dict[str, int]) -> np.ndarray | None:
+    """Per training photo, how many times an epoch draws it (TrainConfig.oversample): the largest
+    factor among the attributes its label row has (1 without any, and for unlabelled rows); None
+    when nothing is oversampled. UserError for an unknown name, a bad factor, or no labels."""
+    if not oversample:
+        return None
+    if labels is None:
+        raise _user_error("oversampling an attribute needs its labels: add --labels FILE.")
+    repeats = np.ones(len(labels), dtype=np.int64)
+    for name, factor in oversample.items():
+        if name not in names:
+            raise _user_error(f"cannot oversample '{name}': the labels have no such attribute (they have {', '.join(names)}).")
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+            raise _user_error(f"oversample['{name}'] must be a whole number >= 1, got {factor!r}.")
+        repeats = np.where(labels[:, list(names).index(name)] == 1, np.maximum(repeats, factor), repeats)
+    return repeats
+
+
 def train_command(args: argparse.Namespace) -> int:
     from npe.train import distributed
 
@@ -152,6 +170,9 @@ def _train(args: argparse.Namespace, processes: Any) -> int:
     for source in args.data:
         if not Path(source).exists():
             raise _user_error(f"training data '{source}' does not exist (expected a zip archive or a folder of face photos)")
+    if train_config.oversample:  # a typo in a name must not wait for the data to load
+        names = label_table.names if label_table is not None else ()
+        oversample_repeats(None if label_table is None else np.zeros((0, len(names)), np.float32), names, train_config.oversample)
     if train_config.losses.perceptual > 0 or train_config.losses.projected > 0:  # a training extra: say so before loading data
         from npe.train.perceptual import lite0_weights_path
 
@@ -187,8 +208,12 @@ def _train(args: argparse.Namespace, processes: Any) -> int:
         log(f"{labelled} of {len(train_index)} training photos have attribute labels ({len(label_table.names)} attributes)")
         if labelled == 0:
             raise _user_error(f"no training photo has a row in '{args.labels}' (rows are matched by file name, e.g. 000001.jpg)")
+    repeats = oversample_repeats(train_labels, label_table.names if label_table is not None else (), train_config.oversample)
+    if repeats is not None:
+        log(f"oversampled: {int((repeats > 1).sum())} photos drawn up to {int(repeats.max())} times an epoch "
+            f"({int(repeats.sum())} draws for {len(repeats)} photos)")
     trainer = Trainer(model_config, train_config, crops.images[train_index], crops.images[val_index], out_dir, description,
-                      log=log, processes=processes, device=device, train_labels=train_labels)
+                      log=log, processes=processes, device=device, train_labels=train_labels, train_repeats=repeats)
     if args.resume:
         trainer.load_checkpoint(checkpoint)
         log(f"resumed from step {trainer.step} ({trainer.images_seen} images seen)")

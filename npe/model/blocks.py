@@ -153,12 +153,13 @@ class FrozenMDConv(nn.Module):
         self.register_buffer("bias", conv.bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.conv2d(x, self.kernel0, bias=self.bias, dilation=self.dilations[0], padding=self.dilations[0])
+        first = self.dilations[0]
+        out = F.conv2d(x, self.get_buffer("kernel0"), bias=self.get_buffer("bias"), dilation=first, padding=first)
         for index in range(1, len(self.dilations)):
             dilation = self.dilations[index]
-            out = out + F.conv2d(x, getattr(self, f"kernel{index}"), dilation=dilation, padding=dilation)
+            out = out + F.conv2d(x, self.get_buffer(f"kernel{index}"), dilation=dilation, padding=dilation)
         if self.mean_kernel is not None:
-            out = out + F.conv2d(x, self.mean_kernel)
+            out = out + F.conv2d(x, self.get_buffer("mean_kernel"))
         return out
 
 

@@ -88,6 +88,7 @@ class Trainer:
         device: torch.device | None = None,
         augment: objective.Augment | None = None,
         train_labels: np.ndarray | None = None,
+        train_repeats: np.ndarray | None = None,
     ) -> None:
         if train_images.ndim != 4 or train_images.shape[1:] != (model_config.resolution, model_config.resolution, 3):
             raise ValueError(
@@ -169,7 +170,12 @@ class Trainer:
         self.val_images = np.ascontiguousarray(val_images)
         # The data order is the same on every process (same seed): each reads its slice of it.
         self.data_rng = torch.Generator().manual_seed(train_config.seed + 1)
-        self.permutation = torch.randperm(len(self.train_images), generator=self.data_rng)
+        # An epoch draws photo i train_repeats[i] times (TrainConfig.oversample; once each without).
+        if train_repeats is not None and (np.shape(train_repeats) != (len(train_images),) or np.min(train_repeats) < 1):
+            raise ValueError(f"train_repeats must hold one whole number >= 1 per training image, got shape {np.shape(train_repeats)}")
+        self.epoch_order = None if train_repeats is None else torch.repeat_interleave(
+            torch.arange(len(train_images)), torch.as_tensor(np.asarray(train_repeats, dtype=np.int64)))
+        self.permutation = self._epoch_permutation()
         self.cursor = 0
         self.step = 0
         self.images_seen = 0
@@ -198,13 +204,20 @@ class Trainer:
         """Images per step over all processes."""
         return min(self.config.batch_size, len(self.train_images) // self.processes.world_size) * self.processes.world_size
 
+    def _epoch_permutation(self) -> torch.Tensor:
+        """The order of one epoch's draws: a shuffle of every photo (with oversampling, of each photo
+        as many times as it repeats)."""
+        if self.epoch_order is None:
+            return torch.randperm(len(self.train_images), generator=self.data_rng)
+        return self.epoch_order[torch.randperm(len(self.epoch_order), generator=self.data_rng)]
+
     def next_batch(self) -> torch.Tensor:
         """This process's slice of the next global batch of the epoch's permutation, randomly flipped
         (and its labels in `batch_labels`, when the run has labels)."""
         span = self.global_batch
         size = span // self.processes.world_size
         if self.cursor + span > len(self.permutation):
-            self.permutation = torch.randperm(len(self.train_images), generator=self.data_rng)
+            self.permutation = self._epoch_permutation()
             self.cursor = 0
         mine = slice(self.processes.rank * size, (self.processes.rank + 1) * size)
         indices = self.permutation[self.cursor : self.cursor + span][mine]

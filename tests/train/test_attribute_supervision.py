@@ -165,3 +165,59 @@ def test_train_with_labels_and_resume_needs_them_again(tmp_path, monkeypatch, ca
     missing = tmp_path / "none.txt"
     assert main(["train", str(faces), "--out", str(tmp_path / "run2"), "--steps", "1", "--labels", str(missing), *flags]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_oversampling_repeats_photos_with_the_attribute_by_the_largest_factor():
+    from npe.commands.train import oversample_repeats
+    from npe.errors import UserError
+
+    labels = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [np.nan, np.nan]], dtype=np.float32)
+    assert oversample_repeats(labels, ("A", "B"), {}) is None
+    assert oversample_repeats(labels, ("A", "B"), {"A": 3}).tolist() == [3, 1, 3, 1, 1]
+    assert oversample_repeats(labels, ("A", "B"), {"A": 3, "B": 5}).tolist() == [3, 5, 5, 1, 1]
+    with pytest.raises(UserError, match="no such attribute.*A, B"):
+        oversample_repeats(labels, ("A", "B"), {"Eyeglases": 4})
+    for factor in (0, 2.5, True, "4"):
+        with pytest.raises(UserError, match="whole number"):
+            oversample_repeats(labels, ("A", "B"), {"A": factor})
+    with pytest.raises(UserError, match="--labels"):
+        oversample_repeats(None, (), {"A": 2})
+
+
+def test_an_oversampled_epoch_draws_each_photo_as_often_as_it_repeats(tmp_path, tiny_config, faces32):
+    train = faces32[:8]
+    run = TrainConfig(batch_size=2, steps=1, threads=1)
+    plain = Trainer(tiny_config, run, train, faces32[-2:], tmp_path / "plain")
+    # Without oversampling the data order is what it always was (the seed's randperm).
+    assert torch.equal(plain.permutation, torch.randperm(8, generator=torch.Generator().manual_seed(run.seed + 1)))
+    repeats = np.array([1, 4, 1, 1, 2, 1, 1, 1])
+    trainer = Trainer(tiny_config, run, train, faces32[-2:], tmp_path / "over", train_repeats=repeats)
+    assert np.bincount(trainer.permutation.numpy(), minlength=8).tolist() == repeats.tolist()
+    drawn = [trainer.permutation[i : i + 2] for i in range(0, 12, 2)]
+    for _ in range(6):  # one whole epoch of 12 draws, batch by batch, then a new shuffle
+        trainer.next_batch()
+    assert trainer.cursor == 12
+    assert np.bincount(torch.cat(drawn).numpy(), minlength=8).tolist() == repeats.tolist()
+    trainer.next_batch()
+    assert trainer.cursor == 2 and np.bincount(trainer.permutation.numpy(), minlength=8).tolist() == repeats.tolist()
+    with pytest.raises(ValueError, match="train_repeats"):
+        Trainer(tiny_config, run, train, faces32[-2:], tmp_path / "bad", train_repeats=np.array([1, 0, 1, 1, 1, 1, 1, 1]))
+
+
+def test_train_oversamples_from_the_config_and_rejects_an_unknown_attribute_before_loading(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NPE_CACHE_DIR", str(tmp_path / "cache"))
+    faces = write_aligned_photos(tmp_path / "faces", 10)
+    rows = [f"{index:06d}.jpg " + ("1 -1" if index < 2 else "-1 -1") for index in range(8)]
+    label_file = tmp_path / "labels.txt"
+    label_file.write_text("\n".join(["8", "Eyeglasses Male", *rows]) + "\n")
+    flags = ["--resolution", "16", "--latent-dim", "8", "--width", "4", "--generator-width", "4", "--batch-size", "4",
+             "--threads", "1", "--val-size", "2", "--device", "cpu", "--labels", str(label_file)]
+    config = tmp_path / "config.json"
+    model = {"max_channels": 8, "encoder_hidden": 8, "classifier_hidden": 8}
+    config.write_text(json.dumps({"model": model, "train": {"warmup_steps": 1, "adversarial_ramp_steps": 1, "oversample": {"Eyeglasses": 3}}}))
+    assert main(["train", str(faces), "--out", str(tmp_path / "run"), "--steps", "2", "--config", str(config), *flags]) == 0
+    assert "oversampled: 2 photos drawn up to 3 times an epoch (13 draws for 9 photos)" in capsys.readouterr().err
+    config.write_text(json.dumps({"model": model, "train": {"oversample": {"Glasses": 3}}}))
+    assert main(["train", str(faces), "--out", str(tmp_path / "run2"), "--steps", "2", "--config", str(config), *flags]) == 2
+    error = capsys.readouterr().err
+    assert "cannot oversample 'Glasses'" in error and "loading face crops" not in error
