@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -163,14 +165,18 @@ class FrozenMDConv(nn.Module):
         return out
 
 
-def freeze_mdc(module: nn.Module) -> nn.Module:
-    """Replace every MDConv inside `module` (in place) by its FrozenMDConv; returns `module`."""
+def _replace_mdc(module: nn.Module, make: Callable[[MDConv], nn.Module]) -> nn.Module:
     for name, child in list(module.named_children()):
         if isinstance(child, MDConv):
-            setattr(module, name, FrozenMDConv(child))
+            setattr(module, name, make(child))
         else:
-            freeze_mdc(child)
+            _replace_mdc(child, make)
     return module
+
+
+def freeze_mdc(module: nn.Module) -> nn.Module:
+    """Replace every MDConv inside `module` (in place) by its FrozenMDConv; returns `module`."""
+    return _replace_mdc(module, FrozenMDConv)
 
 
 def fold_mdc(module: nn.Module) -> nn.Module:
@@ -178,9 +184,4 @@ def fold_mdc(module: nn.Module) -> nn.Module:
 
     For inference and the brush's gradient to z only: training must keep the MDC parametrisation.
     """
-    for name, child in list(module.named_children()):
-        if isinstance(child, MDConv):
-            setattr(module, name, folded_mdc_conv(child))
-        else:
-            fold_mdc(child)
-    return module
+    return _replace_mdc(module, folded_mdc_conv)
