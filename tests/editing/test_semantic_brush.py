@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from npe.editing.brush.footprint import brush_weights, color_target
-from npe.editing.brush.objective import SemanticObjective, SemanticStroke, against_loss, finite_jacobian
+from npe.editing.brush.objective import ATTRIBUTE_COSTS, SemanticObjective, SemanticStroke, against_loss, finite_jacobian
 
 R = 16
 
@@ -89,6 +89,16 @@ def test_a_cheaper_direction_moves_more_than_an_equal_dearer_one():
     moved = _paint(_stroke([spot, spot.clone()], [1.0, 8.0]))
     assert float(moved[0]) > 0 and float(moved[1]) >= 0
     assert float(moved[0]) > 4 * float(moved[1])
+
+
+def test_white_over_a_beard_shaves_rather_than_makes_up():
+    """Two directions that lighten the painted chin alike: removing the beard (an everyday edit)
+    is taken over making the face up (which turned men into women: it costs more)."""
+    spot = _patch(slice(5, 11), slice(5, 11))
+    costs = [ATTRIBUTE_COSTS.get(name, 1.0) for name in ("No_Beard", "Heavy_Makeup")]
+    moved = _paint(_stroke([spot, spot.clone()], costs))
+    assert float(moved[0]) > 0.5
+    assert float(moved[0]) > 1.5 * float(moved[1])
 
 
 def test_the_move_is_capped_by_the_trust_region_that_grows_with_paint():
