@@ -90,6 +90,13 @@ def readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+class KeepTint:
+    """The type of KEEP: Document.set_latent leaves the tint as it is."""
+
+
+KEEP = KeepTint()
+
+
 @dataclass
 class SourceState:
     """Everything that defines the original: photo (shared, read-only), face box, crop, z0, the
@@ -108,6 +115,9 @@ class SourceState:
     tuned: dict[str, np.ndarray] | None = None
     # The composite's reach limit (uint8 R x R, 255 = may change) or None: everywhere.
     limit: np.ndarray | None = None
+    # The colour hue strokes carried onto the face's parts (float16 R x R x 3, [-1, 1] units, added to the
+    # composite beside the model's change; npe.editing.brush.tint) or None: none.
+    tint: np.ndarray | None = None
     alpha: np.ndarray | None = None  # uint8 H x W: a transparent photo's alpha, exported unchanged
     # How the photo's file stores it (alpha colours, 16 bits, grey, colour profile, EXIF): what
     # export writes back (npe.data.original); None for generated faces and plain 8-bit RGB files.
@@ -118,7 +128,7 @@ class SourceState:
             readonly(array)
 
     def _arrays(self) -> list[np.ndarray]:
-        arrays = (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, self.alpha, *(self.tuned or {}).values())
+        arrays = (self.photo, self.crop, self.latent0, self.latent, self.protect, self.limit, self.tint, self.alpha, *(self.tuned or {}).values())
         return [array for array in arrays if array is not None]
 
     @property
@@ -134,11 +144,14 @@ class CommitState:
     latent0: np.ndarray
     latent: np.ndarray
     limit: np.ndarray | None = None  # the reach limit (see SourceState); None: everywhere
+    tint: np.ndarray | None = None  # the hue strokes' colour (see SourceState); None: none
     stored: StoredPhoto | None = None  # the file's form of the photo (see SourceState), changed alike
 
 
 class Document:
     """See the module doc. Tensors stay on the model's device; arrays handed out are read-only."""
+
+    tint: np.ndarray | None  # the hue strokes' colour (see SourceState); set with the latent
 
     def __init__(self, model: IAN, source: SourceState, events: SessionEvents | None = None) -> None:
         self.model = prepare(model)
@@ -176,7 +189,8 @@ class Document:
         return SourceState(
             photo=self.photo, box=self.box.to_dict(), crop=self.crop, latent0=self.latent0,
             latent=readonly(self.latent), protect=self.protect if self._protect_any else None,
-            is_sample=self.is_sample, name=self.name, tuned=self.tuned_arrays, limit=self.limit, alpha=self.alpha, stored=self.stored,
+            is_sample=self.is_sample, name=self.name, tuned=self.tuned_arrays, limit=self.limit, tint=self.tint, alpha=self.alpha,
+            stored=self.stored,
         )
 
     def to_crop_coords(self, x: float, y: float) -> tuple[float, float]:
@@ -200,14 +214,20 @@ class Document:
         return self.generator(latent)
 
     # --- setters (each emits its own events) --------------------------------------------------
-    def set_latent(self, latent: np.ndarray | torch.Tensor, generated: torch.Tensor | None = None, *, limit: np.ndarray | None = None) -> None:
+    def set_latent(
+        self, latent: np.ndarray | torch.Tensor, generated: torch.Tensor | None = None, *, limit: np.ndarray | None = None,
+        tint: np.ndarray | None | KeepTint = KEEP,
+    ) -> None:
         """Make ``latent`` the current z. ``generated`` is G(latent) when the caller already has it
         (a brush step's forward pass); otherwise it is decoded here. ``limit``: where the composite
-        may show the change (uint8 R x R, 255 = fully; the brush strokes' reach), None everywhere."""
+        may show the change (uint8 R x R, 255 = fully; the brush strokes' reach), None everywhere.
+        ``tint``: the hue strokes' colour afterwards (float16 R x R x 3 or None); KEEP: unchanged."""
         tensor = torch.as_tensor(np.array(latent, dtype=np.float32) if isinstance(latent, np.ndarray) else latent)
+        checked_tint = self.tint if isinstance(tint, KeepTint) else self._check_tint(tint)
         self.z = tensor.detach().clone().reshape(1, -1).to(self.device, torch.float32)
         self.generated = generated.detach() if generated is not None else self.decode(self.z)
         self.limit = self._check_limit(limit)
+        self.tint = checked_tint
         self.latent_revision += 1
         self.events.emit("latent", "image")
 
@@ -232,7 +252,7 @@ class Document:
         self._load(SourceState(
             photo=photo, box=self.box.to_dict(), crop=state.crop, latent0=state.latent0, latent=state.latent,
             protect=self.protect if self._protect_any else None, is_sample=self.is_sample, name=self.name,
-            tuned=self.tuned_arrays, limit=state.limit, alpha=self.alpha, stored=state.stored,
+            tuned=self.tuned_arrays, limit=state.limit, tint=state.tint, alpha=self.alpha, stored=state.stored,
         ))
         self.events.emit("source", "latent", "image")
 
@@ -253,6 +273,7 @@ class Document:
         # A grey photo gets grey changes and a brush that compares brightness: colour would show as a stain.
         self.grey = not source.is_sample and is_greyscale(source.photo)
         self.limit = self._check_limit(source.limit)
+        self.tint = self._check_tint(source.tint)
         self.alpha = source.alpha
         self.stored = source.stored
         height, width = self.photo.shape[:2]
@@ -267,6 +288,13 @@ class Document:
         if limit is not None and (limit.dtype != np.uint8 or limit.shape != (self.resolution, self.resolution)):
             raise SessionError(f"A reach limit must be uint8 {self.resolution}x{self.resolution}, got {limit.dtype} {limit.shape}.")
         return limit
+
+    def _check_tint(self, tint: np.ndarray | None) -> np.ndarray | None:
+        if tint is not None and (tint.dtype != np.float16 or tint.shape != (self.resolution, self.resolution, 3)):
+            raise SessionError(f"A tint must be float16 {self.resolution}x{self.resolution}x3, got {tint.dtype} {tint.shape}.")
+        if tint is not None and not np.isfinite(tint).all():
+            raise SessionError("A tint must be finite.")
+        return tint
 
     def _set_protect(self, protect: np.ndarray) -> None:
         self.protect = readonly(protect)

@@ -24,7 +24,7 @@ DEFAULT_LIMIT = 500
 class Restorable(Protocol):
     """What records need from the document they change (npe.editing.document.Document)."""
 
-    def set_latent(self, latent: np.ndarray, *, limit: np.ndarray | None = None) -> None: ...
+    def set_latent(self, latent: np.ndarray, *, limit: np.ndarray | None = None, tint: np.ndarray | None = None) -> None: ...
 
     def set_protect_region(self, rect: tuple[int, int, int, int], values: np.ndarray) -> None: ...
 
@@ -39,23 +39,27 @@ class Restorable(Protocol):
 @dataclass
 class LatentRecord:
     """The current latent changed (a stroke, a latent value, a direction, lighten, reset), with the
-    composite's reach limit before and after (uint8 R x R, 255 = may change; None = everywhere)."""
+    composite's reach limit before and after (uint8 R x R, 255 = may change; None = everywhere) and
+    the hue strokes' tint before and after (float16 R x R x 3; None = none)."""
 
     label: str
     before: np.ndarray
     after: np.ndarray
     limit_before: np.ndarray | None = None
     limit_after: np.ndarray | None = None
+    tint_before: np.ndarray | None = None
+    tint_after: np.ndarray | None = None
 
     def undo(self, target: Restorable) -> None:
-        target.set_latent(self.before, limit=self.limit_before)
+        target.set_latent(self.before, limit=self.limit_before, tint=self.tint_before)
 
     def redo(self, target: Restorable) -> None:
-        target.set_latent(self.after, limit=self.limit_after)
+        target.set_latent(self.after, limit=self.limit_after, tint=self.tint_after)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.before, self.after, self.limit_before, self.limit_after) if a is not None)
+        arrays = (self.before, self.after, self.limit_before, self.limit_after, self.tint_before, self.tint_after)
+        return sum(a.nbytes for a in arrays if a is not None)
 
 
 @dataclass
@@ -158,7 +162,8 @@ def merge(label: str, records: list[Record]) -> Record:
     hundred moves costs one record); anything else becomes a GroupRecord."""
     latents = [r for r in records if isinstance(r, LatentRecord)]
     if len(latents) == len(records):
-        return LatentRecord(label, latents[0].before, latents[-1].after, latents[0].limit_before, latents[-1].limit_after)
+        return LatentRecord(label, latents[0].before, latents[-1].after, latents[0].limit_before, latents[-1].limit_after,
+                            latents[0].tint_before, latents[-1].tint_after)
     if len(records) == 1:
         records[0].label = label
         return records[0]

@@ -30,6 +30,7 @@ class RenderCache:
     key: tuple[int, int, int]
     delta: torch.Tensor | None = None  # Δ = G(z) − G(z0), 1 x 3 x R x R on the CPU
     mask: torch.Tensor | None = None  # M, R x R
+    terms: tuple[torch.Tensor, torch.Tensor] | None = None  # what the composite adds: (M·Δ + tint, ones) with a tint
     result: np.ndarray | None = None
     result_crop: np.ndarray | None = None
     previews: dict[float, np.ndarray] = field(default_factory=dict)
@@ -77,6 +78,20 @@ class Renderer:
             cache.delta, cache.mask = delta.cpu(), mask.cpu()
         return cache.delta, cache.mask
 
+    def composite_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(change, weight) for the composite X + weight · change: (Δ, M) without a tint; with the hue
+        strokes' tint T, (M·Δ + T, 1): the model's change as masked, and the colour carried onto the
+        parts, which ends where their parts end (npe.editing.brush.tint)."""
+        delta, mask = self.delta_mask()
+        tint = self.document.tint
+        if tint is None:
+            return delta, mask
+        cache = self._current()
+        if cache.terms is None:
+            carried = torch.from_numpy(np.asarray(tint, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
+            cache.terms = (delta * mask + carried, torch.ones_like(mask))
+        return cache.terms
+
     def protect_crop(self) -> np.ndarray | None:
         """The protect mask at model resolution (float R x R; 1 = fully protected), or None."""
         doc = self.document
@@ -90,7 +105,7 @@ class Renderer:
         cache = self._current()
         if cache.result is None:
             doc = self.document
-            delta, mask = self.delta_mask()
+            delta, mask = self.composite_terms()
             protect = doc.protect if doc.protect_any else None
             cache.result = readonly(full_result(doc.photo, doc.box, delta, mask, protect, feather_for(doc.photo_size, doc.box)))
         return cache.result
@@ -98,7 +113,7 @@ class Renderer:
     def result_crop(self) -> np.ndarray:
         cache = self._current()
         if cache.result_crop is None:
-            delta, mask = self.delta_mask()
+            delta, mask = self.composite_terms()
             cache.result_crop = readonly(crop_composite(self.document.crop, delta, mask, self.protect_crop()))
         return cache.result_crop
 
@@ -108,7 +123,7 @@ class Renderer:
         cache = self._current()
         image = cache.previews.get(scale)
         if image is None:
-            delta, mask = self.delta_mask()
+            delta, mask = self.composite_terms()
             image = cache.previews[scale] = readonly(self._compositor_now().render(delta, mask, scale))
         return image
 

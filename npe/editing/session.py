@@ -31,7 +31,7 @@ from npe.editing.brush.settings import BrushSettings, Color, make_brush
 from npe.editing.brush.stroke import Stroke, lighten_latent, prepare_stroke
 from npe.editing.companions import weights_name
 from npe.editing.compose import MaskSettings
-from npe.editing.document import EVENT_NAMES, CommitState, Document, SessionEvents, SourceState, readonly
+from npe.editing.document import EVENT_NAMES, KEEP, CommitState, Document, KeepTint, SessionEvents, SourceState, readonly
 from npe.editing.errors import SessionError
 from npe.editing.history import CommitRecord, History, LatentRecord, ProtectRecord, Record, SourceRecord
 from npe.editing.history_actions import HistoryActions, HistoryEntry
@@ -232,11 +232,14 @@ class EditSession(HistoryActions, AttributeActions):
         if stroke is None:
             return False
         before, after = stroke.latents()
-        if np.array_equal(before, after):
-            self.document.set_latent(after, limit=stroke.start_limit)  # the canonical image again (strokes show graph passes)
+        tint = self.document.tint
+        if np.array_equal(before, after) and tint is stroke.start_tint:
+            # The canonical image again (strokes show graph passes).
+            self.document.set_latent(after, limit=stroke.start_limit, tint=stroke.start_tint)
             return False
         # Decoded again: the stroke's images came from graph-building passes.
-        pushed = self._push(LatentRecord(stroke.brush.label, readonly(before), readonly(after), stroke.start_limit, self.document.limit))
+        pushed = self._push(LatentRecord(stroke.brush.label, readonly(before), readonly(after), stroke.start_limit, self.document.limit,
+                                         stroke.start_tint, tint))
         if stroke.brush.objective == "semantic":
             prepare_stroke(self.document, self._brush_attributes())  # the next stroke starts from here
         return pushed
@@ -245,7 +248,7 @@ class EditSession(HistoryActions, AttributeActions):
         """Abandon the stroke in progress and restore the latent it started from (no undo step)."""
         stroke, self._stroke = self._stroke, None
         if stroke is not None:
-            self.document.set_latent(stroke.start, limit=stroke.start_limit)
+            self.document.set_latent(stroke.start, limit=stroke.start_limit, tint=stroke.start_tint)
 
     def paint(self, points: Sequence[Point], brush: BrushSettings | Color | str | None = None, radius: float | None = None, strength: float | None = None, **settings: object) -> bool:
         """A whole stroke in one call (every point checked first). True if it changed z."""
@@ -355,15 +358,16 @@ class EditSession(HistoryActions, AttributeActions):
         # Nothing has changed since the commit yet: the reach limit starts empty again.
         limit = None if doc.limit is None else readonly(np.zeros_like(doc.limit))
         stored = doc.stored.updated(doc.photo, result, rect) if doc.stored is not None else None
-        after = CommitState(readonly(np.ascontiguousarray(new_crop)), readonly(new_latent0), readonly(new_latent0.copy()), limit, stored)
-        before = CommitState(doc.crop, doc.latent0, readonly(latent), doc.limit, doc.stored)
+        # The tint is in the new original now: none is left to add.
+        after = CommitState(readonly(np.ascontiguousarray(new_crop)), readonly(new_latent0), readonly(new_latent0.copy()), limit, stored=stored)
+        before = CommitState(doc.crop, doc.latent0, readonly(latent), doc.limit, doc.tint, doc.stored)
         region_before, region_after = readonly(doc.photo[y0:y1, x0:x1].copy()), readonly(result[y0:y1, x0:x1].copy())
         return self._push(CommitRecord("Commit", rect, region_before, region_after, before, after))
 
     @_action
     def reset(self) -> bool:
         """Back to the original's latent z0 (discards uncommitted edits). One undo step."""
-        return self._set_latent(self.document.latent0, "Reset")
+        return self._set_latent(self.document.latent0, "Reset", tint=None)
 
     @_action
     def new_sample(self, seed: int | None = None, latent: np.ndarray | None = None) -> None:
@@ -441,12 +445,17 @@ class EditSession(HistoryActions, AttributeActions):
             self.events.emit("history")
         return True
 
-    def _set_latent(self, after: np.ndarray, label: str, limit: np.ndarray | None = None) -> bool:
+    def _set_latent(self, after: np.ndarray, label: str, limit: np.ndarray | None = None, tint: np.ndarray | None | KeepTint = KEEP) -> bool:
         """``limit``: the composite's reach limit afterwards; None (a slider, a direction, reset):
-        the change may show everywhere."""
+        the change may show everywhere. ``tint``: the hue strokes' colour afterwards (KEEP: as it is;
+        reset: None)."""
+        doc = self.document
         before = readonly(self.latent)
         after = readonly(np.array(after, dtype=np.float32))
-        return not np.array_equal(before, after) and self._push(LatentRecord(label, before, after, self.document.limit, limit))
+        tint_after = doc.tint if isinstance(tint, KeepTint) else tint
+        if np.array_equal(before, after) and tint_after is doc.tint:
+            return False
+        return self._push(LatentRecord(label, before, after, doc.limit, limit, doc.tint, tint_after))
 
     def _change_protect(self, label: str, change: ProtectChange | None) -> bool:
         return change is not None and self._push(ProtectRecord.from_regions(label, change.rect, change.before, change.after))

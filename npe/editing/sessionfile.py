@@ -81,6 +81,7 @@ def source_to_state(source: SourceState, store: ArrayStore) -> dict[str, Any]:
         "protect": store.put(source.protect), "is_sample": source.is_sample, "name": source.name,
         "tuned": None if source.tuned is None else {name: store.put(a) for name, a in source.tuned.items()},
         "limit": store.put(source.limit),
+        **({"tint": store.put(source.tint)} if source.tint is not None else {}),
         **({"alpha": store.put(source.alpha)} if source.alpha is not None else {}),
         **({"stored": _stored_to_state(source.stored, store)} if source.stored is not None else {}),
     }
@@ -95,6 +96,7 @@ def source_from_state(state: dict[str, Any], store: ArrayStore) -> SourceState:
         is_sample=bool(state["is_sample"]), name=str(state["name"]),
         tuned=None if tuned is None else {str(name): store.need(key, np.float16) for name, key in dict(tuned).items()},
         limit=store.get(state.get("limit"), np.uint8, 2),
+        tint=store.get(state.get("tint"), np.float16, 3),  # absent in files from before hue strokes: none
         alpha=store.get(state.get("alpha"), np.uint8, 2),
         stored=_stored_from_state(state.get("stored"), store),
     )
@@ -103,6 +105,7 @@ def source_from_state(state: dict[str, Any], store: ArrayStore) -> SourceState:
 def _commit_state_to_state(commit: CommitState, store: ArrayStore) -> dict[str, Any]:
     return {
         "crop": store.put(commit.crop), "latent0": store.put(commit.latent0), "latent": store.put(commit.latent), "limit": store.put(commit.limit),
+        **({"tint": store.put(commit.tint)} if commit.tint is not None else {}),
         **({"stored": _stored_to_state(commit.stored, store)} if commit.stored is not None else {}),
     }
 
@@ -110,7 +113,7 @@ def _commit_state_to_state(commit: CommitState, store: ArrayStore) -> dict[str, 
 def _commit_state_from_state(state: dict[str, Any], store: ArrayStore) -> CommitState:
     return CommitState(
         store.need(state["crop"], np.uint8, 3), store.need(state["latent0"], np.float32, 1), store.need(state["latent"], np.float32, 1),
-        store.get(state.get("limit"), np.uint8, 2), _stored_from_state(state.get("stored"), store),
+        store.get(state.get("limit"), np.uint8, 2), store.get(state.get("tint"), np.float16, 3), _stored_from_state(state.get("stored"), store),
     )
 
 
@@ -165,6 +168,8 @@ def _latent_to_state(record: LatentRecord, store: ArrayStore) -> dict[str, Any]:
     return {
         "type": "latent", "label": record.label, "before": store.put(record.before), "after": store.put(record.after),
         "limit_before": store.put(record.limit_before), "limit_after": store.put(record.limit_after),
+        **({"tint_before": store.put(record.tint_before)} if record.tint_before is not None else {}),
+        **({"tint_after": store.put(record.tint_after)} if record.tint_after is not None else {}),
     }
 
 
@@ -173,6 +178,7 @@ def _latent_from_state(state: dict[str, Any], store: ArrayStore) -> LatentRecord
     return LatentRecord(
         str(state["label"]), store.need(state["before"], np.float32, 1), store.need(state["after"], np.float32, 1),
         store.get(state.get("limit_before"), np.uint8, 2), store.get(state.get("limit_after"), np.uint8, 2),
+        store.get(state.get("tint_before"), np.float16, 3), store.get(state.get("tint_after"), np.float16, 3),
     )
 
 
@@ -181,8 +187,17 @@ def _check_latent(record: LatentRecord, fit: Fit) -> None:
         raise ValueError("a history step with latents of the wrong size")
     if any(limit is not None and limit.shape != (fit.resolution, fit.resolution) for limit in (record.limit_before, record.limit_after)):
         raise ValueError("a history step whose reach limit does not fit this model")
+    _check_tint(record.tint_before, fit, "a history step")
+    _check_tint(record.tint_after, fit, "a history step")
     _finite(record.before, "a history step with latents")
     _finite(record.after, "a history step with latents")
+
+
+def _check_tint(tint: np.ndarray | None, fit: Fit, what: str) -> None:
+    if tint is not None:
+        if tint.shape != (fit.resolution, fit.resolution, 3):
+            raise ValueError(f"{what} whose tint does not fit this model")
+        _finite(tint, f"{what} with a tint")
 
 
 def _protect_to_state(record: ProtectRecord, store: ArrayStore) -> dict[str, Any]:
@@ -244,6 +259,7 @@ def _check_commit(record: CommitRecord, fit: Fit) -> None:
             raise ValueError("a commit step that does not fit this model")
         if state.limit is not None and state.limit.shape != (fit.resolution, fit.resolution):
             raise ValueError("a commit step whose reach limit does not fit this model")
+        _check_tint(state.tint, fit, "a commit step")
         _finite(state.latent0, "a commit step with latents")
         _finite(state.latent, "a commit step with latents")
 
@@ -411,6 +427,8 @@ def _check_source(source: SourceState, dim: int, resolution: int) -> None:
         raise ValueError("a protect mask that does not match its photo")
     if source.limit is not None and source.limit.shape != (resolution, resolution):
         raise ValueError("a reach limit that does not match the model's crop")
+    if source.tint is not None and (source.tint.shape != (resolution, resolution, 3) or not np.isfinite(source.tint).all()):
+        raise ValueError("a tint that does not match the model's crop or is not finite")
     if source.alpha is not None and source.alpha.shape != source.photo.shape[:2]:
         raise ValueError("an alpha channel that does not match its photo")
     if source.stored is not None and source.stored.samples is not None and source.stored.samples.shape[:2] != source.photo.shape[:2]:

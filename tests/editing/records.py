@@ -13,9 +13,11 @@ class Target:
 
     def __init__(self) -> None:
         self.calls: list[tuple] = []
+        self.tints: list[np.ndarray | None] = []  # the tint of each set_latent call
 
-    def set_latent(self, latent, *, limit=None):
+    def set_latent(self, latent, *, limit=None, tint=None):
         self.calls.append(("latent", np.array(latent), None if limit is None else np.array(limit)))
+        self.tints.append(None if tint is None else np.array(tint))
 
     def set_protect_region(self, rect, values):
         self.calls.append(("protect", tuple(rect), np.array(values)))

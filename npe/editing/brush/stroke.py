@@ -1,7 +1,8 @@
 """A paint stroke on a document: it begins at the current latent, each brush position takes a step
 of the brush's objective (npe.editing.brush.objective), the composite's reach limit grows with the
-stroke, and it ends with the latent and limit before and after for one undo record.
-Lighten/darken is the pixel objective with a brightened target."""
+stroke, a paint with a clear hue carries its colour onto the part it is painted on
+(npe.editing.brush.tint), and it ends with the latent, limit and tint before and after for one undo
+record. Lighten/darken is the pixel objective with a brightened target."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from npe.editing.brush.objective import (
     principal_directions,
 )
 from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
-from npe.editing.document import Document, readonly
+from npe.editing.brush.tint import PartTint
+from npe.editing.document import KEEP, Document, readonly
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:  # attributes come from the session
@@ -137,26 +139,59 @@ class Stroke:
         self.brush = brush
         self.start = document.z.detach().clone()
         self.start_limit = document.limit
+        self.start_tint = document.tint
+        # The semantic brush on a colour photo may carry a paint's hue onto the part under it; the
+        # pixel brush (the old one, kept as a control) never does.
+        self.tint: PartTint | None = None
+        if brush.objective == "semantic" and not document.grey:
+            tint = PartTint(np.asarray(document.crop), brush.color, float(brush.reach))
+            self.tint = tint if tint.active else None
         self.target = color_target(brush.color, document.device)
+        self.recolouring = False  # True once the stroke's hue has found a part to recolour
         self.optimizer = make_stroke(document, brush, attributes)
 
     def move_to(self, x: float, y: float) -> bool:
         """The brush at (x, y) (photo pixels): ``brush.steps`` steps; the document shows the new z
-        (emitting "latent" and "image") with the limit grown by the stroke's reach. True if z moved."""
+        (emitting "latent" and "image") with the limit grown by the stroke's reach and the tint it
+        carries. True if z or the tint changed."""
         self.document.check_position(x, y, "brush position")
         found = weights_at(self.document, x, y, self.brush.radius)
         if found is None:
             return False
         weights, centre, radius = found
         before = self.optimizer.latent
-        for _ in range(self.brush.steps):
-            self.optimizer.step(weights, self.target, centre, radius)
+        tint = self._carry(weights)
+        # A hue painted on a part whose lightness it keeps (red over lips) recolours it: from then on the
+        # model is not asked for that colour's shape (asked for red over lips, it drew a dark beard).
+        # On the face's own skin, or far from the part's lightness (yellow through dark hair), a
+        # colour carries nothing and asks the model, as any other paint does.
+        self.recolouring = self.recolouring or tint is not None
+        if not self.recolouring:
+            for _ in range(self.brush.steps):
+                self.optimizer.step(weights, self.target, centre, radius)
         moved = not torch.equal(before, self.optimizer.latent)
-        if moved:
+        if moved or tint is not None:
             # The optimizer's last forward pass is G(new z): shown now, differentiated next step.
-            limit = grown_limit(self.start_limit, self.optimizer.composite_reach())
-            self.document.set_latent(self.optimizer.latent, generated=self.optimizer.image(), limit=limit)
-        return moved
+            limit = grown_limit(self.start_limit, self.optimizer.composite_reach()) if moved else self.document.limit
+            generated = self.optimizer.image() if moved else self.document.generated
+            self.document.set_latent(self.optimizer.latent, generated=generated, limit=limit, tint=KEEP if tint is None else tint)
+        return moved or tint is not None
+
+    def _carry(self, weights: torch.Tensor) -> np.ndarray | None:
+        """Join this position to the tint's footprint: the document's new tint (the stroke's start
+        plus the colour this stroke carries), or None if it has not changed."""
+        if self.tint is None:
+            return None
+        self.tint.add(weights.detach().cpu().numpy())
+        change = self.tint.change()
+        if change is None:
+            return None
+        total = change if self.start_tint is None else change + self.start_tint.astype(np.float32)
+        tint = np.clip(total, -2.0, 2.0).astype(np.float16)
+        current = self.document.tint
+        if current is not None and current is not self.start_tint and np.array_equal(current, tint):
+            return None
+        return readonly(tint)
 
     def latents(self) -> tuple[np.ndarray, np.ndarray]:
         """(z at the start, z now) as float32 arrays: the stroke's undo record."""

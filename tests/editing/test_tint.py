@@ -1,0 +1,192 @@
+"""A paint with a clear hue carries its colour onto the part it is painted on
+(npe.editing.brush.tint), and the session keeps that colour with its latent: shown, undone, saved,
+reset and committed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import color as skcolor
+
+from npe.editing.brush.footprint import brush_weights
+from npe.editing.brush.tint import PartTint, hue_share, paint_lab
+from npe.geometry import CropBox
+
+SKIN = (205, 160, 135)
+LIPS = (165, 85, 85)
+RED = (190, 25, 45)
+R = 64
+
+
+def _face(size: int = R, lips_rows: tuple[int, int] = (42, 48), lips_cols: tuple[int, int] = (22, 42), seed: int = 0) -> np.ndarray:
+    """A skin-coloured square with a band of lip colour, both with a little texture."""
+    rng = np.random.default_rng(seed)
+    image = np.empty((size, size, 3), np.float64)
+    image[:] = SKIN
+    image[lips_rows[0] : lips_rows[1], lips_cols[0] : lips_cols[1]] = LIPS
+    image += rng.normal(0, 3, image.shape)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def _stroke(tint: PartTint, row: float, cols: range, radius: float = 2.0) -> None:
+    for col in cols:
+        tint.add(brush_weights(R, col + 0.5, row, radius).numpy())
+
+
+@pytest.mark.parametrize("color", [(255, 255, 255), (40, 30, 25), (25, 25, 25), (128, 128, 128), SKIN])
+def test_paint_without_a_clear_hue_carries_no_colour(color):
+    assert hue_share(color) == 0.0
+    tint = PartTint(_face(), color, reach=4.0)
+    _stroke(tint, 45.0, range(26, 38))
+    assert not tint.active and tint.change() is None
+
+
+@pytest.mark.parametrize("color", [RED, (235, 205, 90), (40, 60, 200)])
+def test_saturated_paint_has_a_hue(color):
+    assert hue_share(color) == 1.0
+
+
+def test_red_over_lips_reddens_the_lips_and_leaves_the_skin_exactly():
+    face = _face()
+    tint = PartTint(face, RED, reach=8.0)
+    _stroke(tint, 45.0, range(28, 36))
+    change = tint.change()
+    assert change is not None and change.dtype == np.float32 and change.shape == (R, R, 3)
+    lips = np.zeros((R, R), bool)
+    lips[42:48, 22:42] = True
+    # Along the whole band (the brush covered 8 of its 20 columns), within the reach of paths through lip colour.
+    assert (np.abs(change).sum(axis=2) > 0.02)[lips].mean() > 0.9
+    skin = np.ones((R, R), bool)
+    skin[40:50, 20:44] = False
+    assert np.all(change[skin] == 0.0)
+    before = skcolor.rgb2lab(face / 255.0)
+    after = skcolor.rgb2lab(np.clip(face / 255.0 + change / 2.0, 0, 1))
+    target = paint_lab(RED)
+    # Toward the paint's hue: a* up by most of the way, with the lips' own texture kept.
+    moved = after[lips, 1] - before[lips, 1]
+    assert moved.mean() > 0.5 * (target[1] - before[lips, 1].mean())
+    assert np.corrcoef(before[lips, 0], after[lips, 0])[0, 1] > 0.9
+
+
+def test_the_part_ends_where_its_colour_or_the_reach_ends():
+    face = _face(lips_cols=(4, 60))
+    near = PartTint(face, RED, reach=2.0)
+    _stroke(near, 45.0, range(30, 34))
+    far = PartTint(face, RED, reach=12.0)
+    _stroke(far, 45.0, range(30, 34))
+    near_cols = np.flatnonzero(np.abs(near.change()).sum(axis=(0, 2)) > 0)
+    far_cols = np.flatnonzero(np.abs(far.change()).sum(axis=(0, 2)) > 0)
+    assert near_cols.size < far_cols.size
+    assert far_cols.min() >= 4 and far_cols.max() < 60  # never beyond the band's own colour
+    assert near_cols.min() >= 30 - 2 - 6 and near_cols.max() <= 33 + 2 + 6  # the brush, the reach and its feather
+
+
+def test_yellow_through_dark_hair_is_left_to_the_model():
+    """Lifting dark hair to a yellow's lightness would paint a flat patch: the tint carries nothing."""
+    face = _face()
+    face[:20] = (45, 35, 30)  # dark hair above the forehead
+    tint = PartTint(face, (235, 205, 90), reach=16.0)
+    _stroke(tint, 8.0, range(20, 44))
+    assert tint.active and tint.change() is None
+    dark_red = PartTint(face, (110, 20, 30), reach=16.0)  # a hue near the hair's own lightness is carried
+    _stroke(dark_red, 8.0, range(20, 44))
+    assert dark_red.change() is not None
+
+
+def test_the_faces_own_skin_colour_is_left_to_the_model():
+    """Skin colour from the eyedropper over a beard asks for skin there (a shave): no colour carried."""
+    face = _face()
+    face[44:56, 16:48] = (120, 85, 70)  # stubble, a little darker than the skin
+    skin_like = (215, 150, 115)  # saturated enough to be a hue, but the cheeks' own colour
+    assert hue_share(skin_like) > 0
+    tint = PartTint(face, skin_like, reach=8.0)
+    _stroke(tint, 50.0, range(20, 44))
+    assert not tint.active and tint.change() is None
+
+
+def test_a_hue_painted_on_the_faces_own_skin_carries_nothing():
+    """A yellow stroke that misses the hair and lands on skin like the cheeks' does not paint it yellow."""
+    tint = PartTint(_face(), (235, 205, 90), reach=16.0)
+    _stroke(tint, 12.0, range(20, 44))
+    assert tint.active and tint.change() is None
+
+
+# --- the session -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def lips_photo() -> np.ndarray:
+    """200 x 160 photo of skin with a band of lip colour; with BOX it is _face's crop, scaled 1.25x."""
+    image = np.empty((160, 200, 3), np.uint8)
+    image[:] = SKIN
+    image[30 + int(42 * 1.25) : 30 + int(48 * 1.25), 60 + int(22 * 1.25) : 60 + int(42 * 1.25)] = LIPS
+    return image
+
+
+BOX = CropBox(100.0, 70.0, 80.0)  # photo (60..140, 30..110) -> crop 0..64
+
+
+def _paint_lips(session, color=RED) -> bool:
+    y = 30 + 45 * 1.25
+    return session.paint([(x, y) for x in np.arange(96.0, 106.0, 1.0)], color, radius=2.5, reach=4.0)
+
+
+def test_a_red_stroke_over_lips_is_shown_undone_and_redone(model, lips_photo):
+    from npe.editing import EditSession
+
+    session = EditSession.from_photo(model, lips_photo, box=BOX, name="lips")
+    plain = session.result().copy()
+    assert _paint_lips(session)
+    tint = session.document.tint
+    assert tint is not None and tint.dtype == np.float16
+    result = session.result()
+    lips = np.zeros(lips_photo.shape[:2], bool)
+    lips[83:90, 88:112] = True
+    redder = result[..., 0].astype(int) - result[..., 1].astype(int) - (plain[..., 0].astype(int) - plain[..., 1].astype(int))
+    assert redder[lips].mean() > 10  # the lips turned toward the paint's red
+    assert np.array_equal(result[:20], plain[:20]) and np.array_equal(result[:, :50], plain[:, :50])  # far skin as before
+    assert session.undo() and session.document.tint is None
+    assert np.array_equal(session.result(), plain)
+    assert session.redo() and session.document.tint is tint
+    assert np.array_equal(session.result(), result)
+
+
+def test_a_white_stroke_carries_no_tint(model, lips_photo):
+    from npe.editing import EditSession
+
+    session = EditSession.from_photo(model, lips_photo, box=BOX, name="lips")
+    _paint_lips(session, (255, 255, 255))
+    assert session.document.tint is None
+
+
+def test_the_tint_survives_sliders_and_a_session_file_and_goes_with_reset(model, lips_photo, tmp_path):
+    from npe.editing import EditSession
+
+    session = EditSession.from_photo(model, lips_photo, box=BOX, name="lips")
+    _paint_lips(session)
+    tint = session.document.tint
+    session.set_latent(session.latent + 0.5, "moved")  # a latent change keeps the colour painted
+    assert session.document.tint is tint
+    session.save(tmp_path / "lips.npe")
+    reopened = EditSession.load(tmp_path / "lips.npe", model)
+    assert np.array_equal(reopened.document.tint, tint)
+    assert np.array_equal(reopened.result(), session.result())
+    reopened.undo()  # the latent change
+    assert np.array_equal(reopened.document.tint, tint)
+    assert reopened.reset() and reopened.document.tint is None
+    reopened.undo()
+    assert np.array_equal(reopened.document.tint, tint)
+
+
+def test_a_commit_keeps_the_coloured_result_and_starts_without_a_tint(model, lips_photo):
+    from npe.editing import EditSession
+
+    session = EditSession.from_photo(model, lips_photo, box=BOX, name="lips")
+    _paint_lips(session)
+    coloured = session.result().copy()
+    assert session.commit()
+    assert session.document.tint is None
+    assert np.array_equal(session.document.photo, coloured)
+    session.undo()
+    assert session.document.tint is not None
+    assert np.array_equal(session.result(), coloured)
