@@ -6,13 +6,16 @@ as plain paint). A person painting red over lips means "these lips, red", not "a
 "a smile". So a stroke whose colour has a clear hue also recolours the part under it, the way a
 photo editor's colour-range selection and a hair-colour tool do:
 
-1. **The part**: the crop pixels whose CIELAB colour is like that of the pixels under the brush (their
-   median: the part most of the stroke lies on), reached from them by a path through similar
-   colours (a geodesic distance, skimage.graph.MCP_Geometric) no longer than the brush's reach. So
-   lips are found and their surrounding skin is not, and hair may follow a parting.
+1. **The part**: the crop pixels whose CIELAB colour is like that of the pixels under the brush (the
+   median of the half whose hue is nearest the paint's: red over a smile means the lips, not the
+   teeth), reached from them by a path through similar colours (a geodesic distance,
+   skimage.graph.MCP_Geometric) no longer than the brush's reach. So lips are found and their
+   surrounding skin is not.
 2. **The colour**: the part's colour moves toward the paint's, its own texture kept: a* and b* shift
-   by the same amount at every pixel, lightness is moved and its contrast scaled with it (dark hair
-   lifted to blond keeps its strands).
+   by the same amount at every pixel, lightness is moved and its contrast scaled with it.
+
+It carries nothing (the stroke asks the model, as any paint does) on the face's own skin, in the
+skin's own colour, or where the paint's lightness is far from the part's (see TintSettings).
 
 Achromatic paint (white teeth, dark hair or glasses, grey) carries no colour: its edit is the
 model's alone. The result is a change at model resolution (like G(z) − G(z0)) that the composite
@@ -137,7 +140,12 @@ class PartTint:
         x0, x1 = max(0, cols[0] - margin), min(under.shape[1], cols[-1] + 1 + margin)
         lab = self.lab[y0:y1, x0:x1]
         seeds = under[y0:y1, x0:x1]
-        reference = np.median(lab[seeds], axis=0)
+        # The part meant: of the colours under the brush, the half whose hue lies closest to the paint's
+        # (red over a smile means the lips, not the teeth between them), then their median.
+        under_lab = lab[seeds]
+        paint_ab = self.paint[1:] / max(float(np.hypot(*self.paint[1:])), 1e-6)
+        alignment = under_lab[:, 1:] @ paint_ab
+        reference = np.median(under_lab[alignment >= np.median(alignment)], axis=0)
         difference = lab - reference
         distance = _distance(difference)
         like = np.exp(-np.log(2.0) * (distance / settings.similar) ** 2)  # 1: the part's colour, 0.5 at ``similar``
