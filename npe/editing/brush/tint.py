@@ -60,7 +60,7 @@ class TintSettings:
     hue: float = 0.75
     contrast: tuple[float, float] = (0.7, 1.5)
     skin: tuple[float, float] = (8.0, 14.0)
-    lightness_gap: tuple[float, float] = (25.0, 40.0)
+    lightness_gap: tuple[float, float] = (15.0, 30.0)
     min_weight: float = 0.03  # below this a pixel keeps its colour exactly
 
 
@@ -155,7 +155,7 @@ class PartTint:
         low, high = settings.lightness_gap
         guard *= 1.0 - float(smoothstep(np.float64((abs(self.paint[0] - reference[0]) - low) / (high - low))))
         starts = np.argwhere(seeds & (like >= 0.5))
-        if guard <= 0:
+        if guard < 0.5:  # more skin, or further in lightness, than a part to recolour: the model's stroke
             return None
         if starts.size == 0:
             return None
