@@ -62,10 +62,26 @@ def test_red_over_lips_reddens_the_lips_and_leaves_the_skin_exactly():
     before = skcolor.rgb2lab(face / 255.0)
     after = skcolor.rgb2lab(np.clip(face / 255.0 + change / 2.0, 0, 1))
     target = paint_lab(RED)
-    # Toward the paint's hue: a* up by most of the way, with the lips' own texture kept.
+    # Toward the paint's hue (a* up), with the lips' own texture kept, and no more saturated than
+    # the photo's own most saturated colours allow.
     moved = after[lips, 1] - before[lips, 1]
-    assert moved.mean() > 0.5 * (target[1] - before[lips, 1].mean())
+    assert moved.mean() > 5.0 and target[1] > before[lips, 1].mean()
     assert np.corrcoef(before[lips, 0], after[lips, 0])[0, 1] > 0.9
+    ceiling = np.percentile(np.hypot(before[..., 1], before[..., 2]), 98) + 10.0
+    assert np.hypot(after[lips, 1], after[lips, 2]).max() <= ceiling + 1.5
+
+
+def test_a_muted_photo_gets_muted_lips():
+    face = _face().astype(np.float64)
+    grey = face.mean(axis=2, keepdims=True)
+    muted = np.clip(np.rint(grey + 0.25 * (face - grey)), 0, 255).astype(np.uint8)  # a nearly grey photo
+    vivid = PartTint(_face(), RED, reach=8.0)
+    dull = PartTint(muted, RED, reach=8.0)
+    for tint in (vivid, dull):
+        _stroke(tint, 45.0, range(28, 36))
+    def peak(crop, change):
+        return np.hypot(*skcolor.rgb2lab(np.clip(crop / 255.0 + change / 2.0, 0, 1))[..., 1:].transpose(2, 0, 1)).max()
+    assert peak(muted, dull.change()) < 0.7 * peak(_face(), vivid.change())
 
 
 def test_the_part_ends_where_its_colour_or_the_reach_ends():

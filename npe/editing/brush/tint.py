@@ -51,7 +51,8 @@ class TintSettings:
     paint it yellow); from the second on, it is not skin. ``lightness_gap``: the CIELAB lightness
     between the part and the paint up to which the colour is carried fully, and from which not at
     all: a shift of colour keeps lips lips, but lifting dark hair to a yellow's lightness paints a
-    flat patch (asked instead, the model draws lighter hair)."""
+    flat patch (asked instead, the model draws lighter hair). ``saturation``: how far above the crop's
+    98th-percentile chroma a carried colour may go (a muted photo gets muted lips, not a red stain)."""
 
     chroma: tuple[float, float] = (30.0, 45.0)
     similar: float = 14.0
@@ -60,7 +61,8 @@ class TintSettings:
     hue: float = 0.75
     contrast: tuple[float, float] = (0.7, 1.5)
     skin: tuple[float, float] = (8.0, 14.0)
-    lightness_gap: tuple[float, float] = (15.0, 30.0)
+    lightness_gap: tuple[float, float] = (25.0, 40.0)
+    saturation: float = 10.0
     min_weight: float = 0.03  # below this a pixel keeps its colour exactly
 
 
@@ -185,6 +187,10 @@ class PartTint:
         target[:, 0] = moved[0] + (lab[:, 0] - reference[0]) * gain
         target[:, 1:] = lab[:, 1:] + (moved[1:] - reference[1:])
         target[:, 0] = np.clip(target[:, 0], 0.0, 100.0)
+        # No more saturated than the photo's own most saturated colours (a muted photo gets muted lips).
+        chroma = np.hypot(target[:, 1], target[:, 2])
+        ceiling = float(np.percentile(np.hypot(self.lab[..., 1], self.lab[..., 2]), 98)) + settings.saturation
+        target[:, 1:] *= np.minimum(1.0, ceiling / np.maximum(chroma, 1e-6))[:, None]
         rgb = skcolor.lab2rgb(target[None])[0]
         change = np.zeros(self.rgb.shape, np.float32)
         change[inside] = ((rgb - self.rgb[inside]) * 2.0 * part[inside][:, None]).astype(np.float32)
