@@ -34,9 +34,6 @@ from skimage.graph import MCP_Geometric
 
 from npe.geometry import smoothstep
 
-PIXEL_UNITS = 127.5  # uint8 levels per unit of the model's [-1, 1] range (as npe.editing.compose)
-
-
 @dataclass(frozen=True)
 class TintSettings:
     """``chroma``: the paint's CIELAB chroma from which it starts to carry its hue, and where it carries it
@@ -71,11 +68,16 @@ def paint_lab(color: tuple[int, int, int]) -> np.ndarray:
     return skcolor.rgb2lab(np.asarray(color, np.float64).reshape(1, 1, 3) / 255.0)[0, 0]
 
 
+def _ramp(value: float, bounds: tuple[float, float]) -> float:
+    """0 up to bounds[0], 1 from bounds[1], the smoothstep between."""
+    low, high = bounds
+    return float(smoothstep(np.float64((value - low) / (high - low))))
+
+
 def hue_share(color: tuple[int, int, int], settings: TintSettings = TintSettings()) -> float:
     """0 for paint without a clear hue (its stroke carries no colour), 1 for a saturated one."""
     lab = paint_lab(color)
-    low, high = settings.chroma
-    return float(smoothstep(np.float64((np.hypot(lab[1], lab[2]) - low) / (high - low))))
+    return _ramp(float(np.hypot(lab[1], lab[2])), settings.chroma)
 
 
 def _distance(difference: np.ndarray) -> np.ndarray:
@@ -116,6 +118,8 @@ class PartTint:
             # The face's own skin colour (the eyedropper's): "make this skin", a change of shape
             # (a beard shaved, a blemish gone) that the model makes, not a colour to carry.
             self.share, self.lab = 0.0, None
+        # The most saturated a carried colour may be: the photo's own 98th-percentile chroma, plus a margin.
+        self.ceiling = 0.0 if self.lab is None else float(np.percentile(np.hypot(self.lab[..., 1], self.lab[..., 2]), 98)) + settings.saturation
 
     @property
     def active(self) -> bool:
@@ -126,8 +130,9 @@ class PartTint:
         """Join a brush position's footprint (float R x R in [0, 1])."""
         np.maximum(self.footprint, weights, out=self.footprint)
 
-    def weights(self) -> np.ndarray | None:
-        """How much each crop pixel belongs to the painted part (float32 R x R in [0, 1]), or None."""
+    def _part(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(how much each crop pixel belongs to the painted part: float32 R x R in [0, 1], the part's
+        reference colour in CIELAB), or None when there is no part to recolour."""
         if self.lab is None:
             return None
         under = self.footprint >= 0.5
@@ -153,12 +158,10 @@ class PartTint:
         like = np.exp(-np.log(2.0) * (distance / settings.similar) ** 2)  # 1: the part's colour, 0.5 at ``similar``
         assert self.skin is not None
         off_skin = self.skin - reference
-        guard = float(smoothstep(np.float64((_distance(off_skin) - settings.skin[0]) / (settings.skin[1] - settings.skin[0]))))
-        low, high = settings.lightness_gap
-        guard *= 1.0 - float(smoothstep(np.float64((abs(self.paint[0] - reference[0]) - low) / (high - low))))
-        starts = np.argwhere(seeds & (like >= 0.5))
+        guard = _ramp(float(_distance(off_skin)), settings.skin) * (1.0 - _ramp(abs(self.paint[0] - reference[0]), settings.lightness_gap))
         if guard < 0.5:  # more skin, or further in lightness, than a part to recolour: the model's stroke
             return None
+        starts = np.argwhere(seeds & (like >= 0.5))
         if starts.size == 0:
             return None
         costs, _ = MCP_Geometric(1.0 + settings.path * (1.0 - like)).find_costs(starts)
@@ -167,17 +170,17 @@ class PartTint:
         part = np.zeros(under.shape, np.float32)
         part[y0:y1, x0:x1] = like * near * guard
         part[part < settings.min_weight] = 0.0
-        self._reference = reference
-        return part
+        return part, reference
 
     def change(self) -> np.ndarray | None:
         """The tint as a change in the model's [-1, 1] units (float32 R x R x 3, exactly 0 where the part
         ends), or None when the stroke carries no colour or has not reached a part yet."""
-        part = self.weights()
-        if part is None or not part.any():
+        found = self._part()
+        if found is None or not found[0].any():
             return None
         assert self.lab is not None
-        settings, reference = self.settings, self._reference
+        part, reference = found
+        settings = self.settings
         moved = reference + self.share * np.array([settings.lightness, settings.hue, settings.hue]) * (self.paint - reference)
         low, high = settings.contrast
         gain = float(np.clip(moved[0] / max(reference[0], 1.0), low, high))
@@ -189,8 +192,7 @@ class PartTint:
         target[:, 0] = np.clip(target[:, 0], 0.0, 100.0)
         # No more saturated than the photo's own most saturated colours (a muted photo gets muted lips).
         chroma = np.hypot(target[:, 1], target[:, 2])
-        ceiling = float(np.percentile(np.hypot(self.lab[..., 1], self.lab[..., 2]), 98)) + settings.saturation
-        target[:, 1:] *= np.minimum(1.0, ceiling / np.maximum(chroma, 1e-6))[:, None]
+        target[:, 1:] *= np.minimum(1.0, self.ceiling / np.maximum(chroma, 1e-6))[:, None]
         rgb = skcolor.lab2rgb(target[None])[0]
         change = np.zeros(self.rgb.shape, np.float32)
         change[inside] = ((rgb - self.rgb[inside]) * 2.0 * part[inside][:, None]).astype(np.float32)
