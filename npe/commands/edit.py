@@ -77,6 +77,8 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
                 steps=args.steps if args.steps is not None else DEFAULT_STEPS,
                 reach=args.reach if args.reach is not None else BrushSettings.reach,
             )
+            if session.stroke_hint:
+                print(f"npe: stroke {number + 1}: {session.stroke_hint}", file=sys.stderr)
         said = len(workspace.warnings)
         written = workspace.export_png(args.output, crop_only=args.crop_only, strip_metadata=args.strip_metadata)
     except DoubtfulFaceError as exc:

@@ -80,6 +80,7 @@ class EditSession(HistoryActions, AttributeActions):
         self.renderer = Renderer(self.document, mask_settings)
         self._history = history if history is not None else History()
         self._stroke: Stroke | None = None
+        self.stroke_hint: str | None = None  # what the last finished stroke should tell the user (Stroke.hint)
         if directions is None:
             from npe.editing.directions import find_directions
 
@@ -231,6 +232,7 @@ class EditSession(HistoryActions, AttributeActions):
         stroke, self._stroke = self._stroke, None
         if stroke is None:
             return False
+        self.stroke_hint = stroke.hint
         before, after = stroke.latents()
         tint = self.document.tint
         if np.array_equal(before, after) and tint is stroke.start_tint:

@@ -59,6 +59,7 @@ class EditorController(QObject):
     updateTimed = Signal(float)  # milliseconds of the last model update
     fittingProgress = Signal(float)  # fitting the model to an opened photo: 0-1; -1 when it ends
     warned = Signal(str)  # a one-line warning for the status bar (a damaged companion file...)
+    hinted = Signal(str)  # a passing hint for the status bar (a colour painted on skin carried nothing)
     facesFound = Signal(object)  # npe.editing.face_choice.FaceReport of the photo just opened
 
     def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
@@ -132,9 +133,15 @@ class EditorController(QObject):
             return
         if self._stroke:
             self._stroke = False
-            self._submit(SessionJob("finishing the stroke", lambda session: session.end_stroke()))
+            self._submit(SessionJob("finishing the stroke", self._finish_stroke))
         self._gesture = None
         self._submit(GestureJob())
+
+    def _finish_stroke(self, session: EditSession) -> None:
+        """(On the worker) end the stroke; pass on what it should tell the user."""
+        session.end_stroke()
+        if session.stroke_hint:
+            self.hinted.emit(session.stroke_hint)
 
     # --- model and documents --------------------------------------------------------------------------------
     def load_model(self, weights: str | None, device: str = "auto") -> int:

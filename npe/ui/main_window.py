@@ -165,6 +165,7 @@ class MainWindow(FileActions, QMainWindow):
         c.modelLoaded.connect(self._model_loaded)
         c.modelFailed.connect(self._model_failed)
         c.warned.connect(self._warned)
+        c.hinted.connect(lambda message: self._status(message, 10000))
         c.sourceChanged.connect(self._source_changed)
         c.imageChanged.connect(self.canvas.set_image)
         c.protectChanged.connect(self.canvas.set_protect)

@@ -103,7 +103,7 @@ def test_yellow_through_dark_hair_is_left_to_the_model():
     face[:20] = (45, 35, 30)  # dark hair above the forehead
     tint = PartTint(face, (235, 205, 90), reach=16.0)
     _stroke(tint, 8.0, range(20, 44))
-    assert tint.active and tint.change() is None
+    assert tint.active and tint.change() is None and not tint.on_skin  # hair, not skin: the model is asked
     dark_red = PartTint(face, (110, 20, 30), reach=16.0)  # a hue near the hair's own lightness is carried
     _stroke(dark_red, 8.0, range(20, 44))
     assert dark_red.change() is not None
@@ -124,7 +124,7 @@ def test_a_hue_painted_on_the_faces_own_skin_carries_nothing():
     """A yellow stroke that misses the hair and lands on skin like the cheeks' does not paint it yellow."""
     tint = PartTint(_face(), (235, 205, 90), reach=16.0)
     _stroke(tint, 12.0, range(20, 44))
-    assert tint.active and tint.change() is None
+    assert tint.active and tint.change() is None and tint.on_skin
 
 
 # --- the session -------------------------------------------------------------------------------
@@ -165,6 +165,22 @@ def test_a_red_stroke_over_lips_is_shown_undone_and_redone(model, lips_photo):
     assert np.array_equal(session.result(), plain)
     assert session.redo() and session.document.tint is tint
     assert np.array_equal(session.result(), result)
+
+
+def test_a_hue_on_skin_asks_nothing_of_the_model_and_says_why(model, lips_photo):
+    """Red on a cheek (or on lips as pale as the skin) has no part to recolour; asked for it, the model
+    drew beards and pale patches. The stroke changes nothing and leaves a hint; white there does move z."""
+    from npe.editing import EditSession
+
+    session = EditSession.from_photo(model, lips_photo, box=BOX, name="lips")
+    start = session.latent.copy()
+    cheek = [(x, 30 + 20 * 1.25) for x in np.arange(90.0, 110.0, 1.0)]
+    assert not session.paint(cheek, RED, radius=6.0, reach=4.0)
+    assert np.array_equal(session.latent, start) and session.document.tint is None
+    assert session.stroke_hint is not None and "skin" in session.stroke_hint
+    assert session.paint(cheek, (255, 255, 255), radius=6.0, reach=4.0)  # achromatic paint still asks the model
+    assert not np.array_equal(session.latent, start) and session.stroke_hint is None
+    assert _paint_lips(session) and session.stroke_hint is None  # red over the lips: carried, no hint
 
 
 def test_a_white_stroke_carries_no_tint(model, lips_photo):

@@ -196,3 +196,42 @@ def test_fitting_a_photo_reports_progress_and_cancelling_still_opens_it(qtbot, s
     assert seen[:3] == [1 / 80, 2 / 80, 3 / 80] and seen[3:] == [-1.0]  # stopped at once; progress ended
     qtbot.waitUntil(lambda: shown[-1:] == [-1.0], timeout=10_000)
     assert workspace.open_photo(path, tune=True).document.tuned is not None  # not cancelled: tuned
+
+
+def test_a_colour_painted_on_skin_tells_the_user_why_nothing_changed(qtbot, smooth_tiny_model):
+    """Red on a cheek carries nothing and asks nothing of the model (npe.editing.brush.tint): the
+    controller passes the stroke's hint on for the status bar; a white stroke there has none."""
+    from npe.editing import EditSession
+    from npe.editing.workspace import Workspace
+    from npe.geometry import CropBox
+    from npe.ui.controller import EditorController
+
+    photo = np.empty((160, 200, 3), np.uint8)
+    photo[:] = (205, 160, 135)  # skin
+    photo[82:90, 87:112] = (165, 85, 85)  # lips
+    workspace = Workspace()
+    workspace.use_model(smooth_tiny_model, None, None)
+    workspace.set_session(EditSession.from_photo(smooth_tiny_model, photo, box=CropBox(100.0, 70.0, 80.0), name="skin"))
+    controller = EditorController(workspace)
+    hints: list[str] = []
+    controller.hinted.connect(hints.append)
+    done: list[bool] = []
+
+    def stroke(color: tuple[int, int, int]) -> None:
+        controller.begin_stroke(90.0, 55.0, color, radius=6.0, strength=1.0, reach=4.0)
+        for x in range(91, 110):
+            controller.stroke_to(float(x), 55.0)
+        controller.end_stroke()
+        controller.worker.submit(SessionJob("looking", lambda session: done.append(True)))
+        qtbot.waitUntil(lambda: bool(done), timeout=20_000)
+        done.clear()
+
+    try:
+        stroke((190, 25, 45))
+        qtbot.waitUntil(lambda: bool(hints), timeout=10_000)
+        assert "skin" in hints[0] and workspace.session.history_labels == []  # nothing changed, nothing to undo
+        stroke((255, 255, 255))
+        qtbot.wait(50)
+        assert len(hints) == 1 and len(workspace.session.history_labels) == 1
+    finally:
+        assert controller.worker.stop()

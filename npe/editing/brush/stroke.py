@@ -148,6 +148,7 @@ class Stroke:
             self.tint = tint if tint.active else None
         self.target = color_target(brush.color, document.device)
         self.recolouring = False  # True once the stroke's hue has found a part to recolour
+        self.on_skin = False  # True once it has found only the face's own skin (and stopped asking the model)
         self.optimizer = make_stroke(document, brush, attributes)
 
     def move_to(self, x: float, y: float) -> bool:
@@ -166,7 +167,11 @@ class Stroke:
         # On the face's own skin, or far from the part's lightness (yellow through dark hair), a
         # colour carries nothing and asks the model, as any other paint does.
         self.recolouring = self.recolouring or tint is not None
-        if not self.recolouring:
+        # A hue on the face's own skin (red on a cheek or on lips as pale as the skin, yellow on a
+        # forehead) has no part to recolour, and asked for it the model drew beards and pale patches
+        # (edit_quality_log.md): from then on the stroke asks it nothing.
+        self.on_skin = self.on_skin or (self.tint is not None and self.tint.on_skin and not self.recolouring)
+        if not (self.recolouring or self.on_skin):
             for _ in range(self.brush.steps):
                 self.optimizer.step(weights, self.target, centre, radius)
         moved = not torch.equal(before, self.optimizer.latent)
@@ -176,6 +181,14 @@ class Stroke:
             generated = self.optimizer.image() if moved else self.document.generated
             self.document.set_latent(self.optimizer.latent, generated=generated, limit=limit, tint=KEEP if tint is None else tint)
         return moved or tint is not None
+
+    @property
+    def hint(self) -> str | None:
+        """What to tell the user when the stroke's hue found only skin (and so changed little or nothing)."""
+        if not self.on_skin or self.recolouring:
+            return None
+        return ("A colour painted on skin carries nothing: paint it over lips, eyes or hair to recolour them, "
+                "or pick the skin's own colour (eyedropper) to reshape skin.")
 
     def _carry(self, weights: torch.Tensor) -> np.ndarray | None:
         """Join this position to the tint's footprint: the document's new tint (the stroke's start

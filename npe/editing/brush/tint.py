@@ -14,8 +14,11 @@ photo editor's colour-range selection and a hair-colour tool do:
 2. **The colour**: the part's colour moves toward the paint's, its own texture kept: a* and b* shift
    by the same amount at every pixel, lightness is moved and its contrast scaled with it.
 
-It carries nothing (the stroke asks the model, as any paint does) on the face's own skin, in the
-skin's own colour, or where the paint's lightness is far from the part's (see TintSettings).
+It carries nothing in the skin's own colour (the eyedropper over a beard asks the model for a
+shave), or where the paint's lightness is far from the part's (yellow through dark hair: the model
+is asked, and draws lighter hair). On the face's own skin (red on a cheek, yellow that misses the
+hair and lands on a forehead) it carries nothing either, and ``on_skin`` tells the stroke so: asked
+for such a colour there, the model drew beards and pale patches (see TintSettings).
 
 Achromatic paint (white teeth, dark hair or glasses, grey) carries no colour: its edit is the
 model's alone. The result is a change at model resolution (like G(z) − G(z0)) that the composite
@@ -101,7 +104,8 @@ class PartTint:
 
     ``crop``: the photo's face crop (uint8 R x R x 3, the model's input). ``color``: the paint.
     ``reach``: crop pixels the part may extend beyond the brush along similar colours (the brush's
-    reach setting). ``add`` joins a brush position's footprint; ``change`` is the tint now."""
+    reach setting). ``add`` joins a brush position's footprint; ``change`` is the tint now.
+    ``on_skin``: the last ``change`` found the painted part to be the face's own skin."""
 
     def __init__(self, crop: np.ndarray, color: tuple[int, int, int], reach: float, settings: TintSettings = TintSettings()) -> None:
         if crop.ndim != 3 or crop.shape[2] != 3 or crop.dtype != np.uint8:
@@ -113,6 +117,7 @@ class PartTint:
         self.rgb = crop.astype(np.float64) / 255.0
         self.lab = skcolor.rgb2lab(self.rgb) if self.share > 0 else None
         self.footprint = np.zeros(crop.shape[:2], np.float32)
+        self.on_skin = False
         self.skin = cheek_colour(self.lab) if self.lab is not None else None
         if self.skin is not None and _distance(self.paint - self.skin) < settings.skin[1]:
             # The face's own skin colour (the eyedropper's): "make this skin", a change of shape
@@ -158,7 +163,9 @@ class PartTint:
         like = np.exp(-np.log(2.0) * (distance / settings.similar) ** 2)  # 1: the part's colour, 0.5 at ``similar``
         assert self.skin is not None
         off_skin = self.skin - reference
-        guard = _ramp(float(_distance(off_skin)), settings.skin) * (1.0 - _ramp(abs(self.paint[0] - reference[0]), settings.lightness_gap))
+        not_skin = _ramp(float(_distance(off_skin)), settings.skin)
+        guard = not_skin * (1.0 - _ramp(abs(self.paint[0] - reference[0]), settings.lightness_gap))
+        self.on_skin = not_skin < 0.5
         if guard < 0.5:  # more skin, or further in lightness, than a part to recolour: the model's stroke
             return None
         starts = np.argwhere(seeds & (like >= 0.5))
