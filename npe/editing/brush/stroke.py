@@ -187,8 +187,7 @@ class Stroke:
         """What to tell the user when the stroke's hue found only skin (and so changed little or nothing)."""
         if not self.on_skin or self.recolouring:
             return None
-        return ("A colour painted on skin carries nothing: paint it over lips, eyes or hair to recolour them, "
-                "or pick the skin's own colour (eyedropper) to reshape skin.")
+        return "A colour on skin changes nothing: paint it on lips, eyes or hair (the eyedropper's skin colour reshapes skin)."
 
     def _carry(self, weights: torch.Tensor) -> np.ndarray | None:
         """Join this position to the tint's footprint: the document's new tint (the stroke's start
