@@ -160,7 +160,14 @@ def main() -> None:
     parser.add_argument("--weights", metavar="W", help="model weights (default: the bundled model)")
     parser.add_argument("--objective", choices=("semantic", "pixel"), default="semantic", help="the brush (default) or the old colour-only one")
     parser.add_argument("--no-tune", action="store_true", help="open the photo with the encoder's z only (no per-photo tuning)")
+    parser.add_argument("--solver", choices=("finite", "gradient"), help="the semantic brush's solver (default: the editor's)")
     args = parser.parse_args()
+    if args.solver:  # the editor's brush with another solver (SemanticObjective.solver), for comparison
+        import functools
+
+        from npe.editing.brush import objective, stroke
+
+        stroke.SemanticObjective = functools.partial(objective.SemanticObjective, solver=args.solver)  # type: ignore[misc]
     torch.set_num_threads(args.threads)
 
     from npe.editing import EditSession
@@ -177,7 +184,7 @@ def main() -> None:
     brush = brush_latency(session, args.positions, args.scale, args.objective)
     size = session.preview(args.scale).shape
     for name, what in (
-        ("step", "brush step (G backward + forward, the step)"),
+        ("step", "brush step (G forward, the solve; + backward: gradient)"),
         ("composite", f"masked composite at display size {size[1]}x{size[0]}"),
         ("total", "brush step incl. composite"),
     ):

@@ -306,8 +306,15 @@ def main() -> None:
     parser.add_argument("--brush-directions", type=Path, help="attribute directions the brush steps along (default: the model's)")
     parser.add_argument("--judge", type=Path, help="judge weights (default: the committed paint-robust judge)")
     parser.add_argument("--strength", type=float, default=1.0, help="the brush's strength setting (default 1: the editor's 100%%)")
+    parser.add_argument("--solver", choices=("finite", "gradient"), help="the semantic brush's solver (default: the editor's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.solver:  # the editor's brush with another solver (SemanticObjective.solver), for comparison
+        import functools
+
+        from npe.editing.brush import objective, stroke
+
+        stroke.SemanticObjective = functools.partial(objective.SemanticObjective, solver=args.solver)  # type: ignore[misc]
 
     from attribute_classifier import load_classifier
 

@@ -161,3 +161,69 @@ def test_the_next_stroke_starts_with_its_directions_already_measured(model):
     assert whitened(session.document.z, start) > brush_stroke.REUSE_DISTANCE  # the stroke went far
     where = brush_stroke._JACOBIANS[session.document.generator][0]
     assert whitened(session.document.z, where) <= brush_stroke.REUSE_DISTANCE  # measured where it ended
+
+
+def test_stepwise_selection_adds_a_direction_only_when_it_pays():
+    from npe.editing.brush.objective import choose_directions
+
+    # f(t) = 2 bᵀt + tᵀMt with M diagonal: each direction alone reaches −b_k²/M_kk.
+    matrix = torch.diag(torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64))
+    linear = torch.tensor([-2.0, -1.0, -0.1], dtype=torch.float64)
+    costs = torch.ones(3, dtype=torch.float64)
+    chosen, amounts, value = choose_directions(matrix, linear, costs, limit=100.0, most=1, gain=0.1)
+    assert chosen == [0] and float(amounts[0]) == pytest.approx(2.0) and value == pytest.approx(-4.0)
+    chosen, amounts, value = choose_directions(matrix, linear, costs, limit=100.0, most=3, gain=0.1)
+    assert chosen == [0, 1] and value == pytest.approx(-5.0)  # the third adds 0.01 of 5: not taken
+    chosen, _, _ = choose_directions(matrix, linear, costs, limit=100.0, most=3, gain=0.001)
+    assert chosen == [0, 1, 2]
+    chosen, amounts, _ = choose_directions(matrix, linear, costs * 4, limit=1.0, most=1, gain=0.1)
+    assert float(2.0 * amounts[0]) == pytest.approx(1.0)  # √cost · |t| capped at the limit
+    assert choose_directions(matrix, -linear * 0, costs, limit=1.0, most=2, gain=0.1)[0] == []  # nothing pays: no move
+
+
+def test_the_finite_solver_finds_a_change_the_derivative_at_the_start_cannot_see():
+    """Teeth appear only once the lips have parted: direction 0 whitens the spot only beyond one σ
+    (zero derivative at the start), direction 1 whitens it from the first sliver but costs four times
+    as much. Measured over two σ, the smile is the cheaper way; the derivative sees only direction 1."""
+    spot = _patch(slice(5, 11), slice(5, 11), 1.0)
+
+    def forward(z: torch.Tensor) -> torch.Tensor:
+        return (torch.relu(z[:, :1] - 1.0) + 0.5 * z[:, 1:2])[:, :, None, None] * spot[None]
+
+    directions = torch.eye(2)
+    start = torch.zeros(1, 2)
+    jacobian = finite_jacobian(forward, start, directions, scale=2.0)
+    moved = {}
+    for solver in ("finite", "gradient"):
+        settings = SemanticObjective(reach=2.0, feather=2.0, spread=2.0, solver=solver)
+        stroke = SemanticStroke(forward, start, directions, torch.tensor([1.0, 4.0]), jacobian, settings)
+        moved[solver] = _paint(stroke)
+    assert float(moved["finite"][0]) > 1.0 and abs(float(moved["finite"][1])) < 0.1
+    assert float(moved["gradient"][1]) > 0.3 and float(moved["gradient"][0]) < float(moved["finite"][0])
+
+
+def test_the_finite_solver_moves_boldness_times_the_optimum_without_a_backward_pass():
+    """One direction, far from the trust region: the stroke's move is ``boldness`` times the minimum of
+    its quadratic objective; the generator is called only under no_grad (no autograd graph)."""
+    spot = _patch(slice(5, 11), slice(5, 11))
+    forward = _generator([spot])
+
+    def no_graph(z: torch.Tensor) -> torch.Tensor:
+        assert not torch.is_grad_enabled()
+        return forward(z)
+
+    settings = SemanticObjective(reach=2.0, feather=2.0, spread=2.0, limit=100.0, growth=100.0, boldness=1.5)
+    stroke = SemanticStroke(no_graph, torch.zeros(1, 1), torch.eye(1), torch.tensor([1.0]), finite_jacobian(forward, torch.zeros(1, 1), torch.eye(1)), settings)
+    weights = brush_weights(R, 8.0, 8.0, 2.5)
+    stroke.step(weights, color_target((255, 255, 255)), (8.0, 8.0), 2.5)
+    # The optimum by hand: colour Σ w (0.5 t − 1)² / Σ w, the change 0.25 t² over the spot's 36
+    # pixels (36 · 3 values) held with preserve_near inside the reach and preserve outside, and the prior.
+    pixels = float(R * R)
+    inside = stroke.footprint().reshape(-1) > 0
+    spot_pixels = spot[0].reshape(-1) != 0
+    near = float((spot_pixels & inside).sum())
+    far = float((spot_pixels & ~inside).sum())
+    held = (settings.preserve_near * near + settings.preserve * far) * 3 * 0.25 / (3 * pixels)
+    curvature = 0.25 + held + settings.prior
+    optimum = 0.5 / curvature
+    assert float(stroke.latent[0, 0]) == pytest.approx(1.5 * optimum, rel=1e-4)

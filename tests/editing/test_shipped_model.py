@@ -67,11 +67,12 @@ def test_dark_across_a_real_forehead_grows_a_fringe_and_nothing_far_moves(astron
 
 
 def test_white_over_a_real_mouth_brightens_it_locally(astronaut_session):
-    """Measured: the mouth 24.5 levels brighter (the astronaut smiles already: more teeth), nothing
-    changed half a box away."""
+    """Measured: the mouth 7 levels brighter (the astronaut smiles already, teeth showing: the stroke
+    widens the smile; the earlier gradient solver whitened the lips, 24.5 levels), nothing changed
+    half a box away."""
     photo, session = astronaut_session
     under, far = _stroke_on(session, photo, (-6.5 / 54, 17.5 / 54), (6.5 / 54, 17.5 / 54), (255, 255, 255), 4.0)
-    assert under > 10
+    assert under > 4
     assert far == 0
 
 

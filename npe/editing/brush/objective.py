@@ -8,7 +8,9 @@ lies under the brush is cheap, one that repaints the face elsewhere (light, skin
 named semantics cost less than generic directions. So white over a closed mouth moves "mouth
 open" and "smiling", not brightness. A change against the paint near the stroke (a moustache over
 new teeth) is penalised, and the move is capped by a trust region that grows with the paint laid
-down, so a stroke stays among faces the model knows. One generator forward and backward a step.
+down, so a stroke stays among faces the model knows. The default solver refits the whole stroke at every brush position on each direction's measured
+change (one generator forward, no backward pass); the earlier solver steps along the autograd
+gradient (one forward and backward).
 
 **LocalStroke** (objective "pixel", and lighten/darken): the colour under the brush, DragGAN's mask
 loss outside the reach, iGAN's prior, per-coordinate Adam on the top principal directions. It
@@ -212,7 +214,17 @@ it (a change the colour does not ask for, a moustache over white teeth, still co
     ``measure``: the move (σ) over which each
     direction's change is measured. ``identity``: weight of the change the stroke makes to the model's own reading of who
     the person is (its Male and Young classifiers in z). Off by default: on this model removing a beard
-    or adding glasses moves those classifiers too, and the term blocked beard removal (edit_quality_log)."""
+    or adding glasses moves those classifiers too, and the term blocked beard removal (edit_quality_log).
+
+    ``solver``: "finite" (the default) solves the whole stroke again at every brush position on the
+    measured changes, G(z_start + B t) ≈ G(z_start) + Σ t_k J_k (J over ``measure`` σ: it sees the
+    teeth of a smile, which a derivative at z_start does not), with the colour asked for under all the
+    stroke's dabs so far; it takes the one direction that lowers that objective most, then a second
+    (up to ``directions_per_stroke``) only if it lowers it by a further ``added_gain`` of what the
+    first achieved, and moves ``boldness`` times the optimum (the colour's pull is balanced by the
+    preservation before the model's change reads as the edit: at 1.0 glasses 48%, at 1.5 84%). No
+    backward pass. "gradient": the earlier step (autograd force, greedy Gauss-Newton steps, damped;
+    ``damping``, ``against`` and ``identity`` apply to it only). Measured in edit_quality_log.md."""
 
     reach: float = 4.0
     feather: float = 6.0
@@ -230,6 +242,10 @@ it (a change the colour does not ask for, a moustache over white teeth, still co
     measure: float = 2.0
     identity: float = 0.0
     strength: float = 1.0
+    solver: str = "finite"
+    directions_per_stroke: int = 2
+    added_gain: float = 0.1
+    boldness: float = 1.5
 
 
 # Who a person is, is not what a brush stroke asks to change: moving along these costs more (the
@@ -264,11 +280,60 @@ def finite_jacobian(
         return torch.cat([forward(moved[i : i + chunk]) - base for i in range(0, moved.shape[0], chunk)]) / scale
 
 
+def choose_directions(
+    matrix: torch.Tensor, linear: torch.Tensor, costs: torch.Tensor, limit: float, most: int, gain: float
+) -> tuple[list[int], torch.Tensor, float]:
+    """Forward stepwise selection on f(t) = 2 bᵀt + tᵀ M t (M = ``matrix``, b = ``linear``): the one
+    direction whose best amount lowers f most, then up to ``most`` in all, each joining only if it
+    lowers f by a further ``gain`` of what those chosen achieve; every candidate's amounts scaled
+    into the trust region (cost-weighted norm ≤ ``limit``). Returns (indices, their amounts, f)."""
+    count = matrix.shape[0]
+    chosen: list[int] = []
+    amounts = torch.zeros(0, dtype=matrix.dtype)
+    value = 0.0
+    if limit <= 0:
+        return chosen, amounts, value
+    for _ in range(max(0, min(most, count))):
+        candidates = torch.tensor([k for k in range(count) if k not in chosen], dtype=torch.long)
+        sets = torch.cat([torch.tensor(chosen, dtype=torch.long).expand(len(candidates), len(chosen)), candidates[:, None]], dim=1)
+        blocks = matrix[sets[:, :, None], sets[:, None, :]]  # C x m x m
+        rhs = linear[sets]  # C x m
+        trial = -torch.linalg.solve(blocks, rhs)
+        norms = (trial.square() * costs[sets]).sum(1).sqrt()
+        trial = trial * torch.clamp(limit / norms.clamp_min(1e-12), max=1.0)[:, None]
+        values = 2 * (rhs * trial).sum(1) + torch.einsum("ci,cij,cj->c", trial, blocks, trial)
+        best = int(torch.argmin(values))
+        if chosen and float(values[best]) > value - gain * abs(value):
+            break
+        if not float(values[best]) < 0.0:  # nothing lowers the objective
+            break
+        chosen, amounts, value = sets[best].tolist(), trial[best], float(values[best])
+    return chosen, amounts, value
+
+
 class SemanticStroke(LocalStroke):
     """The brush that asks the model how a face makes the painted change.
 
     z = z_start + B d with B the named attribute directions and the principal directions, one σ of
-    the training faces' codes each. Each brush position takes one step on d:
+    the training faces' codes each.
+
+    Solver "finite" (the default): each brush position solves the stroke again from its start on the
+    change each direction makes over ``measure`` σ (J, finite differences at the stroke's start),
+    G(z_start + B d) ≈ G(z_start) + Σ d_k J_k, for
+
+      objective  colour under every dab so far + P-weighted change elsewhere + prior · Σ cost_k d_k²
+                 (P = ``preserve`` outside the reach, ``preserve_near`` within it), a quadratic in d
+      choice     the one direction that lowers it most at its best amount, and a second only if it
+                 lowers it by ``added_gain`` more (choose_directions); each candidate's amounts scaled
+                 into the trust region: cost-weighted move ≤ strength · min(limit, growth · dabs)
+      move       ``boldness`` · strength times that optimum, within the trust region
+
+    A white stroke over a mouth then opens the mouth or smiles (the teeth appear over two σ, where a
+    derivative at the start sees only lips brightening and chose "heavy makeup"): 66 -> 84-90% of
+    held-out mouths read open or smiling (edit_quality_log.md). One generator forward a position, no
+    backward pass.
+
+    Solver "gradient" (the earlier step, kept for comparison): one step on d per position:
 
       force    the gradient (autograd: one generator forward and backward) of
                colour(G(z), brush, target) + against · against_loss   (no pull back to the start)
@@ -308,6 +373,9 @@ class SemanticStroke(LocalStroke):
         else:
             self._colour_jacobian = self.jacobian
         self._paint = 0.0
+        self._painted: torch.Tensor | None = None  # the brush weights of every dab so far (their maximum)
+        if settings.solver not in ("finite", "gradient"):
+            raise ValueError(f"solver must be 'finite' or 'gradient', got {settings.solver!r}")
         self._near: torch.Tensor | None = None  # footprint pixels summed into _near_sum
         self._near_sum = torch.zeros(0)
         # I x K: each row reads one identity attribute's logit change from d, scaled so that one σ
@@ -363,6 +431,54 @@ class SemanticStroke(LocalStroke):
         return flat @ flat.t()
 
     def step(self, weights: torch.Tensor, target: torch.Tensor, centre: tuple[float, float], radius: float) -> float:
+        if self.semantic.solver == "finite":
+            return self._finite_step(weights, target, centre, radius)
+        return self._gradient_step(weights, target, centre, radius)
+
+    def _finite_step(self, weights: torch.Tensor, target: torch.Tensor, centre: tuple[float, float], radius: float) -> float:
+        """The stroke solved again from its start on the measured changes (``solver`` "finite")."""
+        self._add_point(float(centre[0]), float(centre[1]), float(radius))
+        settings = self.semantic
+        if settings.strength <= 0.0 or float(weights.sum()) <= 0.0:
+            return 0.0
+        self._painted = weights.clone() if self._painted is None else torch.maximum(self._painted, weights)
+        self._paint += float(weights.sum()) / max(1e-8, math.pi * radius * radius / 2)  # brush dabs so far
+        footprint = self.footprint()
+        pixels = footprint.numel()
+        # The colour term over every dab so far: Σ_p w_p mean_c (G0 + Σ t_k J_k − target)², a quadratic in t.
+        painted = self._painted.reshape(-1)
+        under = torch.nonzero(painted > 0).squeeze(1)
+        share = painted[under] / painted[under].sum()
+        colour_jacobian = self._colour_jacobian[:, under]  # K x P x C
+        start = self.start_image[0].permute(1, 2, 0).reshape(-1, 3)[under]
+        goal = target.reshape(1, 3).to(start)
+        if self.grey:
+            luma = torch.tensor(LUMA, dtype=start.dtype)
+            start, goal = (start * luma).sum(-1, keepdim=True), (goal * luma).sum(-1, keepdim=True)
+        channels = colour_jacobian.shape[-1]
+        weighted = colour_jacobian * share.sqrt()[None, :, None]
+        curvature = torch.einsum("kpc,lpc->kl", weighted, weighted) / channels
+        linear = torch.einsum("kpc,pc->k", colour_jacobian * share[None, :, None], start - goal) / channels
+        held = (settings.preserve * self._gram_all + (settings.preserve_near - settings.preserve) * self._near_gram(footprint)) / (3 * pixels)
+        matrix = curvature + held + settings.prior * torch.diag(self.costs[0])
+        limit = settings.strength * min(settings.limit, settings.growth * self._paint)
+        chosen, amounts, value = choose_directions(matrix, linear, self.costs[0], limit, settings.directions_per_stroke, settings.added_gain)
+        offset = torch.zeros_like(self.offset)
+        if chosen:
+            index = torch.tensor(chosen)
+            amounts = amounts * settings.boldness * settings.strength
+            distance = float((amounts.square() * self.costs[0, index]).sum().sqrt())
+            if distance > limit:
+                amounts = amounts * (limit / distance)
+            offset[0, index] = amounts
+        self.offset = offset
+        self._leaf = None
+        with torch.no_grad():  # no backward pass: the step is solved on the measured changes
+            self._output = self._forward(self.latent)
+        return value
+
+    def _gradient_step(self, weights: torch.Tensor, target: torch.Tensor, centre: tuple[float, float], radius: float) -> float:
+        """The autograd force and greedy Gauss-Newton steps (``solver`` "gradient")."""
         self._add_point(float(centre[0]), float(centre[1]), float(radius))
         settings = self.semantic
         if settings.strength <= 0.0 or float(weights.sum()) <= 0.0:
