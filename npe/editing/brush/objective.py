@@ -8,9 +8,9 @@ lies under the brush is cheap, one that repaints the face elsewhere (light, skin
 named semantics cost less than generic directions. So white over a closed mouth moves "mouth
 open" and "smiling", not brightness. A change against the paint near the stroke (a moustache over
 new teeth) is penalised, and the move is capped by a trust region that grows with the paint laid
-down, so a stroke stays among faces the model knows. The default solver refits the whole stroke at every brush position on each direction's measured
-change (one generator forward, no backward pass); the earlier solver steps along the autograd
-gradient (one forward and backward).
+down, so a stroke stays among faces the model knows. The default solver refits the whole stroke at
+every brush position on each direction's measured change (one generator forward, no backward pass);
+the earlier solver steps along the autograd gradient (one forward and backward).
 
 **LocalStroke** (objective "pixel", and lighten/darken): the colour under the brush, DragGAN's mask
 loss outside the reach, iGAN's prior, per-coordinate Adam on the top principal directions. It
