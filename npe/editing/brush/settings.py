@@ -65,7 +65,7 @@ class BrushSettings:
     """How the contextual paintbrush paints.
 
     ``color``: RGB 0-255. ``radius``: in photo pixels (the brush is a soft disc, full strength at
-    its centre). ``strength``: scales the step size (1.0 = default; 0 paints nothing).
+    its centre). ``strength``: scales how far a stroke moves z, its amount and its limit (1.0 = default; 0 paints nothing).
     ``steps``: gradient steps per brush position. ``reach``: how far beyond the brush's edge a
     change may spread, in pixels of the model's face crop (4: local, e.g. a mouth; 16: hair
     growing from a forehead stroke); the rest of the photo is held still.
