@@ -66,7 +66,7 @@ class BrushSettings:
 
     ``color``: RGB 0-255. ``radius``: in photo pixels (the brush is a soft disc, full strength at
     its centre). ``strength``: scales how far a stroke moves z, its amount and its limit (1.0 = default; 0 paints nothing).
-    ``steps``: gradient steps per brush position. ``reach``: how far beyond the brush's edge a
+    ``steps``: brush steps per position (each counts as a dab toward the trust region). ``reach``: how far beyond the brush's edge a
     change may spread, in pixels of the model's face crop (4: local, e.g. a mouth; 16: hair
     growing from a forehead stroke); the rest of the photo is held still.
     """
