@@ -289,13 +289,14 @@ def choose_directions(
     into the trust region (cost-weighted norm ≤ ``limit``). Returns (indices, their amounts, f)."""
     count = matrix.shape[0]
     chosen: list[int] = []
-    amounts = torch.zeros(0, dtype=matrix.dtype)
+    amounts = torch.zeros(0, dtype=matrix.dtype, device=matrix.device)
     value = 0.0
     if limit <= 0:
         return chosen, amounts, value
     for _ in range(max(0, min(most, count))):
-        candidates = torch.tensor([k for k in range(count) if k not in chosen], dtype=torch.long)
-        sets = torch.cat([torch.tensor(chosen, dtype=torch.long).expand(len(candidates), len(chosen)), candidates[:, None]], dim=1)
+        candidates = torch.tensor([k for k in range(count) if k not in chosen], dtype=torch.long, device=matrix.device)
+        taken = torch.tensor(chosen, dtype=torch.long, device=matrix.device).expand(len(candidates), len(chosen))
+        sets = torch.cat([taken, candidates[:, None]], dim=1)
         blocks = matrix[sets[:, :, None], sets[:, None, :]]  # C x m x m
         rhs = linear[sets]  # C x m
         trial = -torch.linalg.solve(blocks, rhs)
@@ -368,7 +369,7 @@ class SemanticStroke(LocalStroke):
         # K x R² x 3: a pixel's three channels side by side, so a pixel mask selects rows.
         self.jacobian = jacobian.to(self.start).reshape(count, 3, -1).permute(0, 2, 1).contiguous()
         if grey:  # the colour term reads luminance: its curvature is that of the luminance change
-            luma = torch.tensor(LUMA, dtype=self.start.dtype)
+            luma = torch.tensor(LUMA, dtype=self.start.dtype, device=self.start.device)
             self._colour_jacobian = (self.jacobian * luma).sum(-1, keepdim=True)
         else:
             self._colour_jacobian = self.jacobian
@@ -453,7 +454,7 @@ class SemanticStroke(LocalStroke):
         start = self.start_image[0].permute(1, 2, 0).reshape(-1, 3)[under]
         goal = target.reshape(1, 3).to(start)
         if self.grey:
-            luma = torch.tensor(LUMA, dtype=start.dtype)
+            luma = torch.tensor(LUMA, dtype=start.dtype, device=start.device)
             start, goal = (start * luma).sum(-1, keepdim=True), (goal * luma).sum(-1, keepdim=True)
         channels = colour_jacobian.shape[-1]
         weighted = colour_jacobian * share.sqrt()[None, :, None]
