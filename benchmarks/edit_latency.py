@@ -162,12 +162,10 @@ def main() -> None:
     parser.add_argument("--no-tune", action="store_true", help="open the photo with the encoder's z only (no per-photo tuning)")
     parser.add_argument("--solver", choices=("finite", "gradient"), help="the semantic brush's solver (default: the editor's)")
     args = parser.parse_args()
-    if args.solver:  # the editor's brush with another solver (SemanticObjective.solver), for comparison
-        import functools
+    if args.solver:
+        from edit_quality import use_solver
 
-        from npe.editing.brush import objective, stroke
-
-        stroke.SemanticObjective = functools.partial(objective.SemanticObjective, solver=args.solver)  # type: ignore[misc]
+        use_solver(args.solver)
     torch.set_num_threads(args.threads)
 
     from npe.editing import EditSession

@@ -83,6 +83,15 @@ EDITS = (
 )
 
 
+def use_solver(solver: str) -> None:
+    """The editor's brush with another solver (SemanticObjective.solver), for comparison."""
+    import functools
+
+    from npe.editing.brush import objective, stroke
+
+    stroke.SemanticObjective = functools.partial(objective.SemanticObjective, solver=solver)  # type: ignore[misc]
+
+
 def read_labels(path: Path) -> dict[str, dict[str, int]]:
     lines = path.read_text().splitlines()
     names = lines[1].split()
@@ -309,12 +318,8 @@ def main() -> None:
     parser.add_argument("--solver", choices=("finite", "gradient"), help="the semantic brush's solver (default: the editor's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.solver:  # the editor's brush with another solver (SemanticObjective.solver), for comparison
-        import functools
-
-        from npe.editing.brush import objective, stroke
-
-        stroke.SemanticObjective = functools.partial(objective.SemanticObjective, solver=args.solver)  # type: ignore[misc]
+    if args.solver:
+        use_solver(args.solver)
 
     from attribute_classifier import load_classifier
 

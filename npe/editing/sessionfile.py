@@ -187,15 +187,15 @@ def _check_latent(record: LatentRecord, fit: Fit) -> None:
         raise ValueError("a history step with latents of the wrong size")
     if any(limit is not None and limit.shape != (fit.resolution, fit.resolution) for limit in (record.limit_before, record.limit_after)):
         raise ValueError("a history step whose reach limit does not fit this model")
-    _check_tint(record.tint_before, fit, "a history step")
-    _check_tint(record.tint_after, fit, "a history step")
+    _check_tint(record.tint_before, fit.resolution, "a history step")
+    _check_tint(record.tint_after, fit.resolution, "a history step")
     _finite(record.before, "a history step with latents")
     _finite(record.after, "a history step with latents")
 
 
-def _check_tint(tint: np.ndarray | None, fit: Fit, what: str) -> None:
+def _check_tint(tint: np.ndarray | None, resolution: int, what: str) -> None:
     if tint is not None:
-        if tint.shape != (fit.resolution, fit.resolution, 3):
+        if tint.shape != (resolution, resolution, 3):
             raise ValueError(f"{what} whose tint does not fit this model")
         _finite(tint, f"{what} with a tint")
 
@@ -259,7 +259,7 @@ def _check_commit(record: CommitRecord, fit: Fit) -> None:
             raise ValueError("a commit step that does not fit this model")
         if state.limit is not None and state.limit.shape != (fit.resolution, fit.resolution):
             raise ValueError("a commit step whose reach limit does not fit this model")
-        _check_tint(state.tint, fit, "a commit step")
+        _check_tint(state.tint, fit.resolution, "a commit step")
         _finite(state.latent0, "a commit step with latents")
         _finite(state.latent, "a commit step with latents")
 
@@ -427,8 +427,7 @@ def _check_source(source: SourceState, dim: int, resolution: int) -> None:
         raise ValueError("a protect mask that does not match its photo")
     if source.limit is not None and source.limit.shape != (resolution, resolution):
         raise ValueError("a reach limit that does not match the model's crop")
-    if source.tint is not None and (source.tint.shape != (resolution, resolution, 3) or not np.isfinite(source.tint).all()):
-        raise ValueError("a tint that does not match the model's crop or is not finite")
+    _check_tint(source.tint, resolution, "a photo")
     if source.alpha is not None and source.alpha.shape != source.photo.shape[:2]:
         raise ValueError("an alpha channel that does not match its photo")
     if source.stored is not None and source.stored.samples is not None and source.stored.samples.shape[:2] != source.photo.shape[:2]:

@@ -432,16 +432,16 @@ class SemanticStroke(LocalStroke):
         return flat @ flat.t()
 
     def step(self, weights: torch.Tensor, target: torch.Tensor, centre: tuple[float, float], radius: float) -> float:
-        if self.semantic.solver == "finite":
-            return self._finite_step(weights, target, centre, radius)
-        return self._gradient_step(weights, target, centre, radius)
-
-    def _finite_step(self, weights: torch.Tensor, target: torch.Tensor, centre: tuple[float, float], radius: float) -> float:
-        """The stroke solved again from its start on the measured changes (``solver`` "finite")."""
         self._add_point(float(centre[0]), float(centre[1]), float(radius))
-        settings = self.semantic
-        if settings.strength <= 0.0 or float(weights.sum()) <= 0.0:
+        if self.semantic.strength <= 0.0 or float(weights.sum()) <= 0.0:
             return 0.0
+        if self.semantic.solver == "finite":
+            return self._finite_step(weights, target, radius)
+        return self._gradient_step(weights, target, radius)
+
+    def _finite_step(self, weights: torch.Tensor, target: torch.Tensor, radius: float) -> float:
+        """The stroke solved again from its start on the measured changes (``solver`` "finite")."""
+        settings = self.semantic
         self._painted = weights.clone() if self._painted is None else torch.maximum(self._painted, weights)
         self._paint += float(weights.sum()) / max(1e-8, math.pi * radius * radius / 2)  # brush dabs so far
         footprint = self.footprint()
@@ -478,12 +478,9 @@ class SemanticStroke(LocalStroke):
             self._output = self._forward(self.latent)
         return value
 
-    def _gradient_step(self, weights: torch.Tensor, target: torch.Tensor, centre: tuple[float, float], radius: float) -> float:
+    def _gradient_step(self, weights: torch.Tensor, target: torch.Tensor, radius: float) -> float:
         """The autograd force and greedy Gauss-Newton steps (``solver`` "gradient")."""
-        self._add_point(float(centre[0]), float(centre[1]), float(radius))
         settings = self.semantic
-        if settings.strength <= 0.0 or float(weights.sum()) <= 0.0:
-            return 0.0
         footprint = self.footprint()
         pixels = footprint.numel()
         leaf, output = self._graph()
