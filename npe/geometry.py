@@ -115,6 +115,10 @@ class CropBox:
         """The same square seen through a similarity ``matrix`` (3x3, this box's photo -> another's)."""
         return CropBox.from_matrix(np.asarray(matrix, dtype=np.float64) @ self.crop_to_photo(1.0))
 
+    def grown(self, fraction: float) -> CropBox:
+        """The same square with ``fraction`` of its side added on every side (the reach of the border fade)."""
+        return CropBox(self.center_x, self.center_y, self.size * (1.0 + 2.0 * fraction), self.angle)
+
     def pixel_bounds(self, width: int, height: int) -> tuple[int, int, int, int] | None:
         """The pixels the square touches in a width x height photo: (x0, y0, x1, y1), or None if none."""
         corners = self.corners()
@@ -173,12 +177,15 @@ def smoothstep(t: Any) -> Any:
 
 
 def border_fade(crop_u: np.ndarray, crop_v: np.ndarray, resolution: float, feather: float) -> np.ndarray:
-    """The one border fade: 1 inside the box, easing to 0 at its border over ``feather`` of its side; 0 outside.
+    """The one border fade: 1 inside the box; outside it, easing to 0 over ``feather`` of its side; 0 beyond.
 
-    ``crop_u``, ``crop_v`` are crop coordinates (in [0, resolution] inside the box) of the pixels
-    to weigh, e.g. ``CropBox.to_crop`` of photo pixel centres. float32, like its inputs' grid.
+    The fade lies outside the box so that the box's own pixels carry the whole change: an edit that
+    reaches the border (a fringe at the top of the face) goes on past it and dies away there, instead
+    of thinning out inside the face and ending at the box's edge as a band. ``crop_u``, ``crop_v``
+    are crop coordinates (in [0, resolution] inside the box) of the pixels to weigh, e.g.
+    ``CropBox.to_crop`` of photo pixel centres. float32, like its inputs' grid.
     """
     inset = np.minimum(np.minimum(crop_u, resolution - crop_u), np.minimum(crop_v, resolution - crop_v))
     if feather <= 0:
         return (inset > 0).astype(np.float32)
-    return smoothstep((inset / (feather * resolution)).astype(np.float32))
+    return smoothstep((1.0 + inset / (feather * resolution)).astype(np.float32))

@@ -110,11 +110,11 @@ def test_smoothstep_has_known_values_for_arrays_and_tensors() -> None:
     assert smoothstep(torch.tensor(t)).tolist() == expected
 
 
-def test_border_fade_eases_over_the_feather_and_is_zero_outside() -> None:
-    # Along the middle row of a 16-pixel crop: the inset is u itself near the left edge.
-    u = np.array([-1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 15.0], dtype=np.float32)
+def test_border_fade_is_one_inside_the_box_and_eases_to_zero_beyond_it() -> None:
+    # Along the middle row of a 16-pixel crop: the inset is u itself near the left edge, negative outside.
+    u = np.array([-5.0, -3.0, -2.0, -1.0, 0.0, 1.0, 8.0, 15.0, 17.0], dtype=np.float32)
     v = np.full_like(u, 8.0)
-    fade = border_fade(u, v, R, 0.25)  # a fade over 4 crop pixels
+    fade = border_fade(u, v, R, 0.25)  # a fade over 4 crop pixels beyond the box
     assert fade.dtype == np.float32
-    np.testing.assert_allclose(fade, [0.0, 0.0, 0.15625, 0.5, 1.0, 1.0, 0.15625])
-    assert border_fade(u, v, R, 0.0).tolist() == [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]  # no feather: inside or not
+    np.testing.assert_allclose(fade, [0.0, 0.15625, 0.5, 0.84375, 1.0, 1.0, 1.0, 1.0, 0.84375])
+    assert border_fade(u, v, R, 0.0).tolist() == [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0]  # no feather: inside or not

@@ -161,10 +161,12 @@ def paste_back(
 
     ``change`` is the edited crop minus the original crop (float RxRx3, uint8 units), ``mask`` how
     much of it to apply (float RxR in [0, 1]; None applies all of it). Both are upsampled into the
-    box, turned with it (cubic spline for the change, bilinear for the mask), and the mask fades
-    to 0 over the outer ``feather`` fraction of the box's side so an edit never ends in a seam.
-    Only the box's bounding rectangle is computed; every pixel where the upsampled mask * change
-    is 0, and every pixel outside the box, is bitwise the input's. The input is not modified.
+    box, turned with it (cubic spline for the change, bilinear for the mask). Inside the box the
+    whole change is applied; where it reaches the box's border it goes on past it (the border's
+    values) and fades to 0 over ``feather`` of the box's side (geometry.border_fade), so an edit
+    never ends in a seam and never thins out inside the face. Only the rectangle the change can
+    reach is computed; every pixel where the upsampled mask * change is 0, and every pixel beyond
+    the fade, is bitwise the input's. The input is not modified.
     """
     check_photo(photo)
     change = np.nan_to_num(np.asarray(change, dtype=np.float32))  # a NaN must not become a random byte
@@ -183,7 +185,7 @@ def paste_back(
 
     result = photo.copy()
     height, width = photo.shape[:2]
-    bounds = _support_bounds(box, mask, width, height)
+    bounds = _support_bounds(box, mask, width, height, feather)
     if bounds is None:
         return result  # the box lies entirely outside the photo, or the mask is 0 everywhere
     x0, y0, x1, y1 = bounds
@@ -198,7 +200,7 @@ def paste_back(
     vs = (np.arange(y1 - y0, dtype=np.float32) + 0.5)[:, None]
     crop_u = np.float32(coefficients[0]) * us + np.float32(coefficients[1]) * vs + np.float32(coefficients[2])
     crop_v = np.float32(coefficients[3]) * us + np.float32(coefficients[4]) * vs + np.float32(coefficients[5])
-    weight = warp(mask, coefficients, (y1 - y0, x1 - x0), order=1, edge="constant")
+    weight = warp(mask, coefficients, (y1 - y0, x1 - x0), order=1, edge="edge")  # past the border: its values
     weight *= border_fade(crop_u, crop_v, resolution, feather)
     rows = np.flatnonzero(weight.any(axis=1))
     cols = np.flatnonzero(weight.any(axis=0))
@@ -206,7 +208,7 @@ def paste_back(
         return result
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     shifted = pillow_coefficients(region_to_crop @ translation(left, top))  # same map, sub-rectangle origin
-    delta = warp(change, shifted, (bottom - top, right - left), order=3, edge="constant")
+    delta = warp(change, shifted, (bottom - top, right - left), order=3, edge="edge")
     delta *= weight[top:bottom, left:right, None]
     window = (slice(y0 + top, y0 + bottom), slice(x0 + left, x0 + right))
     edited = photo[window].astype(np.float32) + delta
@@ -214,17 +216,21 @@ def paste_back(
     return result
 
 
-def _support_bounds(box: CropBox, mask: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """The photo pixels paste_back must look at: the box's bounding rectangle, narrowed to where the
-    crop's mask is not 0 (grown by 2 crop pixels for the bilinear upsampling). On a large photo a
-    small edit then costs a small region, not float copies of the whole box (a 79-megapixel photo
-    edited as a whole image needed 5.4 GB)."""
-    bounds = box.pixel_bounds(width, height)
+def _support_bounds(box: CropBox, mask: np.ndarray, width: int, height: int, feather: float) -> tuple[int, int, int, int] | None:
+    """The photo pixels paste_back must look at: the bounding rectangle of the box and its border
+    fade, narrowed to where the crop's mask is not 0 (grown by 2 crop pixels for the bilinear
+    upsampling, and by the fade where the mask reaches the border). On a large photo a small edit
+    then costs a small region, not float copies of the whole box (a 79-megapixel photo edited as a
+    whole image needed 5.4 GB)."""
+    bounds = box.grown(feather).pixel_bounds(width, height)
     support = np.argwhere(mask > 0)
     if bounds is None or support.size == 0:
         return None
     resolution = mask.shape[0]
+    margin = feather * resolution
     (v0, u0), (v1, u1) = support.min(axis=0) - 2, support.max(axis=0) + 3
+    u0, v0 = (value - margin if value <= 0 else value for value in (u0, v0))
+    u1, v1 = (value + margin if value >= resolution else value for value in (u1, v1))
     corners = apply(box.crop_to_photo(resolution), [(u0, v0), (u1, v0), (u1, v1), (u0, v1)])
     x0 = max(bounds[0], math.floor(corners[:, 0].min()))
     y0 = max(bounds[1], math.floor(corners[:, 1].min()))

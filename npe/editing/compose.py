@@ -3,7 +3,9 @@ M = min(gain · g(mean_c |Δ|), 1), and putting the change back into the full-re
 
 Two ways to put it back: ``full_result`` (exact, for export: npe.data.faces.paste_back plus the
 protect mask) and ``PreviewCompositor`` (fast, for the canvas while painting: the same maths with
-torch's bicubic sampling on a cached grid, at any display scale, over the face box only).
+torch's bicubic sampling on a cached grid, at any display scale, over the face box and its border
+fade only). The box's own pixels carry the whole change; where it reaches the box's border it goes on
+past it and fades out there (``FEATHER`` of the box's side), so a fringe or a chin is not cut by the box.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from npe.geometry import CropBox, apply, border_fade
 
 LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luminance weights (what PIL's "L" conversion uses)
 PIXEL_UNITS = 127.5  # one unit of the model's [-1, 1] range in uint8 levels
-FEATHER = 0.08  # fraction of the box side over which a pasted change fades out (paste_back's default)
+FEATHER = 0.08  # fraction of the box side beyond the box over which a pasted change fades out (paste_back's default)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def feather_for(photo_size: tuple[int, int], box: CropBox) -> float:
 @dataclass
 class _Scaled:
     """What a PreviewCompositor keeps for one display scale: the scaled photo, the rectangle the box
-    touches (None: nothing of it shows) and, over that rectangle, the sampling grid into the crop,
+    and its border fade touch (None: nothing of it shows) and, over that rectangle, the sampling grid into the crop,
     the border fade, the photo's pixels and the protect mask (made when first needed)."""
 
     base: np.ndarray
@@ -122,9 +124,9 @@ class PreviewCompositor:
     Everything that does not depend on z is cached per scale: the scaled photo, the box's rectangle,
     the sampling grid from that rectangle into the crop, the border fade and the protect mask. Each
     call then costs one bicubic ``grid_sample`` of the 4-channel (Δ, M) crop over the rectangle and
-    a few element-wise operations. Pixels outside the box and protected pixels keep the (scaled)
-    photo's values exactly; inside it may differ from ``full_result`` by a level or two of
-    interpolation (cubic spline there, bicubic here).
+    a few element-wise operations. Pixels beyond the box's border fade and protected pixels keep the
+    (scaled) photo's values exactly; elsewhere it may differ from ``full_result`` by a level or two
+    of interpolation (cubic spline there, bicubic here).
     """
 
     def __init__(self, photo: np.ndarray, box: CropBox, resolution: int, feather: float = FEATHER) -> None:
@@ -160,7 +162,7 @@ class PreviewCompositor:
         # The box in display pixels (an exact scale when sx == sy; photos keep their aspect ratio).
         box = CropBox(self.box.center_x * sx, self.box.center_y * sy, self.box.size * (sx + sy) / 2, self.box.angle)
         entry = _Scaled(base, sx, sy)
-        rect = box.pixel_bounds(width, height)
+        rect = box.grown(self.feather).pixel_bounds(width, height)  # the box and its fade beyond
         if rect is not None:
             x0, y0, x1, y1 = rect
             grid_x, grid_y = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)

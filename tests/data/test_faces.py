@@ -184,10 +184,13 @@ def test_mask_limits_and_feathers_the_change() -> None:
     mask[:, :32] = 1.0  # left half only
     result = paste_back(photo, box, change, mask).astype(np.int32)
     assert result[100, 70, 0] == 150 and result[100, 130, 0] == 100
-    np.testing.assert_array_equal(result[:36], 100)  # outside the box: untouched
-    # Near the box's border the change fades out smoothly instead of stopping at a seam.
-    edge_profile = result[100, 36:60, 0]
-    assert edge_profile[0] < 105 and edge_profile[-1] == 150 and (np.diff(edge_profile) >= 0).all()
+    # The box (x, y 36-164) takes the whole change up to its border; beyond it the change fades out
+    # over 8% of its side (10.24 px) instead of stopping at a seam, and further out nothing moves.
+    assert result[100, 36, 0] == 150 and result[36, 36, 0] == 150
+    np.testing.assert_array_equal(result[:25], 100)
+    np.testing.assert_array_equal(result[:, :25], 100)
+    edge_profile = result[100, 24:38, 0]
+    assert edge_profile[0] == 100 and edge_profile[-1] == 150 and (np.diff(edge_profile) >= 0).all() and 100 < edge_profile[6] < 150
     sharp = paste_back(photo, box, change, feather=0.0).astype(np.int32)
     assert sharp[100, 37, 0] == 150
 

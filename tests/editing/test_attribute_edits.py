@@ -12,6 +12,7 @@ from PIL import Image
 from npe.cli import main
 from npe.editing import EditSession
 from npe.editing.attributes import AttributeDirections, AttributeDirectionsError, UnknownAttributeError, model_identifier
+from npe.editing.compose import FEATHER
 from npe.editing.errors import SessionError
 
 NAMES = ("Smiling", "Eyeglasses", "Male")
@@ -142,7 +143,7 @@ def test_attribute_edits_go_through_the_masking_and_the_protect_mask(attr_sessio
     protect = session.protect_mask
     session.move_attributes({"Smiling": 3.0, "Male": -3.0})
     result = session.result()
-    x0, y0, x1, y1 = session.editable_rect
+    x0, y0, x1, y1 = session.box.grown(FEATHER).pixel_bounds(photo.shape[1], photo.shape[0])  # the box and its fade
     outside = np.ones(photo.shape[:2], bool)
     outside[y0:y1, x0:x1] = False
     assert np.array_equal(result[protect], photo[protect])

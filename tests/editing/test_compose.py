@@ -67,7 +67,11 @@ def test_full_result_restores_protected_pixels_and_feathers_by_the_given_amount(
     assert sharp[20, 20].tolist() == [100] * 3 and sharp[20, 21].tolist() == [113] * 3
     assert sharp[4, 4].tolist() == [113] * 3 and sharp[3, 3].tolist() == [100] * 3  # the box starts at 4
     soft = full_result(photo, box, delta, mask, None)
-    assert soft[4, 4, 0] <= 102 and soft[3, 3, 0] == 100 and soft[20, 20].tolist() == [113] * 3  # faded at the edge only
+    # The box's own pixels take the whole change; it fades out beyond the box, over 8% of its side (2.56 px).
+    assert soft[4, 4].tolist() == [113] * 3 and soft[20, 20].tolist() == [113] * 3
+    profile = soft[:5, 20, 0].astype(int)  # rows 0-4 down the middle: from beyond the fade into the box
+    assert profile[0] == 100 and profile[4] == 113 and 100 < profile[2] < profile[3] < 113
+    np.testing.assert_array_equal(soft[:1], 100)  # beyond the fade: untouched
 
 
 def test_gaussian_kernel_is_normalised_with_radius_three_sigma():
@@ -113,10 +117,11 @@ def test_the_border_fade_is_a_smoothstep_of_the_inset():
     x = np.arange(80) + 0.5
     u = R / 2 + (x - 40.0) * R / 40.0
     inset = np.minimum(u, R - u)
-    ramp = np.where(inset > 0, smoothstep(inset / (0.25 * R)), 0.0)
+    ramp = smoothstep(1.0 + inset / (0.25 * R))  # 1 inside the box, easing to 0 over 10 px beyond it
     # Along row 30 (v = 8.25: far from the top and bottom edges), the change fades with u alone.
     np.testing.assert_allclose(out[30, :, 0], np.rint(50 + ramp * 12.75), atol=1.0)
-    assert out[30, 40, 0] == 63 and out[30, 20, 0] == 50 and out[30, 22, 0] < 53
+    assert out[30, 40, 0] == 63 and out[30, 20, 0] == 63  # the box's own pixels, its edge too, take it all
+    assert out[30, 9, 0] == 50 and 50 < out[30, 14, 0] < out[30, 17, 0] < 63  # fading beyond the box
 
 
 def test_a_box_edge_between_pixel_centres_is_trimmed_not_misaligned():
@@ -168,10 +173,13 @@ def test_a_rotated_box_preview_matches_the_exact_result():
 def test_a_box_outside_the_photo_or_only_grazing_it_changes_nothing():
     photo = textured_photo()
     delta, mask = constant_change()
-    for box in (CropBox(-100.0, 60.0, 40.0), CropBox(-19.7, 60.0, 40.0)):  # the second covers x < 0.3
-        for feather in (0.0, FEATHER):
-            out = PreviewCompositor(photo, box, R, feather=feather).render(delta, mask)
-            np.testing.assert_array_equal(out, photo)
+    for feather in (0.0, FEATHER):
+        np.testing.assert_array_equal(PreviewCompositor(photo, CropBox(-100.0, 60.0, 40.0), R, feather=feather).render(delta, mask), photo)
+    grazing = CropBox(-19.7, 60.0, 40.0)  # covers x < 0.3; its fade reaches x < 0.3 + 0.08 * 40 = 3.5
+    np.testing.assert_array_equal(PreviewCompositor(photo, grazing, R, feather=0.0).render(delta, mask), photo)
+    faded = PreviewCompositor(photo, grazing, R, feather=FEATHER).render(delta, mask)
+    np.testing.assert_array_equal(faded[:, 4:], photo[:, 4:])
+    np.testing.assert_array_equal(faded[:35], photo[:35])  # above the box and its fade (y < 40 - 3.2)
 
 
 def test_protected_pixels_keep_the_photo_and_a_new_protect_mask_replaces_the_old():

@@ -84,8 +84,10 @@ def test_the_preview_follows_a_moved_box_and_keeps_its_protect_mask(session, pho
     changed = np.abs(result - photo.astype(int)).max(axis=2) > 8
     assert changed.sum() > 1000
     assert np.abs(preview - result)[changed].mean() < 3.5
-    # Outside the new box (its left edge at x = 62) the photo is kept; the old one started at 60.
-    np.testing.assert_array_equal(preview[:, :61], photo[:, :61])
+    # Beyond the new box's border fade (its left edge at x = 62, the fade 8% of 84 px: to x = 55.3)
+    # the photo is kept; the old box's fade reached x = 53.6.
+    np.testing.assert_array_equal(preview[:, :55], photo[:, :55])
+    np.testing.assert_array_equal(result[:, :55], photo[:, :55])
 
 
 def test_a_whole_picture_box_is_not_feathered_in_the_result_or_the_preview(model):

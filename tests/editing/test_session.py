@@ -11,6 +11,7 @@ from PIL import Image
 
 from npe.editing import BrushSettings, EditSession, SessionError
 from npe.editing.brush import ColorError
+from npe.editing.compose import FEATHER
 from npe.editing.directions import principal_directions
 from npe.errors import NoFaceError
 from npe.geometry import CropBox
@@ -122,9 +123,8 @@ def test_stroke_moves_the_image_toward_the_colour_and_leaves_the_outside_untouch
     assert result.shape == photo.shape
     changed = np.any(result != photo, axis=2)
     assert changed.any()
-    # Everything outside the face box keeps every original pixel.
-    x0, y0 = int(box.center_x - box.size / 2), int(box.center_y - box.size / 2)
-    x1, y1 = x0 + int(box.size), y0 + int(box.size)
+    # Everything beyond the face box and its border fade (8% of its side) keeps every original pixel.
+    x0, y0, x1, y1 = box.grown(FEATHER).pixel_bounds(photo.shape[1], photo.shape[0])
     outside = np.ones(photo.shape[:2], bool)
     outside[y0:y1, x0:x1] = False
     assert not changed[outside].any()
@@ -218,7 +218,7 @@ def test_preview_matches_the_result_closely_and_keeps_the_outside(session, photo
     assert np.abs(preview - result).max() <= 32
     assert np.abs(preview - result).mean() < 1.0
     outside = np.ones(photo.shape[:2], bool)
-    outside[28:112, 58:142] = False
+    outside[23:117, 53:147] = False  # the box (30-110, 60-140) and its border fade (6.4 px)
     assert np.array_equal(preview[outside], photo[outside])
     # Where the edit shows, the preview follows the result closely (measured: 2.3 levels on average).
     changed = np.abs(result - photo.astype(int)).max(axis=2) > 8
