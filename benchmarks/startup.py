@@ -1,7 +1,8 @@
 """Measure how fast the editor starts: from process start to the first painted window, and to the
-first face on the canvas (model loaded, sample rendered, painted).
+first face on the canvas (model loaded; the example photo found, fitted and painted, or with
+``--index N`` sample face N rendered and painted).
 
-    python benchmarks/startup.py [--runs 3] [--weights W]
+    python benchmarks/startup.py [--runs 3] [--weights W] [--index N]
 
 Each run is a fresh Python process (`npe` as a user would start it, offscreen), so imports are
 cold in the interpreter (the OS file cache is warm after the first run; the first run is shown
@@ -83,9 +84,11 @@ def default_weights(folder: Path) -> str | None:
     return f"{path}.safetensors"
 
 
-def run_once(weights: str | None, env: dict[str, str]) -> dict[str, float | str]:
+def run_once(weights: str | None, env: dict[str, str], index: int | None = None) -> dict[str, float | str]:
     command = [sys.executable, "-c", CHILD, ""]
     options = ["--weights", weights] if weights else []
+    if index is not None:
+        options += ["--index", str(index)]
     start = time.time()
     command[3] = repr(start)
     done = subprocess.run(command + options, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -98,6 +101,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--weights", help="model weights (default: bundled, else a random default-size model)")
+    parser.add_argument("--index", type=int, help="start on sample face N (default: the example photo, as `npe` alone does)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         weights = args.weights or default_weights(Path(folder))
@@ -107,7 +111,7 @@ def main() -> int:
         print(f"model: {weights or 'bundled'}; platform: {env['QT_QPA_PLATFORM']}; runs: {args.runs}")
         windows, faces = [], []
         for run in range(1, args.runs + 1):
-            marks = run_once(weights, env)
+            marks = run_once(weights, env, args.index)
             if "error" in marks:
                 raise SystemExit(f"the model could not be loaded: {marks['error']}")
             windows.append(float(marks["window"]))

@@ -45,6 +45,17 @@ def resources_dir() -> Path:
     return data_dir("resources")
 
 
+def example_photo() -> Path | None:
+    """The photo the editor opens when it is given none: scikit-image's astronaut (Eileen Collins,
+    a NASA portrait in the public domain, shipped inside scikit-image), or None if it is missing."""
+    try:
+        import skimage
+    except ImportError:
+        return None
+    candidate = Path(skimage.__file__).resolve().parent / "data" / "astronaut.png"
+    return candidate if candidate.is_file() else None
+
+
 def default_weights() -> Path:
     """Path of the bundled model's .safetensors file (its .json config sits beside it)."""
     return models_dir() / f"{DEFAULT_MODEL_NAME}.safetensors"

@@ -222,11 +222,30 @@ class MainWindow(FileActions, QMainWindow):
 
     # --- opening documents ---------------------------------------------------------------------
     def open_initial(self, image: str | None = None, index: int | None = None) -> None:
-        """What the window shows first: a photo, a sample face, or sample face 0."""
+        """What the window shows first: the photo or sample face asked for; asked for neither, the
+        example photo (npe.resources.example_photo: a real portrait with its face found, what npe is
+        for, rather than a 64-pixel sample face blown up to fill the window), or sample face 0
+        when it is missing or does not open."""
         if image:
             self.open_path(image)
+        elif index is not None:
+            self.open_sample(index)
         else:
-            self.open_sample(index if index is not None else 0)
+            from npe.resources import example_photo
+
+            example = example_photo()
+            if example is None:
+                self.open_sample(0)
+                return
+            self._session_path = None
+
+            def opened(ok: bool) -> None:
+                if ok:
+                    self._status("An example photo (public domain). Open your own with File ▸ Open Photo… (Ctrl+O).", 10000)
+                else:
+                    self.open_sample(0)
+
+            self.controller.open_photo(str(example), on_done=opened)
 
     def set_dataset(self, dataset: str) -> None:
         """Browse the user's own face collection instead of the model's sample faces."""

@@ -96,6 +96,8 @@ def make_editor(qtbot, monkeypatch):
     editors = []
 
     def make(workspace=None, **overrides):
+        if overrides.get("image") is None:
+            overrides.setdefault("index", 0)  # sample face 0, as the tests expect (index=None: the example photo)
         args = editor_args(**overrides)
         editor = create_editor(args, workspace=workspace)
         editors.append(editor)

@@ -359,6 +359,26 @@ def test_about_shows_version_model_and_licence(editor, monkeypatch):
     assert __version__ in text and "tiny" in text and "CelebA" in text and "non-commercial" in text
 
 
+def test_asked_for_no_photo_and_no_sample_it_opens_the_example_photo(make_editor, weights):
+    from npe.resources import example_photo
+
+    example = example_photo()
+    assert example is not None and example.name == "astronaut.png"  # shipped inside scikit-image
+    editor = make_editor(weights=weights, index=None)
+    source = editor.controller.source
+    assert source is not None and source.name == "astronaut.png" and source.photo_size == (512, 512) and not source.is_sample
+    assert editor.window.samples_panel.spin.text() == "astronaut.png"
+    assert displayed(editor).shape[:2] == (512, 512)  # the photo, not a sample face
+    assert "example photo" in editor.window.statusBar().currentMessage()
+    assert editor.window.settings.recent_files() == []  # scikit-image's file is not one of the user's
+
+
+def test_without_the_example_photo_it_opens_sample_face_0(make_editor, weights, monkeypatch):
+    monkeypatch.setattr("npe.resources.example_photo", lambda: None)
+    editor = make_editor(weights=weights, index=None)
+    assert editor.controller.source is not None and editor.controller.source.name == "sample 0"
+
+
 def test_missing_weights_reports_a_model_failure(qtbot, make_editor, tmp_path):
     editor = make_editor(weights=str(tmp_path / "nothing.safetensors"))
     assert editor.controller.source is None
