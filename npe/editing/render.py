@@ -65,31 +65,47 @@ class Renderer:
         a generated sample whose latent was set as a whole (a slider, a direction)."""
         cache = self._current()
         if cache.delta is None or cache.mask is None:
-            doc = self.document
-            delta = (doc.generated - doc.recon).detach()
-            if doc.grey:  # a grey photo stays grey: the change as its luminance on every channel
-                delta = greyscale_delta(delta)
-            if doc.is_sample and doc.limit is None:  # a generated face after a slider: shown as made
-                mask = torch.ones(delta.shape[-2:], device=delta.device)
-            else:  # the masking technique, on a photo and for a sample's strokes alike
-                mask = change_mask(delta, self.mask_settings)
-            if doc.limit is not None:  # never carry a stroke's change beyond its reach
-                mask = limit_change_mask(mask, torch.tensor(doc.limit, dtype=torch.float32, device=mask.device) / 255.0)
-            cache.delta, cache.mask = delta.cpu(), mask.cpu()
+            cache.delta, cache.mask = self._delta_mask_of(self.document.generated)
         return cache.delta, cache.mask
+
+    def _delta_mask_of(self, generated: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Δ, M) were G(z) ``generated`` (delta_mask's maths, uncached, on the CPU)."""
+        doc = self.document
+        delta = (generated - doc.recon).detach()
+        if doc.grey:  # a grey photo stays grey: the change as its luminance on every channel
+            delta = greyscale_delta(delta)
+        if doc.is_sample and doc.limit is None:  # a generated face after a slider: shown as made
+            mask = torch.ones(delta.shape[-2:], device=delta.device)
+        else:  # the masking technique, on a photo and for a sample's strokes alike
+            mask = change_mask(delta, self.mask_settings)
+        if doc.limit is not None:  # never carry a stroke's change beyond its reach
+            mask = limit_change_mask(mask, torch.tensor(doc.limit, dtype=torch.float32, device=mask.device) / 255.0)
+        return delta.cpu(), mask.cpu()
+
+    def _with_tint(self, delta: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """composite_terms' maths for (Δ, M): the hue strokes' tint T joined as (M·Δ + T, 1)."""
+        tint = self.document.tint
+        if tint is None:
+            return delta, mask
+        carried = torch.from_numpy(np.asarray(tint, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
+        return delta * mask + carried, torch.ones_like(mask)
+
+    def crop_for(self, generated: torch.Tensor) -> np.ndarray:
+        """result_crop were G(z) ``generated``, the document unchanged (a preview of another
+        latent: a stroke's alternatives). Not cached."""
+        delta, mask = self._with_tint(*self._delta_mask_of(generated))
+        return crop_composite(self.document.crop, delta, mask, self.protect_crop())
 
     def composite_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(change, weight) for the composite X + weight · change: (Δ, M) without a tint; with the hue
         strokes' tint T, (M·Δ + T, 1): the model's change as masked, and the colour carried onto the
         parts, which ends where their parts end (npe.editing.brush.tint)."""
         delta, mask = self.delta_mask()
-        tint = self.document.tint
-        if tint is None:
+        if self.document.tint is None:
             return delta, mask
         cache = self._current()
         if cache.terms is None:
-            carried = torch.from_numpy(np.asarray(tint, dtype=np.float32)).permute(2, 0, 1).unsqueeze(0)
-            cache.terms = (delta * mask + carried, torch.ones_like(mask))
+            cache.terms = self._with_tint(delta, mask)
         return cache.terms
 
     def protect_crop(self) -> np.ndarray | None:

@@ -81,6 +81,10 @@ class EditSession(HistoryActions, AttributeActions):
         self._history = history if history is not None else History()
         self._stroke: Stroke | None = None
         self.stroke_hint: str | None = None  # what the last finished stroke should tell the user (Stroke.hint)
+        # The last stroke's other answers (label, latent) and the latent revisions at which they hold:
+        # after the stroke, and after each of them chosen (use_alternative).
+        self._alternatives: list[tuple[str, np.ndarray]] = []
+        self._alternatives_at: set[int] = set()
         if directions is None:
             from npe.editing.directions import find_directions
 
@@ -239,12 +243,40 @@ class EditSession(HistoryActions, AttributeActions):
             # The canonical image again (strokes show graph passes).
             self.document.set_latent(after, limit=stroke.start_limit, tint=stroke.start_tint)
             return False
+        alternatives = stroke.alternatives()
         # Decoded again: the stroke's images came from graph-building passes.
         pushed = self._push(LatentRecord(stroke.brush.label, readonly(before), readonly(after), stroke.start_limit, self.document.limit,
                                          stroke.start_tint, tint))
+        self._alternatives = [(label, readonly(latent)) for label, latent in alternatives]
+        self._alternatives_at = {self.document.latent_revision}
         if stroke.brush.objective == "semantic":
             prepare_stroke(self.document, self._brush_attributes())  # the next stroke starts from here
         return pushed
+
+    @property
+    def stroke_alternatives(self) -> list[tuple[str, np.ndarray]]:
+        """Other ways the model can make the last stroke's change (iGAN's candidates): (a label
+        naming the direction each leads with, its latent), while that stroke (or one of these, once
+        chosen) is the last thing done; empty otherwise. A dark stroke across the eyes may read
+        as glasses or as shadow: the stroke picks one, these are the others."""
+        return list(self._alternatives) if self.document.latent_revision in self._alternatives_at else []
+
+    @_action
+    def use_alternative(self, index: int) -> bool:
+        """Make the last stroke the model's ``index``-th other answer (stroke_alternatives), keeping its
+        reach and colour: one undo step, "Paint as <label>". The others stay on offer."""
+        alternatives = self.stroke_alternatives
+        if not 0 <= index < len(alternatives):
+            raise SessionError(f"There is no alternative {index} for the last stroke (there are {len(alternatives)}).")
+        label, latent = alternatives[index]
+        changed = self._set_latent(latent, f"Paint as {label}", limit=self.document.limit)
+        self._alternatives_at.add(self.document.latent_revision)
+        return changed
+
+    def alternative_previews(self) -> list[np.ndarray]:
+        """The result of each of stroke_alternatives at model resolution (as result_crop: uint8
+        R x R x 3), the document unchanged: one generator forward and one crop composite each."""
+        return [self.renderer.crop_for(self.document.decode(latent)) for _, latent in self.stroke_alternatives]
 
     def cancel_stroke(self) -> None:
         """Abandon the stroke in progress and restore the latent it started from (no undo step)."""

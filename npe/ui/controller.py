@@ -61,6 +61,7 @@ class EditorController(QObject):
     warned = Signal(str)  # a one-line warning for the status bar (a damaged companion file...)
     hinted = Signal(str)  # a passing hint for the status bar (a colour painted on skin carried nothing)
     facesFound = Signal(object)  # npe.editing.face_choice.FaceReport of the photo just opened
+    alternativesChanged = Signal(object)  # the last stroke's other answers: tuple of (label, QImage preview), () for none
 
     def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -263,6 +264,10 @@ class EditorController(QObject):
     def redo(self) -> None:
         self._action("redoing", lambda session: session.redo())
 
+    def use_alternative(self, index: int) -> None:
+        """Make the last stroke the model's ``index``-th other answer (EditSession.use_alternative)."""
+        self._action("painting it another way", lambda session: session.use_alternative(index))
+
     def jump_to(self, index: int) -> None:
         self._action("going back in the history", lambda session: session.jump_to(index))
 
@@ -330,5 +335,7 @@ class EditorController(QObject):
             self.attributesChanged.emit(frame.attribute_values)
         if frame.history is not None:
             self.historyChanged.emit(frame.history)
+        if frame.alternatives is not None:
+            self.alternativesChanged.emit(frame.alternatives)
         if frame.timed:
             self.updateTimed.emit(frame.elapsed_ms)

@@ -59,12 +59,13 @@ class Frame:
     attribute_values: np.ndarray | None = None  # the named sliders' positions (derived from z)
     source: SourceInfo | None = None
     history: HistoryInfo | None = None
+    alternatives: tuple[tuple[str, QImage], ...] | None = None  # the last stroke's other answers (label, preview)
     timed: bool = False  # a model update (brush/latent step): its time goes to the status bar
 
 
 def build_frame(session: EditSession, changed: set[str], *, seq: int, job: str, started: float, view_scale: float = 1.0, timed: bool = False) -> Frame:
     """A Frame with copies of what ``changed`` (event names) says is new."""
-    image = change = protect = latent = values = attributes = source = history = None
+    image = change = protect = latent = values = attributes = source = history = alternatives = None
     if "source" in changed:
         box = session.box
         source = SourceInfo(
@@ -93,9 +94,13 @@ def build_frame(session: EditSession, changed: set[str], *, seq: int, job: str, 
             labels=tuple(session.history_labels), index=session.history_index,
             can_undo=session.can_undo, can_redo=session.can_redo, modified=session.is_modified,
         )
+        # After every step (a stroke's end among them): what else the last stroke could have been.
+        labels = [label for label, _ in session.stroke_alternatives]
+        alternatives = tuple(zip(labels, map(to_qimage, session.alternative_previews()))) if labels else ()
     return Frame(
         seq=seq, job=job, elapsed_ms=(time.perf_counter() - started) * 1000.0, image=image, change_mask=change,
-        protect=protect, latent=latent, direction_values=values, attribute_values=attributes, source=source, history=history, timed=timed,
+        protect=protect, latent=latent, direction_values=values, attribute_values=attributes, source=source, history=history,
+        alternatives=alternatives, timed=timed,
     )
 
 

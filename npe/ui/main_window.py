@@ -198,6 +198,8 @@ class MainWindow(FileActions, QMainWindow):
         self.latent_panel.editFinished.connect(c.end_gesture)
         self.attributes_panel.follow(c)
         self.history_panel.jumpRequested.connect(c.jump_to)
+        self.history_panel.alternativeChosen.connect(c.use_alternative)
+        c.alternativesChanged.connect(self.history_panel.set_alternatives)
         self.samples_panel.sampleRequested.connect(self.open_sample)
         self.samples_panel.recentRequested.connect(self.open_path)
 

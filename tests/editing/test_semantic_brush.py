@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from npe.editing.brush.footprint import brush_weights, color_target
-from npe.editing.brush.objective import ATTRIBUTE_COSTS, SemanticObjective, SemanticStroke, against_loss, finite_jacobian
+from npe.editing.brush.objective import ATTRIBUTE_COSTS, SemanticObjective, SemanticStroke, against_loss, choose_directions, finite_jacobian
 
 R = 16
 
@@ -227,3 +227,38 @@ def test_the_finite_solver_moves_boldness_times_the_optimum_without_a_backward_p
     curvature = 0.25 + held + settings.prior
     optimum = 0.5 / curvature
     assert float(stroke.latent[0, 0]) == pytest.approx(1.5 * optimum, rel=1e-4)
+
+
+def test_choose_directions_can_be_told_which_direction_comes_first():
+    matrix = torch.diag(torch.tensor([1.0, 1.0, 1.0]))
+    linear = torch.tensor([-2.0, -1.0, 0.0])
+    costs = torch.ones(3)
+    assert choose_directions(matrix, linear, costs, limit=10.0, most=1, gain=0.1)[0] == [0]
+    chosen, amounts, value = choose_directions(matrix, linear, costs, limit=10.0, most=1, gain=0.1, first=1)
+    assert chosen == [1] and float(amounts[0]) == pytest.approx(1.0) and value == pytest.approx(-1.0)
+    assert choose_directions(matrix, linear, costs, limit=10.0, most=1, gain=0.1, first=2)[0] == []  # it does not pay
+
+
+def test_the_alternatives_are_the_other_directions_that_make_the_paint_each_alone():
+    """Three directions whiten the painted spot, less and less; a fourth barely, a fifth changes only
+    a far corner. The stroke leads with the strongest; its alternatives are the next two, each moved
+    alone, strongest first (one that achieves under ``share`` of the best, or nothing, is none); a
+    direction that darkens the spot would be one, moved the other way (the sign is the move's)."""
+    spot = _patch(slice(5, 11), slice(5, 11))
+    changes = [spot, 0.8 * spot, 0.6 * spot, 0.05 * spot, _patch(slice(0, 3), slice(0, 3))]
+    stroke = _stroke(changes, [1.0] * 5, SemanticObjective(reach=2.0, feather=2.0, spread=2.0, limit=100.0, growth=100.0))
+    assert stroke.alternatives() == []  # before a step
+    moved = _paint(stroke, steps=3)
+    assert int(torch.argmax(moved.abs())) == 0
+    found = stroke.alternatives(count=3, share=0.2, least=0.1)
+    assert [k for k, _, _ in found] == [1, 2]
+    for k, amount, latent in found:
+        assert latent.shape == (1, 5) and amount > 0.1
+        assert float(latent[0, k]) == pytest.approx(amount)
+        assert torch.count_nonzero(latent[0]) == 1  # that direction alone
+    assert stroke.alternatives(count=1, share=0.2, least=0.1)[0][0] == 1
+    assert [k for k, _, _ in stroke.alternatives(count=3, share=0.2, least=10.0)] == []  # each moves less than 10 σ
+    darkening = _stroke([spot, -0.8 * spot], [1.0, 1.0], SemanticObjective(reach=2.0, feather=2.0, spread=2.0, limit=100.0, growth=100.0))
+    _paint(darkening, steps=3)
+    (k, amount, _), = darkening.alternatives(count=3, share=0.2, least=0.1)
+    assert k == 1 and amount < -0.1

@@ -644,3 +644,31 @@ def test_history_limit_forgets_the_clean_state(model, photo, box):
     session.set_latent_value(0, 5.0)
     session.jump_to(0)  # now the saved state fell off the stack: every reachable state is modified
     assert session.is_modified and session.latent[0] == 2.0
+
+
+def test_the_last_strokes_alternatives_can_replace_it_as_one_undo_step(session, monkeypatch):
+    """The session keeps what the stroke offered (Stroke.alternatives: the objective's own answers are
+    pinned in test_semantic_brush.py) while that stroke is the last thing done."""
+    from npe.editing.brush.stroke import Stroke
+
+    other = (session.latent + 0.5).astype(np.float32)
+    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [("Smiling +1.5 σ", other)])
+    _paint_dark(session)
+    painted = session.latent
+    assert [label for label, _ in session.stroke_alternatives] == ["Smiling +1.5 σ"]
+    (preview,) = session.alternative_previews()
+    assert preview.shape == (session.resolution, session.resolution, 3)
+    np.testing.assert_array_equal(session.latent, painted)  # previews leave the document alone
+    assert session.use_alternative(0)
+    np.testing.assert_array_equal(session.latent, other)
+    assert session.history_labels == ["Paint", "Paint as Smiling +1.5 σ"]
+    np.testing.assert_array_equal(session.result_crop(), preview)  # the preview was that result, reach kept
+    assert len(session.stroke_alternatives) == 1  # still on offer once one is chosen
+    session.undo()
+    np.testing.assert_array_equal(session.latent, painted)
+    assert session.stroke_alternatives == []  # another step since: they no longer belong to it
+    with pytest.raises(SessionError, match="no alternative 0"):
+        session.use_alternative(0)
+    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [])
+    _paint_dark(session)
+    assert session.stroke_alternatives == [] and session.alternative_previews() == []

@@ -457,3 +457,28 @@ def test_run_editor_shows_a_clear_error_and_exits_nonzero_without_a_model(qtbot,
         if widget.objectName() == "mainWindow":
             widget.close()
             widget.deleteLater()
+
+
+def test_a_strokes_other_ways_show_as_thumbnails_and_one_click_paints_it_so(qtbot, editor, monkeypatch):
+    from npe.editing.brush.stroke import Stroke
+
+    panel = editor.window.history_panel
+    assert not panel.alternatives.isVisible()
+    other = np.linspace(-1, 1, 16).astype(np.float32)
+    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [("Eyeglasses +2 σ", other), ("Heavy makeup −1 σ", -other)])
+    drag(qtbot, editor, [(8.0, 16.0), (24.0, 16.0)])
+    QApplication.processEvents()
+    buttons = panel.alternatives.buttons
+    assert panel.alternatives.isVisible() and len(buttons) == 2
+    assert "Eyeglasses +2 σ" in buttons[0].toolTip() and not buttons[0].icon().isNull()
+    buttons[1].click()
+    wait(editor)
+    QApplication.processEvents()
+    assert editor.controller.history.labels == ("Paint", "Paint as Heavy makeup −1 σ")
+    np.testing.assert_array_equal(editor.controller.session.latent, -other)
+    np.testing.assert_array_equal(editor.window.latent_panel.grid.values(), -other)
+    assert len(panel.alternatives.buttons) == 2  # the others stay on offer
+    editor.window.named_actions["undo"].trigger()
+    wait(editor)
+    QApplication.processEvents()
+    assert not panel.alternatives.isVisible() and panel.alternatives.buttons == []

@@ -281,12 +281,13 @@ def finite_jacobian(
 
 
 def choose_directions(
-    matrix: torch.Tensor, linear: torch.Tensor, costs: torch.Tensor, limit: float, most: int, gain: float
+    matrix: torch.Tensor, linear: torch.Tensor, costs: torch.Tensor, limit: float, most: int, gain: float, first: int | None = None
 ) -> tuple[list[int], torch.Tensor, float]:
     """Forward stepwise selection on f(t) = 2 bᵀt + tᵀ M t (M = ``matrix``, b = ``linear``): the one
-    direction whose best amount lowers f most, then up to ``most`` in all, each joining only if it
-    lowers f by a further ``gain`` of what those chosen achieve; every candidate's amounts scaled
-    into the trust region (cost-weighted norm ≤ ``limit``). Returns (indices, their amounts, f)."""
+    direction whose best amount lowers f most (or direction ``first``, if given), then up to
+    ``most`` in all, each joining only if it lowers f by a further ``gain`` of what those chosen
+    achieve; every candidate's amounts scaled into the trust region (cost-weighted norm ≤
+    ``limit``). Returns (indices, their amounts, f)."""
     count = matrix.shape[0]
     chosen: list[int] = []
     amounts = torch.zeros(0, dtype=matrix.dtype, device=matrix.device)
@@ -294,7 +295,8 @@ def choose_directions(
     if limit <= 0:
         return chosen, amounts, value
     for _ in range(max(0, min(most, count))):
-        candidates = torch.tensor([k for k in range(count) if k not in chosen], dtype=torch.long, device=matrix.device)
+        pool = [first] if first is not None and not chosen else [k for k in range(count) if k not in chosen]
+        candidates = torch.tensor(pool, dtype=torch.long, device=matrix.device)
         taken = torch.tensor(chosen, dtype=torch.long, device=matrix.device).expand(len(candidates), len(chosen))
         sets = torch.cat([taken, candidates[:, None]], dim=1)
         blocks = matrix[sets[:, :, None], sets[:, None, :]]  # C x m x m
@@ -375,6 +377,8 @@ class SemanticStroke(LocalStroke):
             self._colour_jacobian = self.jacobian
         self._paint = 0.0
         self._painted: torch.Tensor | None = None  # the brush weights of every dab so far (their maximum)
+        self._problem: tuple[torch.Tensor, torch.Tensor, float] | None = None  # the finite solver's last (M, b, limit)
+        self._lead: int | None = None  # the direction it chose first
         if settings.solver not in ("finite", "gradient"):
             raise ValueError(f"solver must be 'finite' or 'gradient', got {settings.solver!r}")
         self._near: torch.Tensor | None = None  # footprint pixels summed into _near_sum
@@ -464,19 +468,58 @@ class SemanticStroke(LocalStroke):
         matrix = curvature + held + settings.prior * torch.diag(self.costs[0])
         limit = settings.strength * min(settings.limit, settings.growth * self._paint)
         chosen, amounts, value = choose_directions(matrix, linear, self.costs[0], limit, settings.directions_per_stroke, settings.added_gain)
+        self._problem = (matrix, linear, limit)
+        self._lead = chosen[0] if chosen else None
+        self.offset = self._move(chosen, amounts)
+        self._leaf = None
+        with torch.no_grad():  # no backward pass: the step is solved on the measured changes
+            self._output = self._forward(self.latent)
+        return value
+
+    def _move(self, chosen: list[int], amounts: torch.Tensor) -> torch.Tensor:
+        """The offset (1 x K) for the optimum ``amounts`` along ``chosen``: ``boldness`` · strength
+        times it, within the trust region."""
+        settings = self.semantic
         offset = torch.zeros_like(self.offset)
         if chosen:
+            assert self._problem is not None
+            limit = self._problem[2]
             index = torch.tensor(chosen)
             amounts = amounts * settings.boldness * settings.strength
             distance = float((amounts.square() * self.costs[0, index]).sum().sqrt())
             if distance > limit:
                 amounts = amounts * (limit / distance)
             offset[0, index] = amounts
-        self.offset = offset
-        self._leaf = None
-        with torch.no_grad():  # no backward pass: the step is solved on the measured changes
-            self._output = self._forward(self.latent)
-        return value
+        return offset
+
+    def alternatives(self, count: int = 3, share: float = 0.2, least: float = 0.5) -> list[tuple[int, float, torch.Tensor]]:
+        """Other answers to the stroke painted so far (iGAN's candidates): for the ``count`` directions
+        other than the one the stroke leads with whose own best amount lowers the objective most,
+        the stroke solved again along that direction alone (one meaning each: a second direction
+        joining would pull every answer back toward the stroke's own). Only directions that alone
+        achieve at least ``share`` of what the best one does, moved by at least ``least`` σ, are
+        answers. Each as (its direction, the move along it, the latent 1 x D). Empty for the
+        gradient solver and before a step."""
+        if self._problem is None or self.semantic.strength <= 0.0:
+            return []
+        matrix, linear, limit = self._problem
+        settings = self.semantic
+        diagonal = matrix.diagonal().clamp_min(1e-12)
+        alone = -linear / diagonal  # each direction's own best amount, then scaled into the trust region
+        alone = alone * torch.clamp(limit / (alone.square() * self.costs[0]).sqrt().clamp_min(1e-12), max=1.0)
+        values = 2 * linear * alone + diagonal * alone.square()
+        found: list[tuple[int, float, torch.Tensor]] = []
+        enough = share * float(values.min())
+        for k in torch.argsort(values).tolist():
+            if len(found) >= count or not float(values[k]) < min(0.0, enough):
+                break
+            if k == self._lead:
+                continue
+            chosen, amounts, _ = choose_directions(matrix, linear, self.costs[0], limit, 1, settings.added_gain, first=k)
+            offset = self._move(chosen, amounts)
+            if chosen and abs(float(offset[0, k])) >= least:
+                found.append((k, float(offset[0, k]), (self.start + offset @ self.directions.t()).detach()))
+        return found
 
     def _gradient_step(self, weights: torch.Tensor, target: torch.Tensor, radius: float) -> float:
         """The autograd force and greedy Gauss-Newton steps (``solver`` "gradient")."""

@@ -147,6 +147,7 @@ class Stroke:
             tint = PartTint(np.asarray(document.crop), brush.color, float(brush.reach))
             self.tint = tint if tint.active else None
         self.target = color_target(brush.color, document.device)
+        self.names = tuple(attributes.names) if attributes is not None else ()  # the named directions lead the basis
         self.recolouring = False  # True once the stroke's hue has found a part to recolour
         self.on_skin = False  # True once it has found only the face's own skin (and stopped asking the model)
         self.optimizer = make_stroke(document, brush, attributes)
@@ -204,6 +205,28 @@ class Stroke:
         if current is not None and current is not self.start_tint and np.array_equal(current, tint):
             return None
         return readonly(tint)
+
+    def alternatives(self, count: int = 3) -> list[tuple[str, np.ndarray]]:
+        """Other answers the model has to this stroke (SemanticStroke.alternatives): (a label naming
+        the direction each leads with, its latent). None for a stroke that recoloured a part, found
+        only skin, or was not solved on the measured changes."""
+        if not isinstance(self.optimizer, SemanticStroke) or self.recolouring or self.on_skin:
+            return []
+        from npe.editing.attributes import format_sigma
+
+        found = []
+        for index, amount, latent in self.optimizer.alternatives(count):
+            label = f"{self.direction_label(index)} {format_sigma(round(amount, 1))}"
+            found.append((label, latent[0].cpu().numpy().astype(np.float32)))
+        return found
+
+    def direction_label(self, index: int) -> str:
+        """The user's name of semantic_basis's column ``index``: an attribute's, or "Principal direction N"."""
+        from npe.editing.attributes import display_name
+
+        if index < len(self.names):
+            return display_name(self.names[index])
+        return f"Principal direction {index - len(self.names) + 1}"
 
     def latents(self) -> tuple[np.ndarray, np.ndarray]:
         """(z at the start, z now) as float32 arrays: the stroke's undo record."""

@@ -1,11 +1,13 @@
 """The history panel: every undo step by name, the current one selected, undone ones dimmed;
-clicking a step jumps there (the session's own history is the list, so it always matches)."""
+clicking a step jumps there (the session's own history is the list, so it always matches). Above
+it, after a stroke, the other ways the model has to make that stroke's change (iGAN's candidates:
+a dark stroke across the eyes as glasses, or as eye shadow), each a thumbnail to click."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QFont, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QVBoxLayout, QWidget
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QIcon, QImage, QPalette, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QHBoxLayout, QLabel, QListView, QToolButton, QVBoxLayout, QWidget
 
 from npe.ui.frames import HistoryInfo
 
@@ -54,10 +56,60 @@ class HistoryModel(QAbstractListModel):
         return None
 
 
+THUMBNAIL = 56  # pixels of an alternative's preview
+BUTTON_WIDTH = THUMBNAIL + 18  # three side by side fit the dock without widening it
+
+
+class AlternativesStrip(QWidget):
+    """The last stroke's other answers as thumbnail buttons (hidden when there are none)."""
+
+    chosen = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("Other ways for this stroke:")
+        self.title.setObjectName("alternativesTitle")
+        self.row = QHBoxLayout()
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self.row.setSpacing(6)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addLayout(self.row)
+        self.buttons: list[QToolButton] = []
+        self.setVisible(False)
+
+    def set_alternatives(self, alternatives: tuple[tuple[str, QImage], ...]) -> None:
+        while self.row.count():  # the old buttons and the stretch after them
+            item = self.row.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.buttons = []
+        for index, (label, image) in enumerate(alternatives):
+            button = QToolButton()
+            button.setObjectName(f"alternative{index}")
+            button.setIcon(QIcon(QPixmap.fromImage(image.scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))))
+            button.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+            name = label.rsplit(" ", 2)[0]  # "Eyeglasses +2.1 σ" -> "Eyeglasses"
+            button.setFixedWidth(BUTTON_WIDTH)
+            button.setText(button.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, BUTTON_WIDTH - 22))
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            button.setToolTip(f"Paint the last stroke as {label} instead (one undo step)")
+            button.setAccessibleName(f"Paint as {label}")
+            button.clicked.connect(lambda _=False, i=index: self.chosen.emit(i))
+            self.row.addWidget(button)
+            self.buttons.append(button)
+        self.row.addStretch(1)
+        self.setVisible(bool(self.buttons))
+
+
 class HistoryPanel(QWidget):
     """See the module doc."""
 
     jumpRequested = Signal(int)
+    alternativeChosen = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,8 +122,11 @@ class HistoryPanel(QWidget):
         self.view.setUniformItemSizes(True)
         self.view.setAccessibleName("Edit history")
         self.view.clicked.connect(self._clicked)
+        self.alternatives = AlternativesStrip()
+        self.alternatives.chosen.connect(self.alternativeChosen)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 8)
+        layout.addWidget(self.alternatives)
         layout.addWidget(self.view)
 
     def set_history(self, history: HistoryInfo, origin: str = "Original") -> None:
@@ -79,6 +134,9 @@ class HistoryPanel(QWidget):
         current = self.model.index(history.index)
         self.view.setCurrentIndex(current)
         self.view.scrollTo(current)
+
+    def set_alternatives(self, alternatives: tuple[tuple[str, QImage], ...]) -> None:
+        self.alternatives.set_alternatives(alternatives)
 
     def _clicked(self, index: QModelIndex) -> None:
         if index.isValid() and index.row() != self.model.current:
