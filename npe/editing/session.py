@@ -255,16 +255,24 @@ class EditSession(HistoryActions, AttributeActions):
 
     @property
     def stroke_alternatives(self) -> list[tuple[str, np.ndarray]]:
-        """Other ways the model can make the last stroke's change (iGAN's candidates): (a label
-        naming the direction each leads with, its latent), while that stroke (or one of these, once
-        chosen) is the last thing done; empty otherwise. A dark stroke across the eyes may read
-        as glasses or as shadow: the stroke picks one, these are the others."""
+        """The ways the model can make the last stroke's change (iGAN's candidates): the stroke's
+        own answer first, then the others, as (a label naming the direction each leads with, its
+        latent), while that stroke (or one of these, once chosen) is the last thing done; empty
+        otherwise. A dark stroke across the eyes may read as glasses or as shadow: the stroke
+        picks one, these are the others."""
         return list(self._alternatives) if self.document.latent_revision in self._alternatives_at else []
+
+    @property
+    def current_alternative(self) -> int | None:
+        """Which of stroke_alternatives the document shows now (None: none of them)."""
+        latent = self.latent
+        return next((i for i, (_, other) in enumerate(self.stroke_alternatives) if np.array_equal(other, latent)), None)
 
     @_action
     def use_alternative(self, index: int) -> bool:
-        """Make the last stroke the model's ``index``-th other answer (stroke_alternatives), keeping its
-        reach and colour: one undo step, "Paint as <label>". The others stay on offer."""
+        """Make the last stroke the model's ``index``-th answer (stroke_alternatives), keeping its reach
+        and colour: one undo step, "Paint as <label>" (none if it is the one shown). The others stay
+        on offer."""
         alternatives = self.stroke_alternatives
         if not 0 <= index < len(alternatives):
             raise SessionError(f"There is no alternative {index} for the last stroke (there are {len(alternatives)}).")

@@ -61,7 +61,7 @@ class EditorController(QObject):
     warned = Signal(str)  # a one-line warning for the status bar (a damaged companion file...)
     hinted = Signal(str)  # a passing hint for the status bar (a colour painted on skin carried nothing)
     facesFound = Signal(object)  # npe.editing.face_choice.FaceReport of the photo just opened
-    alternativesChanged = Signal(object)  # the last stroke's other answers: tuple of (label, QImage preview), () for none
+    alternativesChanged = Signal(object)  # the last stroke's answers: tuple of (label, QImage preview, shown now), () for none
 
     def __init__(self, workspace: Workspace | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -59,7 +59,7 @@ class Frame:
     attribute_values: np.ndarray | None = None  # the named sliders' positions (derived from z)
     source: SourceInfo | None = None
     history: HistoryInfo | None = None
-    alternatives: tuple[tuple[str, QImage], ...] | None = None  # the last stroke's other answers (label, preview)
+    alternatives: tuple[tuple[str, QImage, bool], ...] | None = None  # the last stroke's answers (label, preview, shown now)
     timed: bool = False  # a model update (brush/latent step): its time goes to the status bar
 
 
@@ -96,7 +96,9 @@ def build_frame(session: EditSession, changed: set[str], *, seq: int, job: str, 
         )
         # After every step (a stroke's end among them): what else the last stroke could have been.
         labels = [label for label, _ in session.stroke_alternatives]
-        alternatives = tuple(zip(labels, map(to_qimage, session.alternative_previews()))) if labels else ()
+        current = session.current_alternative
+        previews = map(to_qimage, session.alternative_previews()) if labels else iter(())
+        alternatives = tuple((label, preview, i == current) for i, (label, preview) in enumerate(zip(labels, previews)))
     return Frame(
         seq=seq, job=job, elapsed_ms=(time.perf_counter() - started) * 1000.0, image=image, change_mask=change,
         protect=protect, latent=latent, direction_values=values, attribute_values=attributes, source=source, history=history,

@@ -257,8 +257,14 @@ def test_the_alternatives_are_the_other_directions_that_make_the_paint_each_alon
         assert float(latent[0, k]) == pytest.approx(amount)
         assert torch.count_nonzero(latent[0]) == 1  # that direction alone
     assert stroke.alternatives(count=1, share=0.2, least=0.1)[0][0] == 1
+    answers = stroke.answers()  # the stroke's own answer first, then the others (default filters)
+    assert answers[0][0] == 0 and torch.equal(answers[0][2], stroke.latent) and answers[0][1] == pytest.approx(float(stroke.latent[0, 0]))
+    assert [k for k, _, _ in answers[1:]] == [k for k, _, _ in stroke.alternatives()]
     assert [k for k, _, _ in stroke.alternatives(count=3, share=0.2, least=10.0)] == []  # each moves less than 10 σ
     darkening = _stroke([spot, -0.8 * spot], [1.0, 1.0], SemanticObjective(reach=2.0, feather=2.0, spread=2.0, limit=100.0, growth=100.0))
     _paint(darkening, steps=3)
     (k, amount, _), = darkening.alternatives(count=3, share=0.2, least=0.1)
     assert k == 1 and amount < -0.1
+    alone = _stroke([spot, _patch(slice(0, 3), slice(0, 3))], [1.0, 1.0])
+    _paint(alone, steps=3)
+    assert alone.alternatives() == [] and alone.answers() == []  # nothing else makes the paint: nothing to choose

@@ -659,9 +659,11 @@ def test_the_last_strokes_alternatives_can_replace_it_as_one_undo_step(session, 
     (preview,) = session.alternative_previews()
     assert preview.shape == (session.resolution, session.resolution, 3)
     np.testing.assert_array_equal(session.latent, painted)  # previews leave the document alone
-    assert session.use_alternative(0)
+    assert session.current_alternative is None
+    assert session.use_alternative(0) and session.current_alternative == 0
+    assert not session.use_alternative(0)  # the one shown: no step
     np.testing.assert_array_equal(session.latent, other)
-    assert session.history_labels == ["Paint", "Paint as Smiling +1.5 σ"]
+    assert session.history_labels == ["Paint", "Paint as Smiling +1.5 σ"]  # one step
     np.testing.assert_array_equal(session.result_crop(), preview)  # the preview was that result, reach kept
     assert len(session.stroke_alternatives) == 1  # still on offer once one is chosen
     session.undo()

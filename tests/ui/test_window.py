@@ -471,13 +471,15 @@ def test_a_strokes_other_ways_show_as_thumbnails_and_one_click_paints_it_so(qtbo
     buttons = panel.alternatives.buttons
     assert panel.alternatives.isVisible() and len(buttons) == 2
     assert "Eyeglasses +2 σ" in buttons[0].toolTip() and not buttons[0].icon().isNull()
+    assert not any(button.isChecked() for button in buttons)  # the stroke's latent is neither of these
     buttons[1].click()
     wait(editor)
     QApplication.processEvents()
     assert editor.controller.history.labels == ("Paint", "Paint as Heavy makeup −1 σ")
     np.testing.assert_array_equal(editor.controller.session.latent, -other)
     np.testing.assert_array_equal(editor.window.latent_panel.grid.values(), -other)
-    assert len(panel.alternatives.buttons) == 2  # the others stay on offer
+    buttons = panel.alternatives.buttons
+    assert len(buttons) == 2 and buttons[1].isChecked() and not buttons[0].isChecked()  # all stay on offer, this one shown
     editor.window.named_actions["undo"].trigger()
     wait(editor)
     QApplication.processEvents()

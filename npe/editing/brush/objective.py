@@ -521,6 +521,14 @@ class SemanticStroke(LocalStroke):
                 found.append((k, float(offset[0, k]), (self.start + offset @ self.directions.t()).detach()))
         return found
 
+    def answers(self, count: int = 3) -> list[tuple[int, float, torch.Tensor]]:
+        """The stroke's own answer (its leading direction, the move along it, its latent) followed by
+        its ``alternatives(count)``; empty when there are no alternatives (nothing to choose from)."""
+        others = self.alternatives(count)
+        if not others or self._lead is None:
+            return []
+        return [(self._lead, float(self.offset[0, self._lead]), self.latent)] + others
+
     def _gradient_step(self, weights: torch.Tensor, target: torch.Tensor, radius: float) -> float:
         """The autograd force and greedy Gauss-Newton steps (``solver`` "gradient")."""
         settings = self.semantic

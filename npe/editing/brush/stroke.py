@@ -207,15 +207,16 @@ class Stroke:
         return readonly(tint)
 
     def alternatives(self, count: int = 3) -> list[tuple[str, np.ndarray]]:
-        """Other answers the model has to this stroke (SemanticStroke.alternatives): (a label naming
-        the direction each leads with, its latent). None for a stroke that recoloured a part, found
-        only skin, or was not solved on the measured changes."""
+        """The answers the model has to this stroke (SemanticStroke.answers): its own first, then up
+        to ``count`` others, as (a label naming the direction each leads with and its move, its
+        latent). None for a stroke that recoloured a part, found only skin, or was not solved on
+        the measured changes, or that has no other answer."""
         if not isinstance(self.optimizer, SemanticStroke) or self.recolouring or self.on_skin:
             return []
         from npe.editing.attributes import format_sigma
 
         found = []
-        for index, amount, latent in self.optimizer.alternatives(count):
+        for index, amount, latent in self.optimizer.answers(count):
             label = f"{self.direction_label(index)} {format_sigma(round(amount, 1))}"
             found.append((label, latent[0].cpu().numpy().astype(np.float32)))
         return found

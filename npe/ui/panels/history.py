@@ -1,7 +1,8 @@
 """The history panel: every undo step by name, the current one selected, undone ones dimmed;
 clicking a step jumps there (the session's own history is the list, so it always matches). Above
-it, after a stroke, the other ways the model has to make that stroke's change (iGAN's candidates:
-a dark stroke across the eyes as glasses, or as eye shadow), each a thumbnail to click."""
+it, after a stroke, the ways the model has to make that stroke's change (iGAN's candidates: a dark
+stroke across the eyes as glasses, or as eye shadow): the stroke's own and up to three others,
+each a thumbnail to click."""
 
 from __future__ import annotations
 
@@ -56,18 +57,19 @@ class HistoryModel(QAbstractListModel):
         return None
 
 
-THUMBNAIL = 56  # pixels of an alternative's preview
-BUTTON_WIDTH = THUMBNAIL + 18  # three side by side fit the dock without widening it
+THUMBNAIL = 48  # pixels of an answer's preview
+BUTTON_WIDTH = THUMBNAIL + 10  # four side by side fit the dock without widening it
 
 
 class AlternativesStrip(QWidget):
-    """The last stroke's other answers as thumbnail buttons (hidden when there are none)."""
+    """The last stroke's answers as thumbnail buttons, the one shown now checked (hidden when there
+    is nothing to choose from)."""
 
     chosen = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel("Other ways for this stroke:")
+        self.title = QLabel("Ways to make this stroke:")
         self.title.setObjectName("alternativesTitle")
         self.row = QHBoxLayout()
         self.row.setContentsMargins(0, 0, 0, 0)
@@ -80,15 +82,17 @@ class AlternativesStrip(QWidget):
         self.buttons: list[QToolButton] = []
         self.setVisible(False)
 
-    def set_alternatives(self, alternatives: tuple[tuple[str, QImage], ...]) -> None:
+    def set_alternatives(self, alternatives: tuple[tuple[str, QImage, bool], ...]) -> None:
         while self.row.count():  # the old buttons and the stretch after them
             item = self.row.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         self.buttons = []
-        for index, (label, image) in enumerate(alternatives):
+        for index, (label, image, shown) in enumerate(alternatives):
             button = QToolButton()
+            button.setCheckable(True)
+            button.setChecked(shown)
             button.setObjectName(f"alternative{index}")
             button.setIcon(QIcon(QPixmap.fromImage(image.scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))))
             button.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
@@ -96,9 +100,9 @@ class AlternativesStrip(QWidget):
             button.setFixedWidth(BUTTON_WIDTH)
             button.setText(button.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, BUTTON_WIDTH - 22))
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-            button.setToolTip(f"Paint the last stroke as {label} instead (one undo step)")
+            button.setToolTip(f"{label}: shown now" if shown else f"Paint the last stroke as {label} instead (one undo step)")
             button.setAccessibleName(f"Paint as {label}")
-            button.clicked.connect(lambda _=False, i=index: self.chosen.emit(i))
+            button.clicked.connect(lambda _=False, i=index, b=button, s=shown: b.setChecked(True) if s else self.chosen.emit(i))
             self.row.addWidget(button)
             self.buttons.append(button)
         self.row.addStretch(1)
@@ -135,7 +139,7 @@ class HistoryPanel(QWidget):
         self.view.setCurrentIndex(current)
         self.view.scrollTo(current)
 
-    def set_alternatives(self, alternatives: tuple[tuple[str, QImage], ...]) -> None:
+    def set_alternatives(self, alternatives: tuple[tuple[str, QImage, bool], ...]) -> None:
         self.alternatives.set_alternatives(alternatives)
 
     def _clicked(self, index: QModelIndex) -> None:
