@@ -19,7 +19,11 @@ judge (benchmarks/attribute_classifier.py: trained with paint augmentation), per
              <= 8/255 at the 99th percentile
   respond    the mean luminance under the brush moves >= 0.04 the way the colour asks
 
-and writes an original | paint | brushes grid per edit to --grid-dir (outside git: CelebA images
+With --answers, each semantic stroke is also painted to its end and its answers (the window's "Ways to
+make this stroke": its own, then the model's others) judged as crop composites: the unpainted hit by
+the stroke's own answer and by any one of them (iGAN's top-k).
+
+It writes an original | paint | brushes grid per edit to --grid-dir (outside git: CelebA images
 may not be committed), a green bar under a cell where the judge reads the edit's attribute.
 Opened sessions are cached as .npe files in --sessions (fitting a photo takes about a second).
 Uses 1 torch thread.
@@ -202,6 +206,20 @@ def paint_with(session, points, color, edit: Edit, objective: str, strength: flo
     return result, timings
 
 
+def answers_with(session, points, color, edit: Edit, strength: float = 1.0) -> list[np.ndarray]:
+    """The semantic stroke's answers (EditSession.stroke_alternatives: its own first, then the others)
+    as crop composites at model resolution (its own alone when it has no others; none if it changed
+    nothing); the session is left as it was."""
+    session.begin_stroke(color=color, radius=RADIUS, reach=edit.reach, objective="semantic", strength=strength)
+    for x, y in points:
+        session.stroke_to(x, y)
+    if not session.end_stroke():
+        return []
+    crops = session.alternative_previews() or [np.array(session.result_crop())]
+    session.undo()
+    return crops
+
+
 def _grid(rows: list[list[np.ndarray]], path: Path, window: tuple[int, int, int, int], per_line: int = 3, zoom: int = 3,
           marks: list[list[bool]] | None = None) -> None:
     """Per face the ``window`` (x0, y0, x1, y1: the face box) of each image side by side, ``zoom``x;
@@ -236,7 +254,7 @@ def _p(values, q):
 
 
 def run_edit(edit: Edit, model, attributes, judge, brushes: list[str], count: int, grid_dir: Path | None, cache: Path | None,
-             strength: float = 1.0) -> dict:
+             strength: float = 1.0, answers: bool = False) -> dict:
     from npe.data.faces import aligned_crop_box, crop_face
 
     from attribute_classifier import PAINTED, RESOLUTION
@@ -247,6 +265,7 @@ def run_edit(edit: Edit, model, attributes, judge, brushes: list[str], count: in
     crops: dict[str, list[np.ndarray]] = {column: [] for column in columns}
     figures: dict[str, list[dict]] = {brush: [] for brush in brushes}
     rows = []
+    answer_crops: list[list[np.ndarray]] = []  # per face, with ``answers``: the semantic stroke's answers
     for name in names:
         photo = photos[name]
         box = aligned_crop_box(photo.shape[1], photo.shape[0])  # the framing the model was trained on
@@ -258,6 +277,8 @@ def run_edit(edit: Edit, model, attributes, judge, brushes: list[str], count: in
             result, timings = paint_with(session, points, color, edit, brush, strength)
             figures[brush].append({**measure(photo, result, points, edit), "steps_ms": timings[3:]})
             row.append(result)
+        if answers:
+            answer_crops.append(answers_with(session, points, color, edit, strength))
         rows.append(row)
         for column, image in zip(columns, row):
             crops[column].append(crop_face(image, box, RESOLUTION))
@@ -293,6 +314,18 @@ def run_edit(edit: Edit, model, attributes, judge, brushes: list[str], count: in
         kept = " ".join(f"{name[:4]} {value:4.0%}" for name, value in line["kept"].items())
         print(f"    {column:<10} hit {line['hit']:6.1%}  unpainted hit {line['believed']:6.1%}  painted {line['painted']:.3f}  "
               f"identity {line['identity']:6.1%} ({kept}){extra}", flush=True)
+    if answers and painted is not None:
+        found, own, offered = [], [], []
+        for crops_of_face in answer_crops:
+            if not crops_of_face:
+                found.append(False), own.append(False), offered.append(0)
+                continue
+            p = judge.probabilities(np.stack(crops_of_face))
+            believed = (p[:, reads] > 0.5).any(axis=1) & (p[:, painted] < 0.5)
+            found.append(bool(believed.any())), own.append(bool(believed[0])), offered.append(len(crops_of_face))
+        summary["answers"] = {"own": float(np.mean(own)), "any": float(np.mean(found)), "offered": float(np.mean(offered))}
+        print(f"    answers    unpainted hit by the stroke's own {np.mean(own):6.1%}, by one of its answers {np.mean(found):6.1%} "
+              f"({np.mean(offered):.1f} answers a stroke, crop composites)", flush=True)
     if grid_dir is not None and names:
         grid_dir.mkdir(parents=True, exist_ok=True)
         photo = photos[names[0]]
@@ -316,6 +349,8 @@ def main() -> None:
     parser.add_argument("--judge", type=Path, help="judge weights (default: the committed paint-robust judge)")
     parser.add_argument("--strength", type=float, default=1.0, help="the brush's strength setting (default 1: the editor's 100%%)")
     parser.add_argument("--solver", choices=("finite", "gradient"), help="the semantic brush's solver (default: the editor's)")
+    parser.add_argument("--answers", action="store_true",
+                        help="also paint each stroke to its end and judge its answers (the window's 'Ways to make this stroke')")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.solver:
@@ -340,7 +375,7 @@ def main() -> None:
     started = time.time()
     for edit in EDITS:
         if args.edit is None or edit.name in args.edit:
-            run_edit(edit, model, attributes, judge, args.brush, args.limit, args.grid_dir, cache, args.strength)
+            run_edit(edit, model, attributes, judge, args.brush, args.limit, args.grid_dir, cache, args.strength, args.answers)
     print(f"({time.time() - started:.0f} s)")
 
 
