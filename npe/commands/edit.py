@@ -79,6 +79,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
             )
             if session.stroke_hint:
                 print(f"npe: stroke {number + 1}: {session.stroke_hint}", file=sys.stderr)
+            _answer(session, number, args.answer[number] if len(args.answer) > 1 else (args.answer[0] if args.answer else 0))
         said = len(workspace.warnings)
         written = workspace.export_png(args.output, crop_only=args.crop_only, strip_metadata=args.strip_metadata)
     except DoubtfulFaceError as exc:
@@ -94,9 +95,28 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     return 0
 
 
+def _answer(session: EditSession, number: int, chosen: int) -> None:
+    """List the ways the model has to make stroke ``number`` (stderr) and paint it the ``chosen`` one."""
+    ways = session.stroke_alternatives
+    if ways:
+        listed = ", ".join(f"{i} {label}" + (" (its own)" if i == 0 else "") for i, (label, _) in enumerate(ways))
+        print(f"npe: stroke {number + 1}: ways to make it: {listed}; pick one with --answer N", file=sys.stderr)
+    if chosen == 0:
+        return
+    if not ways:
+        raise UserError(f"stroke {number + 1} has no other way to make it than its own (--answer {chosen}): give --answer 0 for it")
+    if chosen >= len(ways):
+        raise UserError(f"stroke {number + 1} has {len(ways)} ways to make it (0-{len(ways) - 1}), not --answer {chosen}")
+    session.use_alternative(chosen)
+
+
 def _check_options(args: argparse.Namespace, colors: list[tuple[int, int, int]], strokes: list[list[tuple[float, float]]]) -> None:
     if len(colors) not in (1, len(strokes)) and strokes:
         raise UserError(f"give one --color for all strokes or one per stroke: got {len(colors)} colours for {len(strokes)} strokes")
+    if len(args.answer) not in (0, 1, len(strokes)) or (args.answer and not strokes):
+        raise UserError(f"give one --answer for all strokes or one per stroke: got {len(args.answer)} for {len(strokes)} strokes")
+    if any(answer < 0 for answer in args.answer):
+        raise UserError(f"--answer must be 0 or more (0: the stroke's own way), got {min(args.answer)}")
     if args.radius is not None and not (math.isfinite(args.radius) and args.radius > 0):
         raise UserError(f"--radius must be a positive number of pixels, got {args.radius:g}")
     if args.strength is not None and not (math.isfinite(args.strength) and args.strength >= 0):

@@ -71,6 +71,8 @@ def test_edit_astronaut_full_and_crop(weights, astronaut_path, tmp_path, capsys)
         (["--direction", "x"], "K=VALUE"),
         (["--direction", "0=1"], "no principal directions"),
         (["--radius", "-3"], "--radius"),
+        (["--answer", "1"], "one --answer for all strokes or one per stroke"),
+        (["--stroke", "1,1", "--answer", "-1"], "0 or more"),
     ],
 )
 def test_bad_arguments_give_one_line_errors(weights, tmp_path, capsys, argv, message):
@@ -152,3 +154,27 @@ def test_edit_a_face_from_the_users_collection(weights, collection, tmp_path, ca
         _edit_with(Workspace(collection_loader=load), "--index", 99, "--dataset", "faces.zip", "-o", out, "--weights", weights)
     code, _, stderr = _run(capsys, "--dataset", "faces.zip", "-o", out, "--weights", weights)
     assert code == 2 and "nothing to edit" in stderr
+
+
+def test_each_stroke_lists_its_ways_and_answer_paints_one(weights, tmp_path, capsys, monkeypatch):
+    """The ways come from the stroke (EditSession.stroke_alternatives; the objective's own are pinned
+    in test_semantic_brush.py): listed on stderr, --answer N paints the N-th as a second step."""
+    from npe.editing.brush.stroke import Stroke
+
+    ways = [("Smiling +2 σ", np.zeros(16, np.float32)), ("Heavy makeup +1.5 σ", np.full(16, 0.5, np.float32))]
+    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: list(ways))
+    out = tmp_path / "out.png"
+    stroke = ["--index", 0, "-o", out, "--weights", weights, "--stroke", "8,16,24,16", "--radius", 5]
+    code, stdout, stderr = _run(capsys, *stroke)
+    assert code == 0, stderr
+    assert "stroke 1: ways to make it: 0 Smiling +2 σ (its own), 1 Heavy makeup +1.5 σ; pick one with --answer N" in stderr
+    assert "1 edit step(s)" in stdout
+    code, stdout, stderr = _run(capsys, *stroke, "--answer", 1)
+    assert code == 0, stderr
+    with Image.open(out) as image:
+        assert image.text["npe-edits"] == "Paint; Paint as Heavy makeup +1.5 σ"
+    code, _, stderr = _run(capsys, *stroke, "--answer", 2)
+    assert code == 2 and "has 2 ways to make it (0-1), not --answer 2" in stderr
+    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [])
+    code, _, stderr = _run(capsys, *stroke, "--answer", 1)
+    assert code == 2 and "no other way" in stderr
