@@ -470,7 +470,7 @@ def test_a_strokes_other_ways_show_as_thumbnails_and_one_click_paints_it_so(qtbo
     QApplication.processEvents()
     buttons = panel.alternatives.buttons
     assert panel.alternatives.isVisible() and len(buttons) == 2
-    assert "Eyeglasses +2 σ" in buttons[0].toolTip() and not buttons[0].icon().isNull()
+    assert "Eyeglasses +2 σ" in buttons[0].toolTip() and "data:image/png;base64," in buttons[0].toolTip() and not buttons[0].icon().isNull()
     assert not any(button.isChecked() for button in buttons)  # the stroke's latent is neither of these
     buttons[1].click()
     wait(editor)

@@ -6,7 +6,9 @@ each a thumbnail to click."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
+import html
+
+from PySide6.QtCore import QAbstractListModel, QBuffer, QByteArray, QIODevice, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QHBoxLayout, QLabel, QListView, QToolButton, QVBoxLayout, QWidget
 
@@ -58,6 +60,19 @@ class HistoryModel(QAbstractListModel):
 
 
 THUMBNAIL = 48  # pixels of an answer's preview
+TOOLTIP_SIZE = 160  # the same preview, larger, in the button's tooltip
+
+
+def _inline_image(image: QImage, size: int) -> str:
+    """``image`` scaled to ``size`` pixels as an HTML <img> with the PNG inline (for a tooltip)."""
+    scaled = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    scaled.save(buffer, "PNG")  # type: ignore[call-overload]  # PySide6 takes the format as str; its stubs say bytes
+    return f'<img src="data:image/png;base64,{bytes(data.toBase64().data()).decode("ascii")}" width="{scaled.width()}" height="{scaled.height()}">'
+
+
 BUTTON_WIDTH = THUMBNAIL + 10  # four side by side fit the dock without widening it
 
 
@@ -100,7 +115,8 @@ class AlternativesStrip(QWidget):
             button.setFixedWidth(BUTTON_WIDTH)
             button.setText(button.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, BUTTON_WIDTH - 22))
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-            button.setToolTip(f"{label}: shown now" if shown else f"Paint the last stroke as {label} instead (one undo step)")
+            what = f"{label}: shown now" if shown else f"Paint the stroke as {label} (one undo step)"
+            button.setToolTip(f"<p style='white-space:pre'>{html.escape(what)}</p><p>{_inline_image(image, TOOLTIP_SIZE)}</p>")
             button.setAccessibleName(f"Paint as {label}")
             button.clicked.connect(lambda _=False, i=index, b=button, s=shown: b.setChecked(True) if s else self.chosen.emit(i))
             self.row.addWidget(button)
