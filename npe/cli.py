@@ -168,8 +168,9 @@ def _edit_parser(commands: argparse._SubParsersAction, summary: str) -> None:
     edit.add_argument("--strength", type=float, default=None, help="brush strength (default: 1.0)")
     edit.add_argument("--steps", type=int, default=None, help="brush steps per position (each also widens how far the stroke may move z)")
     edit.add_argument("--reach", type=float, default=None, metavar="PX", help="how far a stroke's change may spread beyond the brush, in pixels of the model's face crop (default 4: local; 16: e.g. hair from a forehead stroke)")
+    edit.add_argument("--ways", action="store_true", help="list the ways the model has to make each stroke (on stderr), to pick one with --answer")
     edit.add_argument("--answer", action="append", type=int, default=[], metavar="N",
-                      help="paint the stroke the model's N-th way (each stroke lists its ways on stderr; 0: its own, the default); one for all strokes, or one per stroke")
+                      help="paint the stroke the model's N-th way (as --ways lists them; 0: its own, the default); one for all strokes, or one per stroke")
     edit.add_argument("--no-tune", action="store_true", help="skip fitting the model to the photo when it is opened (faster; the reconstruction is the encoder's)")
     edit.add_argument("--protect", action="append", default=[], metavar="X1,Y1,X2,Y2,...", help="paint the protect mask along these positions (same radius)")
     edit.add_argument("--direction", action="append", default=[], metavar="K=VALUE", help="move along principal direction K by VALUE (standard deviations)")

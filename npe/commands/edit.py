@@ -79,7 +79,7 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
             )
             if session.stroke_hint:
                 print(f"npe: stroke {number + 1}: {session.stroke_hint}", file=sys.stderr)
-            _answer(session, number, args.answer[number] if len(args.answer) > 1 else (args.answer[0] if args.answer else 0))
+            _answer(session, number, args.answer[number] if len(args.answer) > 1 else (args.answer[0] if args.answer else 0), args.ways)
         said = len(workspace.warnings)
         written = workspace.export_png(args.output, crop_only=args.crop_only, strip_metadata=args.strip_metadata)
     except DoubtfulFaceError as exc:
@@ -95,18 +95,19 @@ def edit_command(args: argparse.Namespace, workspace: Workspace | None = None) -
     return 0
 
 
-def _answer(session: EditSession, number: int, chosen: int) -> None:
-    """List the ways the model has to make stroke ``number`` (stderr) and paint it the ``chosen`` one."""
+def _answer(session: EditSession, number: int, chosen: int, show: bool) -> None:
+    """Paint stroke ``number`` the ``chosen`` way the model has to make it (0: its own); with ``show``,
+    list the ways on stderr first."""
     ways = session.stroke_alternatives
-    if ways:
-        listed = ", ".join(f"{i} {label}" + (" (its own)" if i == 0 else "") for i, (label, _) in enumerate(ways))
-        print(f"npe: stroke {number + 1}: ways to make it: {listed}; pick one with --answer N", file=sys.stderr)
+    listed = ", ".join(f"{i} {label}" + (" (its own)" if i == 0 else "") for i, (label, _) in enumerate(ways))
+    if show:
+        print(f"npe: stroke {number + 1}: " + (f"ways to make it: {listed}" if ways else "no other way to make it than its own"), file=sys.stderr)
     if chosen == 0:
         return
     if not ways:
         raise UserError(f"stroke {number + 1} has no other way to make it than its own (--answer {chosen}): give --answer 0 for it")
     if chosen >= len(ways):
-        raise UserError(f"stroke {number + 1} has {len(ways)} ways to make it (0-{len(ways) - 1}), not --answer {chosen}")
+        raise UserError(f"stroke {number + 1} has {len(ways)} ways to make it ({listed}), not --answer {chosen}")
     session.use_alternative(chosen)
 
 
