@@ -674,3 +674,12 @@ def test_the_last_strokes_alternatives_can_replace_it_as_one_undo_step(session, 
     monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [])
     _paint_dark(session)
     assert session.stroke_alternatives == [] and session.alternative_previews() == []
+
+
+def test_a_stroke_that_never_touches_the_face_box_says_why_nothing_changed(session):
+    start = session.latent
+    assert not session.paint([(10.0, 130.0), (30.0, 135.0)], color=BLACK, radius=6)  # the box spans x 60-140, y 30-110
+    np.testing.assert_array_equal(session.latent, start)
+    assert session.stroke_hint is not None and "face box" in session.stroke_hint
+    _paint_dark(session)
+    assert session.stroke_hint is None

@@ -150,6 +150,7 @@ class Stroke:
         self.names = tuple(attributes.names) if attributes is not None else ()  # the named directions lead the basis
         self.recolouring = False  # True once the stroke's hue has found a part to recolour
         self.on_skin = False  # True once it has found only the face's own skin (and stopped asking the model)
+        self.touched = False  # True once the brush has touched the face box (outside it nothing can change)
         self.optimizer = make_stroke(document, brush, attributes)
 
     def move_to(self, x: float, y: float) -> bool:
@@ -160,6 +161,7 @@ class Stroke:
         found = weights_at(self.document, x, y, self.brush.radius)
         if found is None:
             return False
+        self.touched = True
         weights, centre, radius = found
         before = self.optimizer.latent
         tint = self._carry(weights)
@@ -185,7 +187,10 @@ class Stroke:
 
     @property
     def hint(self) -> str | None:
-        """What to tell the user when the stroke's hue found only skin (and so changed little or nothing)."""
+        """What to tell the user when the stroke could change nothing: it never touched the face box, or
+        its hue found only skin."""
+        if not self.touched:
+            return "Only the face inside the face box can change: paint on the face, or move the box (Face box tool, X) over what to edit."
         if not self.on_skin or self.recolouring:
             return None
         return "A colour on skin changes nothing: paint it on lips, eyes or hair (the eyedropper's skin colour reshapes skin)."
