@@ -81,10 +81,11 @@ class EditSession(HistoryActions, AttributeActions):
         self._history = history if history is not None else History()
         self._stroke: Stroke | None = None
         self.stroke_hint: str | None = None  # what the last finished stroke should tell the user (Stroke.hint)
-        # The last stroke's other answers (label, latent) and the latent revisions at which they hold:
-        # after the stroke, and after each of them chosen (use_alternative).
+        # The last stroke's answers (label, latent; its own first) and the source they were made on:
+        # they hold while the document shows one of them (after the stroke, after one is chosen, and
+        # after undo or redo between those).
         self._alternatives: list[tuple[str, np.ndarray]] = []
-        self._alternatives_at: set[int] = set()
+        self._alternatives_source = -1
         if directions is None:
             from npe.editing.directions import find_directions
 
@@ -248,7 +249,7 @@ class EditSession(HistoryActions, AttributeActions):
         pushed = self._push(LatentRecord(stroke.brush.label, readonly(before), readonly(after), stroke.start_limit, self.document.limit,
                                          stroke.start_tint, tint))
         self._alternatives = [(label, readonly(latent)) for label, latent in alternatives]
-        self._alternatives_at = {self.document.latent_revision}
+        self._alternatives_source = self.document.source_revision
         if stroke.brush.objective == "semantic":
             prepare_stroke(self.document, self._brush_attributes())  # the next stroke starts from here
         return pushed
@@ -257,10 +258,14 @@ class EditSession(HistoryActions, AttributeActions):
     def stroke_alternatives(self) -> list[tuple[str, np.ndarray]]:
         """The ways the model can make the last stroke's change (iGAN's candidates): the stroke's
         own answer first, then the others, as (a label naming the direction each leads with, its
-        latent), while that stroke (or one of these, once chosen) is the last thing done; empty
-        otherwise. A dark stroke across the eyes may read as glasses or as shadow: the stroke
-        picks one, these are the others."""
-        return list(self._alternatives) if self.document.latent_revision in self._alternatives_at else []
+        latent), while the document shows one of them (the stroke's, or one chosen, undone to or
+        redone); empty otherwise. A dark stroke across the eyes may read as glasses or as shadow:
+        the stroke picks one, these are the others."""
+        if self.document.source_revision != self._alternatives_source:
+            return []
+        latent = self.latent
+        shown = any(np.array_equal(other, latent) for _, other in self._alternatives)
+        return list(self._alternatives) if shown else []
 
     @property
     def current_alternative(self) -> int | None:
@@ -277,9 +282,7 @@ class EditSession(HistoryActions, AttributeActions):
         if not 0 <= index < len(alternatives):
             raise SessionError(f"There is no alternative {index} for the last stroke (there are {len(alternatives)}).")
         label, latent = alternatives[index]
-        changed = self._set_latent(latent, f"Paint as {label}", limit=self.document.limit)
-        self._alternatives_at.add(self.document.latent_revision)
-        return changed
+        return self._set_latent(latent, f"Paint as {label}", limit=self.document.limit)
 
     def alternative_previews(self) -> list[np.ndarray]:
         """The result of each of stroke_alternatives at model resolution (as result_crop: uint8

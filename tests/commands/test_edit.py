@@ -161,8 +161,7 @@ def test_each_stroke_lists_its_ways_and_answer_paints_one(weights, tmp_path, cap
     in test_semantic_brush.py): listed on stderr, --answer N paints the N-th as a second step."""
     from npe.editing.brush.stroke import Stroke
 
-    ways = [("Smiling +2 σ", np.zeros(16, np.float32)), ("Heavy makeup +1.5 σ", np.full(16, 0.5, np.float32))]
-    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: list(ways))
+    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [("Smiling +2 σ", self.document.latent.copy()), ("Heavy makeup +1.5 σ", np.full(16, 0.5, np.float32))])
     out = tmp_path / "out.png"
     stroke = ["--index", 0, "-o", out, "--weights", weights, "--stroke", "8,16,24,16", "--radius", 5]
     code, stdout, stderr = _run(capsys, *stroke)

@@ -652,25 +652,35 @@ def test_the_last_strokes_alternatives_can_replace_it_as_one_undo_step(session, 
     from npe.editing.brush.stroke import Stroke
 
     other = (session.latent + 0.5).astype(np.float32)
-    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [("Smiling +1.5 σ", other)])
+    # As the stroke gives them: its own answer (the latent it ends on) first, then the others.
+    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [("Eyeglasses +2 σ", self.document.latent.copy()), ("Smiling +1.5 σ", other)])
     _paint_dark(session)
     painted = session.latent
-    assert [label for label, _ in session.stroke_alternatives] == ["Smiling +1.5 σ"]
-    (preview,) = session.alternative_previews()
+    assert [label for label, _ in session.stroke_alternatives] == ["Eyeglasses +2 σ", "Smiling +1.5 σ"]
+    own, preview = session.alternative_previews()
     assert preview.shape == (session.resolution, session.resolution, 3)
+    np.testing.assert_array_equal(own, session.result_crop())
     np.testing.assert_array_equal(session.latent, painted)  # previews leave the document alone
-    assert session.current_alternative is None
-    assert session.use_alternative(0) and session.current_alternative == 0
+    assert session.current_alternative == 0
     assert not session.use_alternative(0)  # the one shown: no step
+    assert session.use_alternative(1) and session.current_alternative == 1
     np.testing.assert_array_equal(session.latent, other)
     assert session.history_labels == ["Paint", "Paint as Smiling +1.5 σ"]  # one step
     np.testing.assert_array_equal(session.result_crop(), preview)  # the preview was that result, reach kept
-    assert len(session.stroke_alternatives) == 1  # still on offer once one is chosen
+    assert len(session.stroke_alternatives) == 2  # all still on offer once one is chosen
     session.undo()
     np.testing.assert_array_equal(session.latent, painted)
-    assert session.stroke_alternatives == []  # another step since: they no longer belong to it
+    assert session.current_alternative == 0  # undone to the stroke's own: on offer again
+    session.redo()
+    assert session.current_alternative == 1
+    session.set_latent_value(0, float(session.latent[0]) + 1.0)
+    assert session.stroke_alternatives == []  # another edit since: they no longer belong to it
     with pytest.raises(SessionError, match="no alternative 0"):
         session.use_alternative(0)
+    session.undo()
+    session.undo()
+    session.undo()
+    assert session.stroke_alternatives == []  # before the stroke
     monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [])
     _paint_dark(session)
     assert session.stroke_alternatives == [] and session.alternative_previews() == []

@@ -465,13 +465,13 @@ def test_a_strokes_other_ways_show_as_thumbnails_and_one_click_paints_it_so(qtbo
     panel = editor.window.history_panel
     assert not panel.alternatives.isVisible()
     other = np.linspace(-1, 1, 16).astype(np.float32)
-    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [("Eyeglasses +2 σ", other), ("Heavy makeup −1 σ", -other)])
+    monkeypatch.setattr(Stroke, "alternatives", lambda self, count=3: [("Eyeglasses +2 σ", self.document.latent.copy()), ("Heavy makeup −1 σ", -other)])
     drag(qtbot, editor, [(8.0, 16.0), (24.0, 16.0)])
     QApplication.processEvents()
     buttons = panel.alternatives.buttons
     assert panel.alternatives.isVisible() and len(buttons) == 2
     assert "Eyeglasses +2 σ" in buttons[0].toolTip() and "data:image/png;base64," in buttons[0].toolTip() and not buttons[0].icon().isNull()
-    assert not any(button.isChecked() for button in buttons)  # the stroke's latent is neither of these
+    assert buttons[0].isChecked() and not buttons[1].isChecked()  # the stroke's own answer is shown
     buttons[1].click()
     wait(editor)
     QApplication.processEvents()
@@ -483,4 +483,8 @@ def test_a_strokes_other_ways_show_as_thumbnails_and_one_click_paints_it_so(qtbo
     editor.window.named_actions["undo"].trigger()
     wait(editor)
     QApplication.processEvents()
-    assert not panel.alternatives.isVisible() and panel.alternatives.buttons == []
+    assert panel.alternatives.buttons[0].isChecked()  # back to the stroke's own answer
+    editor.window.named_actions["undo"].trigger()
+    wait(editor)
+    QApplication.processEvents()
+    assert not panel.alternatives.isVisible() and panel.alternatives.buttons == []  # before the stroke
