@@ -10,7 +10,7 @@ import html
 
 from PySide6.QtCore import QAbstractListModel, QBuffer, QByteArray, QIODevice, QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QImage, QPalette, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QHBoxLayout, QLabel, QListView, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QGridLayout, QLabel, QListView, QToolButton, QVBoxLayout, QWidget
 
 from npe.ui.frames import HistoryInfo
 
@@ -73,7 +73,8 @@ def _inline_image(image: QImage, size: int) -> str:
     return f'<img src="data:image/png;base64,{bytes(data.toBase64().data()).decode("ascii")}" width="{scaled.width()}" height="{scaled.height()}">'
 
 
-BUTTON_WIDTH = THUMBNAIL + 10  # four side by side fit the dock without widening it
+BUTTON_WIDTH = 2 * THUMBNAIL + 22  # two a row: room for a name and its move ("Eyeglasses +3.3 σ") under each
+COLUMNS = 2
 
 
 class AlternativesStrip(QWidget):
@@ -86,9 +87,10 @@ class AlternativesStrip(QWidget):
         super().__init__(parent)
         self.title = QLabel("Ways to make this stroke:")
         self.title.setObjectName("alternativesTitle")
-        self.row = QHBoxLayout()
+        self.row = QGridLayout()
         self.row.setContentsMargins(0, 0, 0, 0)
-        self.row.setSpacing(6)
+        self.row.setHorizontalSpacing(6)
+        self.row.setVerticalSpacing(6)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 4)
         layout.setSpacing(4)
@@ -98,7 +100,7 @@ class AlternativesStrip(QWidget):
         self.setVisible(False)
 
     def set_alternatives(self, alternatives: tuple[tuple[str, QImage, bool], ...]) -> None:
-        while self.row.count():  # the old buttons and the stretch after them
+        while self.row.count():  # the old buttons
             item = self.row.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
@@ -111,17 +113,17 @@ class AlternativesStrip(QWidget):
             button.setObjectName(f"alternative{index}")
             button.setIcon(QIcon(QPixmap.fromImage(image.scaled(THUMBNAIL, THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))))
             button.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
-            name = label.rsplit(" ", 2)[0]  # "Eyeglasses +2.1 σ" -> "Eyeglasses"
             button.setFixedWidth(BUTTON_WIDTH)
-            button.setText(button.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, BUTTON_WIDTH - 22))
+            name, _, move = label.rpartition(" ")[0].rpartition(" ")  # "Eyeglasses +3.3 σ" -> "Eyeglasses", "+3.3"
+            button.setText(f"{button.fontMetrics().elidedText(name or label, Qt.TextElideMode.ElideRight, BUTTON_WIDTH - 30)}\n{move} σ" if name else label)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             what = f"{label}: shown now" if shown else f"Paint the stroke as {label} (one undo step)"
             button.setToolTip(f"<p style='white-space:pre'>{html.escape(what)}</p><p>{_inline_image(image, TOOLTIP_SIZE)}</p>")
             button.setAccessibleName(f"Paint as {label}")
             button.clicked.connect(lambda _=False, i=index, b=button, s=shown: b.setChecked(True) if s else self.chosen.emit(i))
-            self.row.addWidget(button)
+            self.row.addWidget(button, index // COLUMNS, index % COLUMNS, Qt.AlignmentFlag.AlignLeft)
             self.buttons.append(button)
-        self.row.addStretch(1)
+        self.row.setColumnStretch(COLUMNS, 1)
         self.setVisible(bool(self.buttons))
 
 
