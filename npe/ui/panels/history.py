@@ -115,7 +115,7 @@ class AlternativesStrip(QWidget):
             button.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
             button.setFixedWidth(BUTTON_WIDTH)
             name, _, move = label.rpartition(" ")[0].rpartition(" ")  # "Eyeglasses +3.3 σ" -> "Eyeglasses", "+3.3"
-            button.setText(f"{button.fontMetrics().elidedText(name or label, Qt.TextElideMode.ElideRight, BUTTON_WIDTH - 30)}\n{move} σ" if name else label)
+            button.setText(f"{button.fontMetrics().elidedText(name or label, Qt.TextElideMode.ElideRight, BUTTON_WIDTH - 24)}\n{move} σ" if name else label)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             what = f"{label}: shown now" if shown else f"Paint the stroke as {label} (one undo step)"
             button.setToolTip(f"<p style='white-space:pre'>{html.escape(what)}</p><p>{_inline_image(image, TOOLTIP_SIZE)}</p>")
