@@ -282,7 +282,10 @@ class EditSession(HistoryActions, AttributeActions):
         if not 0 <= index < len(alternatives):
             raise SessionError(f"There is no alternative {index} for the last stroke (there are {len(alternatives)}).")
         label, latent = alternatives[index]
-        return self._set_latent(latent, f"Paint as {label}", limit=self.document.limit)
+        changed = self._set_latent(latent, f"Paint as {label}", limit=self.document.limit)
+        if changed:
+            prepare_stroke(self.document, self._brush_attributes())  # the next stroke starts from here, as after a stroke
+        return changed
 
     def alternative_previews(self) -> list[np.ndarray]:
         """The result of each of stroke_alternatives at model resolution (as result_crop: uint8
