@@ -261,17 +261,16 @@ class EditSession(HistoryActions, AttributeActions):
         latent), while the document shows one of them (the stroke's, or one chosen, undone to or
         redone); empty otherwise. A dark stroke across the eyes may read as glasses or as shadow:
         the stroke picks one, these are the others."""
-        if self.document.source_revision != self._alternatives_source:
-            return []
-        latent = self.latent
-        shown = any(np.array_equal(other, latent) for _, other in self._alternatives)
-        return list(self._alternatives) if shown else []
+        return list(self._alternatives) if self.current_alternative is not None else []
 
     @property
     def current_alternative(self) -> int | None:
-        """Which of stroke_alternatives the document shows now (None: none of them)."""
+        """Which of the last stroke's answers the document shows now (None: none of them, and then
+        stroke_alternatives is empty)."""
+        if self.document.source_revision != self._alternatives_source:
+            return None
         latent = self.latent
-        return next((i for i, (_, other) in enumerate(self.stroke_alternatives) if np.array_equal(other, latent)), None)
+        return next((i for i, (_, other) in enumerate(self._alternatives) if np.array_equal(other, latent)), None)
 
     @_action
     def use_alternative(self, index: int) -> bool:
@@ -289,8 +288,13 @@ class EditSession(HistoryActions, AttributeActions):
 
     def alternative_previews(self) -> list[np.ndarray]:
         """The result of each of stroke_alternatives at model resolution (as result_crop: uint8
-        R x R x 3), the document unchanged: one generator forward and one crop composite each."""
-        return [self.renderer.crop_for(self.document.decode(latent)) for _, latent in self.stroke_alternatives]
+        R x R x 3), the document unchanged: the one shown is result_crop itself, each other one
+        generator forward and one crop composite."""
+        current = self.current_alternative
+        if current is None:
+            return []
+        return [self.renderer.result_crop() if i == current else self.renderer.crop_for(self.document.decode(latent))
+                for i, (_, latent) in enumerate(self._alternatives)]
 
     def cancel_stroke(self) -> None:
         """Abandon the stroke in progress and restore the latent it started from (no undo step)."""

@@ -95,9 +95,9 @@ def build_frame(session: EditSession, changed: set[str], *, seq: int, job: str, 
             can_undo=session.can_undo, can_redo=session.can_redo, modified=session.is_modified,
         )
         # After every step (a stroke's end among them): what else the last stroke could have been.
-        labels = [label for label, _ in session.stroke_alternatives]
         current = session.current_alternative
-        previews = map(to_qimage, session.alternative_previews()) if labels else iter(())
+        labels = [label for label, _ in session.stroke_alternatives]
+        previews = map(to_qimage, session.alternative_previews())
         alternatives = tuple((label, preview, i == current) for i, (label, preview) in enumerate(zip(labels, previews)))
     return Frame(
         seq=seq, job=job, elapsed_ms=(time.perf_counter() - started) * 1000.0, image=image, change_mask=change,

@@ -503,7 +503,6 @@ class SemanticStroke(LocalStroke):
         if self._problem is None or self.semantic.strength <= 0.0:
             return []
         matrix, linear, limit = self._problem
-        settings = self.semantic
         diagonal = matrix.diagonal().clamp_min(1e-12)
         alone = -linear / diagonal  # each direction's own best amount, then scaled into the trust region
         alone = alone * torch.clamp(limit / (alone.square() * self.costs[0]).sqrt().clamp_min(1e-12), max=1.0)
@@ -515,7 +514,7 @@ class SemanticStroke(LocalStroke):
                 break
             if k == self._lead:
                 continue
-            chosen, amounts, _ = choose_directions(matrix, linear, self.costs[0], limit, 1, settings.added_gain, first=k)
+            chosen, amounts, _ = choose_directions(matrix, linear, self.costs[0], limit, 1, 0.0, first=k)  # that direction alone
             offset = self._move(chosen, amounts)
             if chosen and abs(float(offset[0, k])) >= least:
                 found.append((k, float(offset[0, k]), (self.start + offset @ self.directions.t()).detach()))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from npe.editing.attributes import display_name, format_sigma
 from npe.editing.brush.footprint import brush_weights, color_target
 from npe.editing.brush.objective import (
     ATTRIBUTE_COSTS,
@@ -218,8 +219,6 @@ class Stroke:
         the measured changes, or that has no other answer."""
         if not isinstance(self.optimizer, SemanticStroke) or self.recolouring or self.on_skin:
             return []
-        from npe.editing.attributes import format_sigma
-
         found = []
         for index, amount, latent in self.optimizer.answers(count):
             label = f"{self.direction_label(index)} {format_sigma(round(amount, 1))}"
@@ -228,8 +227,6 @@ class Stroke:
 
     def direction_label(self, index: int) -> str:
         """The user's name of semantic_basis's column ``index``: an attribute's, or "Principal direction N"."""
-        from npe.editing.attributes import display_name
-
         if index < len(self.names):
             return display_name(self.names[index])
         return f"Principal direction {index - len(self.names) + 1}"
