@@ -9,7 +9,7 @@ import pytest
 from skimage import color as skcolor
 
 from npe.editing.brush.footprint import brush_weights
-from npe.editing.brush.tint import PartTint, hue_share, paint_lab
+from npe.editing.brush.tint import PartTint, face_window, hue_share, lips_map, paint_lab
 from npe.geometry import CropBox
 
 SKIN = (205, 160, 135)
@@ -63,11 +63,12 @@ def test_red_over_lips_reddens_the_lips_and_leaves_the_skin_exactly():
     after = skcolor.rgb2lab(np.clip(face / 255.0 + change / 2.0, 0, 1))
     target = paint_lab(RED)
     # Toward the paint's hue (a* up), with the lips' own texture kept, and no more saturated than
-    # the photo's own most saturated colours allow.
+    # the face's own most saturated colours allow.
     moved = after[lips, 1] - before[lips, 1]
     assert moved.mean() > 5.0 and target[1] > before[lips, 1].mean()
     assert np.corrcoef(before[lips, 0], after[lips, 0])[0, 1] > 0.9
-    ceiling = np.percentile(np.hypot(before[..., 1], before[..., 2]), 98) + 10.0
+    face = face_window(before)
+    ceiling = np.percentile(np.hypot(face[..., 1], face[..., 2]), 98) + 10.0
     assert np.hypot(after[lips, 1], after[lips, 2]).max() <= ceiling + 1.5
 
 
@@ -83,6 +84,19 @@ def test_a_muted_photo_gets_muted_lips():
         return np.hypot(*skcolor.rgb2lab(np.clip(crop / 255.0 + change / 2.0, 0, 1))[..., 1:].transpose(2, 0, 1)).max()
     assert peak(muted, dull.change()) < 0.7 * peak(_face(), vivid.change())
 
+
+
+def test_a_vivid_background_does_not_saturate_the_lips():
+    """The ceiling is the face's own chroma: a saturated backdrop around a muted face changes nothing."""
+    plain, backdrop = _face(), _face()
+    backdrop[:, :8] = (20, 60, 230)  # a vivid blue strip beside the face
+    backdrop[:8] = (240, 200, 20)  # and a yellow one above it
+    changes = []
+    for crop in (plain, backdrop):
+        tint = PartTint(crop, RED, reach=8.0)
+        _stroke(tint, 45.0, range(28, 36))
+        changes.append(tint.change())
+    assert np.allclose(changes[0][30:60, 10:], changes[1][30:60, 10:], atol=1e-6)
 
 def test_the_part_ends_where_its_colour_or_the_reach_ends():
     face = _face(lips_cols=(4, 60))
@@ -126,6 +140,60 @@ def test_a_hue_painted_on_the_faces_own_skin_carries_nothing():
     _stroke(tint, 12.0, range(20, 44))
     assert tint.active and tint.change() is None and tint.on_skin
 
+
+
+PALE_LIPS = (200, 140, 125)  # within the skin guard's distance of SKIN: by colour alone, skin
+
+
+def _mouth(rows: tuple[int, int] = (49, 56), teeth: bool = True) -> np.ndarray:
+    """_face with pale lips where the aligned crop's mouth is (tint.MOUTH_CENTRE), parted by teeth."""
+    face = _face().astype(np.float64)
+    face[rows[0] : rows[1], 22:43] = PALE_LIPS
+    if teeth:
+        middle = (rows[0] + rows[1]) // 2
+        face[middle - 1 : middle + 1, 26:39] = (245, 245, 240)
+    return np.clip(face, 0, 255).astype(np.uint8)
+
+
+def test_the_lips_map_finds_pale_lips_and_not_the_teeth_or_the_skin():
+    face = _mouth()
+    lips = lips_map(skcolor.rgb2lab(face / 255.0))
+    assert lips.shape == (R, R) and lips.dtype == np.float32
+    band = np.zeros((R, R), bool)
+    band[49:56, 22:43] = True
+    teeth = np.zeros((R, R), bool)
+    teeth[51:53, 26:39] = True
+    assert lips[band & ~teeth].mean() > 0.6
+    assert lips[teeth].mean() < 0.2
+    assert np.all(lips[:40] == 0.0) and lips[~band].mean() < 0.05
+
+
+def test_red_over_pale_lips_on_the_mouth_reddens_them():
+    """Lips as pale as the skin are lips where the mouth is: red there recolours them, not the teeth."""
+    face = _mouth()
+    tint = PartTint(face, RED, reach=8.0)
+    _stroke(tint, 52.5, range(28, 37))
+    change = tint.change()
+    assert change is not None and not tint.on_skin
+    moved = np.abs(change).sum(axis=2)
+    lips = np.zeros((R, R), bool)
+    lips[49:56, 22:43] = True
+    lips[51:53, 26:39] = False
+    assert (moved[lips] > 0.05).mean() > 0.6
+    assert moved[51:53, 28:37].mean() < 0.3 * moved[lips].mean()  # the teeth keep their colour
+    assert np.all(change[:40] == 0.0)
+    before = skcolor.rgb2lab(face / 255.0)
+    after = skcolor.rgb2lab(np.clip(face / 255.0 + change / 2.0, 0, 1))
+    assert (after[lips, 1] - before[lips, 1]).mean() > 5.0  # redder
+
+
+def test_the_same_pale_colour_away_from_the_mouth_is_skin():
+    """The mouth's place decides: the same pale band on the forehead is the face's own skin."""
+    face = _face()
+    face[20:27, 22:43] = PALE_LIPS
+    tint = PartTint(face, RED, reach=8.0)
+    _stroke(tint, 23.5, range(28, 37))
+    assert tint.change() is None and tint.on_skin
 
 # --- the session -------------------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ photo editor's colour-range selection and a hair-colour tool do:
    median of the half whose hue is nearest the paint's: red over a smile means the lips, not the
    teeth), reached from them by a path through similar colours (a geodesic distance,
    skimage.graph.MCP_Geometric) no longer than the brush's reach. So lips are found and their
-   surrounding skin is not.
+   surrounding skin is not. On the mouth (where the aligned crop puts it) the part is the lips,
+   found by where they lie and how much redder than the skin around them they are (``lips_map``),
+   so lips as pale as the skin are recoloured too.
 2. **The colour**: the part's colour moves toward the paint's, its own texture kept: a* and b* shift
    by the same amount at every pixel, lightness is moved and its contrast scaled with it.
 
@@ -24,7 +26,7 @@ Achromatic paint (white teeth, dark hair or glasses, grey) carries no colour: it
 model's alone. The result is a change at model resolution (like G(z) − G(z0)) that the composite
 adds to the photo, so the photo's own full-resolution texture shows through it.
 
-Numpy and scikit-image only; no torch.
+NumPy, SciPy and scikit-image only; no torch.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from skimage import color as skcolor
+from skimage.filters import threshold_otsu
 from skimage.graph import MCP_Geometric
 
 from npe.geometry import smoothstep
@@ -63,7 +67,49 @@ class TintSettings:
     skin: tuple[float, float] = (8.0, 14.0)
     lightness_gap: tuple[float, float] = (25.0, 40.0)
     saturation: float = 10.0
+    mouth: float = 1.2  # a stroke whose footprint lies (median) within this elliptical radius of the mouth recolours the lips
     min_weight: float = 0.03  # below this a pixel keeps its colour exactly
+
+
+# Where the lips lie in the model's crop (the aligned face framing, units of its side): an ellipse
+# around the mouth corners of npe.data.face_finder.TEMPLATE (0.345-0.665 across, 0.80 down), a little
+# below them (the lower lip is the fuller one).
+MOUTH_CENTRE = (0.505, 0.815)
+MOUTH_AXES = (0.19, 0.075)
+LIGHTNESS_WEIGHT = 0.3  # of the lightness below the skin's in a pixel's lips score (a* above the skin's counts 1)
+OTSU_SHARE = 0.6  # of Otsu's threshold: Otsu alone split full lips along their own shading
+LIPS_MIN_SCORE = 2.0  # lips are at least this much redder than the skin around the mouth
+
+
+def mouth_radius(size: int) -> np.ndarray:
+    """Each crop pixel's elliptical distance from the mouth (1 on MOUTH_AXES' ellipse): float R x R."""
+    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
+    return np.hypot((xx - MOUTH_CENTRE[0]) / MOUTH_AXES[0], (yy - MOUTH_CENTRE[1]) / MOUTH_AXES[1])
+
+
+def lips_map(lab: np.ndarray) -> np.ndarray:
+    """How much each pixel of a model crop (CIELAB R x R x 3) is lips: float R x R in [0, 1].
+
+    Lips as pale as the skin cannot be told from it by colour alone (session 12: no threshold
+    separates them from foreheads), but where the mouth lies in the aligned crop is known, and within
+    it the lips are what is redder (and a little darker) than the skin around the mouth: the pixels
+    of the ellipse scoring above OTSU_SHARE of Otsu's threshold (at least LIPS_MIN_SCORE) on
+    (a* - a*_around) + 0.3 (L_around - L), the teeth (lighter and less coloured than the skin) left
+    out of both the threshold and the map, so red over a smile finds the lips around the teeth.
+    (The lightness weight: 0.5 took beards and the shadow under a lower lip, 0.15 missed lips darker
+    but hardly redder than their skin; benchmarks/edit_quality_log.md, session 13.)"""
+    radius = mouth_radius(lab.shape[0])
+    prior = smoothstep(np.clip((1.3 - radius) / 0.5, 0.0, 1.0))
+    around = np.median(lab[(radius > 1.4) & (radius < 2.0)], axis=0)
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    teeth = (lab[..., 0] > around[0] + 8.0) & (chroma < 0.7 * float(np.hypot(around[1], around[2])))
+    score = (lab[..., 1] - around[1]) + LIGHTNESS_WEIGHT * (around[0] - lab[..., 0])
+    inside = score[(radius < 1.0) & ~teeth]
+    if inside.size < 2 or np.ptp(inside) < 1e-6:
+        return np.zeros(lab.shape[:2], np.float32)
+    threshold = max(OTSU_SHARE * float(threshold_otsu(inside)), LIPS_MIN_SCORE)
+    lips = smoothstep(np.clip((score - threshold) / 4.0 + 0.5, 0.0, 1.0)) * ~teeth
+    return (prior * lips).astype(np.float32)
 
 
 def paint_lab(color: tuple[int, int, int]) -> np.ndarray:
@@ -86,6 +132,12 @@ def hue_share(color: tuple[int, int, int], settings: TintSettings = TintSettings
 def _distance(difference: np.ndarray) -> np.ndarray:
     """CIELAB colour distance with lightness counted half (shading moves lightness more than colour)."""
     return np.sqrt((0.5 * difference[..., 0]) ** 2 + difference[..., 1] ** 2 + difference[..., 2] ** 2)
+
+
+def face_window(image: np.ndarray) -> np.ndarray:
+    """The middle of a model crop (the aligned framing's face: its central 60% across, 25-95% down)."""
+    size = image.shape[0]
+    return image[int(size * 0.25) : int(size * 0.95), int(size * 0.2) : int(size * 0.8)]
 
 
 def cheek_colour(lab: np.ndarray) -> np.ndarray:
@@ -118,13 +170,15 @@ class PartTint:
         self.lab = skcolor.rgb2lab(self.rgb) if self.share > 0 else None
         self.footprint = np.zeros(crop.shape[:2], np.float32)
         self.on_skin = False
+        self.lips: np.ndarray | None = None  # lips_map of the crop, once a stroke reaches the mouth
         self.skin = cheek_colour(self.lab) if self.lab is not None else None
         if self.skin is not None and _distance(self.paint - self.skin) < settings.skin[1]:
             # The face's own skin colour (the eyedropper's): "make this skin", a change of shape
             # (a beard shaved, a blemish gone) that the model makes, not a colour to carry.
             self.share, self.lab = 0.0, None
-        # The most saturated a carried colour may be: the photo's own 98th-percentile chroma, plus a margin.
-        self.ceiling = 0.0 if self.lab is None else float(np.percentile(np.hypot(self.lab[..., 1], self.lab[..., 2]), 98)) + settings.saturation
+        # The most saturated a carried colour may be: the face's own 98th-percentile chroma (the middle of
+        # the aligned crop: a vivid background must not license neon lips on a muted face), plus a margin.
+        self.ceiling = 0.0 if self.lab is None else float(np.percentile(np.hypot(*face_window(self.lab)[..., 1:].transpose(2, 0, 1)), 98)) + settings.saturation
 
     @property
     def active(self) -> bool:
@@ -144,6 +198,8 @@ class PartTint:
         if not under.any():
             return None
         settings = self.settings
+        if np.median(mouth_radius(under.shape[0])[under]) < settings.mouth:
+            return self._lips(under)
         # A window around the stroke: the part cannot lie further than the reach's paths go.
         margin = int(np.ceil(self.reach * 1.5)) + 3
         rows, cols = np.flatnonzero(under.any(axis=1)), np.flatnonzero(under.any(axis=0))
@@ -177,6 +233,25 @@ class PartTint:
         part = np.zeros(under.shape, np.float32)
         part[y0:y1, x0:x1] = like * near * guard
         part[part < settings.min_weight] = 0.0
+        return part, reference
+
+    def _lips(self, under: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The part for a stroke painted on the mouth: the lips (lips_map), as far as the reach from
+        the brush, whatever their colour (pale lips are lips, not skin)."""
+        assert self.lab is not None
+        self.on_skin = False
+        if self.lips is None:
+            self.lips = lips_map(self.lab)
+        feather = max(2.0, self.reach / 2)
+        near = smoothstep(1.0 - (ndimage.distance_transform_edt(~under) - self.reach) / feather)
+        part = self.lips * near.astype(np.float32)
+        part[part < self.settings.min_weight] = 0.0
+        core = part >= 0.5
+        if not core.any():
+            return None
+        reference = np.median(self.lab[core], axis=0)
+        if _ramp(abs(self.paint[0] - reference[0]), self.settings.lightness_gap) >= 0.5:
+            return None
         return part, reference
 
     def change(self) -> np.ndarray | None:
