@@ -179,7 +179,27 @@ def test_stepwise_selection_adds_a_direction_only_when_it_pays():
     chosen, amounts, _ = choose_directions(matrix, linear, costs * 4, limit=1.0, most=1, gain=0.1)
     assert float(2.0 * amounts[0]) == pytest.approx(1.0)  # √cost · |t| capped at the limit
     assert choose_directions(matrix, -linear * 0, costs, limit=1.0, most=2, gain=0.1)[0] == []  # nothing pays: no move
+    # Only the allowed directions are chosen, however much the others would pay.
+    chosen, amounts, value = choose_directions(matrix, linear, costs, limit=100.0, most=3, gain=0.001, allowed=[1, 2])
+    assert chosen == [1, 2] and value == pytest.approx(-1.01)
+    assert choose_directions(matrix, linear, costs, limit=100.0, most=3, gain=0.1, allowed=[])[0] == []
 
+
+
+@pytest.mark.parametrize("solver", ["finite", "gradient"])
+def test_a_stroke_moves_only_along_its_allowed_directions_and_offers_only_them(solver):
+    spot = _patch(slice(5, 11), slice(5, 11))
+    changes = [spot, 0.8 * spot, 0.6 * spot]
+    forward = _generator(changes)
+    directions, start = torch.eye(3), torch.zeros(1, 3)
+    jacobian = finite_jacobian(forward, start, directions)
+    settings = SemanticObjective(reach=2.0, feather=2.0, spread=2.0, solver=solver)
+    free = _paint(SemanticStroke(forward, start, directions, torch.ones(3), jacobian, settings))
+    assert float(free[0]) > 0.5  # the strongest direction leads when all are open
+    held = SemanticStroke(forward, start, directions, torch.ones(3), jacobian, settings, allowed=[1, 2])
+    moved = _paint(held)
+    assert float(moved[0]) == 0.0 and float(moved[1:].abs().max()) > 0.3
+    assert all(index in (1, 2) for index, _, _ in held.alternatives())
 
 def test_the_finite_solver_finds_a_change_the_derivative_at_the_start_cannot_see():
     """Teeth appear only once the lips have parted: direction 0 whitens the spot only beyond one σ

@@ -118,6 +118,9 @@ def test_yellow_through_dark_hair_is_left_to_the_model():
     tint = PartTint(face, (235, 205, 90), reach=16.0)
     _stroke(tint, 8.0, range(20, 44))
     assert tint.active and tint.change() is None and not tint.on_skin  # hair, not skin: the model is asked
+    auburn = PartTint(face, (150, 80, 40), reach=16.0)  # 20 levels lighter than the hair: still the model's
+    _stroke(auburn, 8.0, range(20, 44))
+    assert auburn.change() is None
     dark_red = PartTint(face, (110, 20, 30), reach=16.0)  # a hue near the hair's own lightness is carried
     _stroke(dark_red, 8.0, range(20, 44))
     assert dark_red.change() is not None
@@ -290,3 +293,35 @@ def test_a_commit_keeps_the_coloured_result_and_starts_without_a_tint(model, lip
     session.undo()
     assert session.document.tint is not None
     assert np.array_equal(session.result(), coloured)
+
+
+def test_a_hue_the_tint_cannot_carry_asks_the_model_for_a_hair_colour_only(model, lips_photo):
+    """Yellow through dark hair (too far in lightness to recolour) asks the model, but only along its
+    hair-colour directions: with every direction open it brightened foreheads into glows. Achromatic
+    paint still has every direction."""
+    from npe.editing import EditSession
+    from npe.editing.attributes import AttributeDirections, model_identifier
+
+    rng = np.random.default_rng(3)
+    names = ("Smiling", "Blond_Hair", "Male")
+    vectors = rng.normal(size=(3, model.config.latent_dim))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    attributes = AttributeDirections(names, vectors, np.ones(3), rng.normal(size=vectors.shape), np.zeros(3), model_identifier(model))
+    photo = lips_photo.copy()
+    photo[30:52, 60:140] = (45, 35, 30)  # dark hair over the top of the face box
+    hair = [(x, 30 + 8 * 1.25) for x in np.arange(80.0, 120.0, 1.0)]
+
+    def move(color):
+        session = EditSession.from_photo(model, photo, box=BOX, name="hair")
+        session.attributes = attributes
+        start = session.latent.copy()
+        session.paint(hair, color, radius=6.0, reach=8.0, strength=4.0)
+        assert session.document.tint is None
+        return (session.latent - start).reshape(-1)
+
+    yellow = move((235, 205, 90))
+    assert np.linalg.norm(yellow) > 1e-3
+    blond = vectors[1] / np.linalg.norm(vectors[1])
+    assert abs(float(yellow @ blond)) / np.linalg.norm(yellow) > 0.999  # along Blond_Hair alone
+    white = move((255, 255, 255))
+    assert abs(float(white @ blond)) / np.linalg.norm(white) < 0.99

@@ -23,7 +23,7 @@ Pure functions and small classes on tensors; no session here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -281,21 +281,26 @@ def finite_jacobian(
 
 
 def choose_directions(
-    matrix: torch.Tensor, linear: torch.Tensor, costs: torch.Tensor, limit: float, most: int, gain: float, first: int | None = None
+    matrix: torch.Tensor, linear: torch.Tensor, costs: torch.Tensor, limit: float, most: int, gain: float, first: int | None = None,
+    allowed: Sequence[int] | None = None,
 ) -> tuple[list[int], torch.Tensor, float]:
     """Forward stepwise selection on f(t) = 2 bᵀt + tᵀ M t (M = ``matrix``, b = ``linear``): the one
     direction whose best amount lowers f most (or direction ``first``, if given), then up to
     ``most`` in all, each joining only if it lowers f by a further ``gain`` of what those chosen
     achieve; every candidate's amounts scaled into the trust region (cost-weighted norm ≤
-    ``limit``). Returns (indices, their amounts, f)."""
+    ``limit``). ``allowed``: the directions that may be chosen (None: all). Returns (indices, their
+    amounts, f)."""
     count = matrix.shape[0]
     chosen: list[int] = []
     amounts = torch.zeros(0, dtype=matrix.dtype, device=matrix.device)
     value = 0.0
     if limit <= 0:
         return chosen, amounts, value
+    candidates_all = range(count) if allowed is None else sorted(set(allowed))
     for _ in range(max(0, min(most, count))):
-        pool = [first] if first is not None and not chosen else [k for k in range(count) if k not in chosen]
+        pool = [first] if first is not None and not chosen else [k for k in candidates_all if k not in chosen]
+        if not pool:
+            break
         candidates = torch.tensor(pool, dtype=torch.long, device=matrix.device)
         taken = torch.tensor(chosen, dtype=torch.long, device=matrix.device).expand(len(candidates), len(chosen))
         sets = torch.cat([taken, candidates[:, None]], dim=1)
@@ -362,11 +367,15 @@ class SemanticStroke(LocalStroke):
         *,
         grey: bool = False,
         identity: torch.Tensor | None = None,
+        allowed: Sequence[int] | None = None,
     ) -> None:
         local = PixelObjective(reach=settings.reach, feather=settings.feather, preserve=settings.preserve, strength=settings.strength)
         super().__init__(forward, start, directions, local, grey=grey, directions=directions)
         self.costs = costs.to(self.start).reshape(1, -1)
         self.semantic = settings
+        # The directions this stroke may move along (None: every one); a hue stroke the tint cannot
+        # carry asks only for the hair colours (npe.editing.brush.stroke.HUE_DIRECTIONS).
+        self.allowed = None if allowed is None else sorted(set(int(k) for k in allowed))
         count = jacobian.shape[0]
         # K x R² x 3: a pixel's three channels side by side, so a pixel mask selects rows.
         self.jacobian = jacobian.to(self.start).reshape(count, 3, -1).permute(0, 2, 1).contiguous()
@@ -408,6 +417,12 @@ class SemanticStroke(LocalStroke):
         of every direction that whitens a pixel a little."""
         diagonal = matrix.diagonal().clamp_min(1e-12)
         gain = gradient.square() / diagonal
+        if self.allowed is not None:  # only the directions the stroke may take
+            if not self.allowed:
+                return torch.zeros_like(gradient)
+            keep = torch.zeros_like(gain, dtype=torch.bool)
+            keep[self.allowed] = True
+            gain = torch.where(keep, gain, torch.full_like(gain, -1.0))
         chosen = int(torch.argmax(gain))
         active = torch.nonzero(self.offset[0] != 0).squeeze(1).tolist()
         used = sorted(set(active) | {chosen})
@@ -467,7 +482,8 @@ class SemanticStroke(LocalStroke):
         held = (settings.preserve * self._gram_all + (settings.preserve_near - settings.preserve) * self._near_gram(footprint)) / (3 * pixels)
         matrix = curvature + held + settings.prior * torch.diag(self.costs[0])
         limit = settings.strength * min(settings.limit, settings.growth * self._paint)
-        chosen, amounts, value = choose_directions(matrix, linear, self.costs[0], limit, settings.directions_per_stroke, settings.added_gain)
+        chosen, amounts, value = choose_directions(matrix, linear, self.costs[0], limit, settings.directions_per_stroke, settings.added_gain,
+                                                   allowed=self.allowed)
         self._problem = (matrix, linear, limit)
         self._lead = chosen[0] if chosen else None
         self.offset = self._move(chosen, amounts)
@@ -507,12 +523,14 @@ class SemanticStroke(LocalStroke):
         alone = -linear / diagonal  # each direction's own best amount, then scaled into the trust region
         alone = alone * torch.clamp(limit / (alone.square() * self.costs[0]).sqrt().clamp_min(1e-12), max=1.0)
         values = 2 * linear * alone + diagonal * alone.square()
+        if self.allowed is not None:  # directions the stroke may not take are no answers either
+            values = torch.where(torch.isin(torch.arange(values.numel()), torch.tensor(self.allowed, dtype=torch.long)), values, torch.zeros_like(values))
         found: list[tuple[int, float, torch.Tensor]] = []
         enough = share * float(values.min())
         for k in torch.argsort(values).tolist():
             if len(found) >= count or not float(values[k]) < min(0.0, enough):
                 break
-            if k == self._lead:
+            if k == self._lead or (self.allowed is not None and k not in self.allowed):
                 continue
             chosen, amounts, _ = choose_directions(matrix, linear, self.costs[0], limit, 1, 0.0, first=k)  # that direction alone
             offset = self._move(chosen, amounts)

@@ -120,8 +120,27 @@ def prepare_stroke(document: Document, attributes: AttributeDirections | None = 
     jacobian_for(document, directions, objective.measure)
 
 
-def make_stroke(document: Document, brush: BrushSettings, attributes: AttributeDirections | None = None) -> LocalStroke:
-    """The objective's stroke for ``brush`` starting at the document's current latent."""
+# What a hue stroke may ask of the model when its colour cannot be carried onto the part under it
+# (yellow through dark hair: lifting dark hair to a yellow's lightness paints a flat patch): a hair
+# colour, the only colour the model's named directions know. With every direction open the model
+# answered a yellow stroke by brightening whatever lay under it (fewer bangs, a shave, a principal
+# direction: glowing foreheads); measured in benchmarks/edit_quality_log.md, session 13.
+HUE_DIRECTIONS = ("Blond_Hair", "Black_Hair", "Brown_Hair", "Gray_Hair")
+
+
+def hue_directions(attributes: AttributeDirections | None) -> list[int] | None:
+    """The columns of semantic_basis a hue stroke may move along (HUE_DIRECTIONS the model has), or
+    None (every direction) when it has none of them."""
+    if attributes is None:
+        return None
+    found = [index for index, name in enumerate(attributes.names) if name in HUE_DIRECTIONS]
+    return found or None
+
+
+def make_stroke(document: Document, brush: BrushSettings, attributes: AttributeDirections | None = None,
+                allowed: list[int] | None = None) -> LocalStroke:
+    """The objective's stroke for ``brush`` starting at the document's current latent; ``allowed``:
+    the columns of semantic_basis the semantic brush may move along (None: all)."""
     if brush.objective == "pixel":
         settings = PixelObjective(reach=float(brush.reach), strength=float(brush.strength))
         return LocalStroke(document.generate, document.z, document.model.latent_basis, settings, grey=document.grey)
@@ -129,7 +148,7 @@ def make_stroke(document: Document, brush: BrushSettings, attributes: AttributeD
     directions, costs = semantic_basis(document, attributes, objective)
     jacobian = jacobian_for(document, directions, objective.measure)
     return SemanticStroke(document.generate, document.z, directions, costs, jacobian, objective, grey=document.grey,
-                          identity=identity_rows(attributes, directions))
+                          identity=identity_rows(attributes, directions), allowed=allowed)
 
 
 class Stroke:
@@ -152,7 +171,8 @@ class Stroke:
         self.recolouring = False  # True once the stroke's hue has found a part to recolour
         self.on_skin = False  # True once it has found only the face's own skin (and stopped asking the model)
         self.touched = False  # True once the brush has touched the face box (outside it nothing can change)
-        self.optimizer = make_stroke(document, brush, attributes)
+        # A hue stroke the tint cannot carry asks the model for a hair colour only (HUE_DIRECTIONS).
+        self.optimizer = make_stroke(document, brush, attributes, hue_directions(attributes) if self.tint is not None else None)
 
     def move_to(self, x: float, y: float) -> bool:
         """The brush at (x, y) (photo pixels): ``brush.steps`` steps; the document shows the new z

@@ -55,7 +55,9 @@ class TintSettings:
     paint it yellow); from the second on, it is not skin. ``lightness_gap``: the CIELAB lightness
     between the part and the paint up to which the colour is carried fully, and from which not at
     all: a shift of colour keeps lips lips, but lifting dark hair to a yellow's lightness paints a
-    flat patch (asked instead, the model draws lighter hair). ``saturation``: how far above the crop's
+    flat patch (asked instead, the model draws lighter hair): lips take the whole ``lightness_gap``,
+    other parts (hair) only ``hair_gap`` (lifted 25-40 levels, red or brown hair came out as a glowing
+    yellow cap; the model's hair colours made lighter hair instead). ``saturation``: how far above the crop's
     98th-percentile chroma a carried colour may go (a muted photo gets muted lips, not a red stain)."""
 
     chroma: tuple[float, float] = (30.0, 45.0)
@@ -66,6 +68,7 @@ class TintSettings:
     contrast: tuple[float, float] = (0.7, 1.5)
     skin: tuple[float, float] = (8.0, 14.0)
     lightness_gap: tuple[float, float] = (25.0, 40.0)
+    hair_gap: tuple[float, float] = (12.0, 20.0)
     saturation: float = 10.0
     mouth: float = 1.2  # a stroke whose footprint lies (median) within this elliptical radius of the mouth recolours the lips
     min_weight: float = 0.03  # below this a pixel keeps its colour exactly
@@ -220,7 +223,7 @@ class PartTint:
         assert self.skin is not None
         off_skin = self.skin - reference
         not_skin = _ramp(float(_distance(off_skin)), settings.skin)
-        guard = not_skin * (1.0 - _ramp(abs(self.paint[0] - reference[0]), settings.lightness_gap))
+        guard = not_skin * (1.0 - _ramp(abs(self.paint[0] - reference[0]), settings.hair_gap))
         self.on_skin = not_skin < 0.5
         if guard < 0.5:  # more skin, or further in lightness, than a part to recolour: the model's stroke
             return None
