@@ -233,7 +233,7 @@ class EditSession(HistoryActions, AttributeActions):
         self._stroke.move_to(x, y)
 
     def end_stroke(self) -> bool:
-        """Finish the stroke: one undo step (its brush's label). False if it changed nothing."""
+        """Finish the stroke: one undo step, named by its brush and what it did ("Paint: Smiling +1.8 σ"). False if it changed nothing."""
         stroke, self._stroke = self._stroke, None
         if stroke is None:
             return False
@@ -246,7 +246,9 @@ class EditSession(HistoryActions, AttributeActions):
             return False
         alternatives = stroke.alternatives()
         # Decoded again: the stroke's images came from graph-building passes.
-        pushed = self._push(LatentRecord(stroke.brush.label, readonly(before), readonly(after), stroke.start_limit, self.document.limit,
+        summary = stroke.summary()
+        label = stroke.brush.label if summary is None else f"{stroke.brush.label}: {summary}"  # "Paint: Smiling +1.8 σ"
+        pushed = self._push(LatentRecord(label, readonly(before), readonly(after), stroke.start_limit, self.document.limit,
                                          stroke.start_tint, tint))
         self._alternatives = [(label, readonly(latent)) for label, latent in alternatives]
         self._alternatives_source = self.document.source_revision

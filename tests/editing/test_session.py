@@ -19,6 +19,11 @@ from npe.geometry import CropBox
 BLACK = (0, 0, 0)
 
 
+def kinds(labels):
+    """Undo steps by kind: "Paint: Smiling +1.8 σ" (what the stroke did) reads "Paint"."""
+    return [label.split(": ")[0] for label in labels]
+
+
 def _brush_region(session: EditSession, x: float, y: float, radius: float) -> np.ndarray:
     """Crop pixels within the brush (model resolution) as a boolean mask."""
     u, v = session.to_crop_coords(x, y)
@@ -131,7 +136,7 @@ def test_stroke_moves_the_image_toward_the_colour_and_leaves_the_outside_untouch
     # And the change is darker where it was painted.
     painted = result[62:78, 88:112].astype(float).mean()
     assert painted < photo[62:78, 88:112].astype(float).mean()
-    assert session.history_labels == ["Paint"] and session.is_modified
+    assert kinds(session.history_labels) == ["Paint"] and session.is_modified
 
 
 def test_brush_is_soft_and_round(session):
@@ -191,12 +196,12 @@ def test_lighten_and_darken(session):
     assert session.lighten(100, 70, -0.2, 15, steps=4)
     darker = session.generated[region].astype(float).mean()
     assert darker < before
-    assert session.history_labels == ["Darken"]
+    assert kinds(session.history_labels) == ["Darken"]
     with session.grouped("Lighten"):  # a scroll gesture: several notches, one undo step
         for _ in range(3):
             session.lighten(100, 70, 0.2, 15)
     assert session.generated[region].astype(float).mean() > darker
-    assert session.history_labels == ["Darken", "Lighten"]
+    assert kinds(session.history_labels) == ["Darken", "Lighten"]
 
 
 def test_cancel_stroke_restores_the_latent(session, photo):
@@ -257,7 +262,7 @@ def test_protected_pixels_never_change(session, photo):
         assert np.array_equal(image[protect], photo[protect])
         assert np.any(image != photo)  # something else did change
     assert session.result_crop().shape == (32, 32, 3)
-    assert session.history_labels == ["Protect", "Paint", "Lighten", "Latent 0"]
+    assert kinds(session.history_labels) == ["Protect", "Paint", "Lighten", "Latent 0"]
     # Erasing part of it lets those pixels change again, as one more undo step.
     assert session.paint_protect([(108.0, 70.0)], radius=8, erase=True)
     assert session.protect_mask.sum() < protect.sum()
@@ -279,7 +284,7 @@ def test_latent_value_edit_changes_the_image_and_undo_restores_it(session, photo
     session.set_latent_value(5, 4.0)
     assert session.latent[5] == 4.0
     assert np.any(session.result() != photo)
-    assert session.history_labels == ["Latent 5"]
+    assert kinds(session.history_labels) == ["Latent 5"]
     session.undo()
     assert np.array_equal(session.result(), photo) and np.array_equal(session.latent, session.latent0)
     with pytest.raises(SessionError, match="Latent 16 does not exist"):
@@ -312,7 +317,7 @@ def test_slider_drag_in_a_group_is_one_small_step(session):
     with session.grouped("Direction 0"):
         for value in np.linspace(0, 2, 50):
             session.set_latent_value(0, float(value))
-    assert session.history_labels == ["Direction 0"]
+    assert kinds(session.history_labels) == ["Direction 0"]
     # Two latents, and the reach limit from before the drag (uint8 R x R; after it: everywhere, None).
     assert session.history_nbytes <= 2 * 16 * 4 + session.resolution**2
 
@@ -329,7 +334,7 @@ def test_reset_and_commit(session, photo):
     assert np.array_equal(session.photo, edited)  # the result became the original
     assert np.array_equal(session.result(), edited)
     assert np.array_equal(session.latent, session.latent0)  # re-encoded
-    assert session.history_labels == ["Paint", "Commit"]  # the undone reset was dropped
+    assert kinds(session.history_labels) == ["Paint", "Commit"]  # the undone reset was dropped
     assert session.commit() is False  # nothing left to commit
     session.undo()
     assert np.array_equal(session.photo, photo) and np.array_equal(session.result(), edited)
@@ -384,7 +389,7 @@ def test_a_new_edit_after_undo_drops_the_redo_steps(session):
     session.undo()
     assert session.can_redo
     session.set_latent_value(2, 1.0)
-    assert not session.can_redo and session.history_labels == ["Paint", "Latent 2"]
+    assert not session.can_redo and kinds(session.history_labels) == ["Paint", "Latent 2"]
 
 
 def test_history_is_bounded_and_small(model, photo, box):
@@ -446,7 +451,7 @@ def test_export_png_writes_the_result_with_metadata(session, tmp_path):
         text = dict(image.text)
     assert text["Software"].startswith("npe ")
     assert text["Source"] == "test photo"
-    assert text["npe-steps"] == "1" and text["npe-edits"] == "Paint"
+    assert text["npe-steps"] == "1" and kinds(text["npe-edits"].split("; ")) == ["Paint"]
     assert "change_norm" in text["npe-latent"]
     crop_path = session.export_png(tmp_path / "crop.png", crop_only=True)
     with Image.open(crop_path) as image:
@@ -578,7 +583,7 @@ def test_brush_arguments_positional_or_settings(session):
     session.begin_stroke(BrushSettings(color=(0, 0, 0), radius=12), steps=2, label="Dark")
     session.stroke_to(100, 75)
     session.end_stroke()
-    assert session.history_labels == ["Paint", "Dark"]
+    assert kinds(session.history_labels) == ["Paint", "Dark"]
     with pytest.raises(TypeError, match="unknown brush setting"):
         session.begin_stroke("#000", 5, colour="red")
 
@@ -590,7 +595,7 @@ def test_open_group_across_calls(session):
         session.undo()
     session.set_latent_value(1, 2.0)
     session.end_group()
-    assert session.history_labels == ["Direction 1"]
+    assert kinds(session.history_labels) == ["Direction 1"]
     session.undo()
     assert np.array_equal(session.latent, session.latent0)
     with pytest.raises(RuntimeError):
@@ -605,7 +610,7 @@ def test_a_failing_listener_does_not_break_the_edit(session, caplog):
     seen: list[str] = []
     session.events.connect(seen.append)
     session.set_latent_value(0, 1.0)
-    assert session.history_labels == ["Latent 0"] and "history" in seen
+    assert kinds(session.history_labels) == ["Latent 0"] and "history" in seen
     assert "view bug" in caplog.text
 
 
@@ -615,7 +620,7 @@ def test_painting_works_inside_no_grad(session):
     with torch.no_grad():
         _paint_dark(session)
         assert session.lighten(100, 70, 0.2, 12)
-    assert session.history_labels == ["Paint", "Lighten"]
+    assert kinds(session.history_labels) == ["Paint", "Lighten"]
 
 
 def test_replace_source_keeps_the_old_document_undoable(session, model, photo):
@@ -624,7 +629,7 @@ def test_replace_source_keeps_the_old_document_undoable(session, model, photo):
     other = EditSession.from_gallery(model, 5)
     session.replace_source(other, "Open sample 5")
     assert session.is_sample and np.array_equal(session.result(), other.result())
-    assert session.history_labels == ["Paint", "Open sample 5"]
+    assert kinds(session.history_labels) == ["Paint", "Open sample 5"]
     session.undo()
     assert np.array_equal(session.result(), edited) and np.array_equal(session.photo, photo)
 
@@ -665,7 +670,7 @@ def test_the_last_strokes_alternatives_can_replace_it_as_one_undo_step(session, 
     assert not session.use_alternative(0)  # the one shown: no step
     assert session.use_alternative(1) and session.current_alternative == 1
     np.testing.assert_array_equal(session.latent, other)
-    assert session.history_labels == ["Paint", "Paint as Smiling +1.5 σ"]  # one step
+    assert kinds(session.history_labels) == ["Paint", "Paint as Smiling +1.5 σ"]  # one step
     np.testing.assert_array_equal(session.result_crop(), preview)  # the preview was that result, reach kept
     assert len(session.stroke_alternatives) == 2  # all still on offer once one is chosen
     session.undo()

@@ -177,7 +177,7 @@ def test_red_over_pale_lips_on_the_mouth_reddens_them():
     tint = PartTint(face, RED, reach=8.0)
     _stroke(tint, 52.5, range(28, 37))
     change = tint.change()
-    assert change is not None and not tint.on_skin
+    assert change is not None and not tint.on_skin and tint.on_lips
     moved = np.abs(change).sum(axis=2)
     lips = np.zeros((R, R), bool)
     lips[49:56, 22:43] = True
@@ -196,7 +196,7 @@ def test_the_same_pale_colour_away_from_the_mouth_is_skin():
     face[20:27, 22:43] = PALE_LIPS
     tint = PartTint(face, RED, reach=8.0)
     _stroke(tint, 23.5, range(28, 37))
-    assert tint.change() is None and tint.on_skin
+    assert tint.change() is None and tint.on_skin and not tint.on_lips
 
 # --- the session -------------------------------------------------------------------------------
 
@@ -226,6 +226,7 @@ def test_a_red_stroke_over_lips_is_shown_undone_and_redone(model, lips_photo):
     assert _paint_lips(session)
     tint = session.document.tint
     assert tint is not None and tint.dtype == np.float16
+    assert session.history_labels == ["Paint: colour"]  # the undo step says what the stroke did
     result = session.result()
     lips = np.zeros(lips_photo.shape[:2], bool)
     lips[83:90, 88:112] = True
@@ -317,11 +318,15 @@ def test_a_hue_the_tint_cannot_carry_asks_the_model_for_a_hair_colour_only(model
         start = session.latent.copy()
         session.paint(hair, color, radius=6.0, reach=8.0, strength=4.0)
         assert session.document.tint is None
+        labels.append(session.history_labels[-1])
         return (session.latent - start).reshape(-1)
+
+    labels: list[str] = []
 
     yellow = move((235, 205, 90))
     assert np.linalg.norm(yellow) > 1e-3
     blond = vectors[1] / np.linalg.norm(vectors[1])
     assert abs(float(yellow @ blond)) / np.linalg.norm(yellow) > 0.999  # along Blond_Hair alone
+    assert labels[0].startswith("Paint: Blond hair ") and labels[0].endswith(" σ")  # and the undo step says so
     white = move((255, 255, 255))
     assert abs(float(white @ blond)) / np.linalg.norm(white) < 0.99

@@ -538,6 +538,12 @@ class SemanticStroke(LocalStroke):
                 found.append((k, float(offset[0, k]), (self.start + offset @ self.directions.t()).detach()))
         return found
 
+    @property
+    def lead(self) -> int | None:
+        """The direction the finite solver chose first at its last step (None before a step, for the
+        gradient solver, or when nothing lowered the objective)."""
+        return self._lead
+
     def answers(self, count: int = 3) -> list[tuple[int, float, torch.Tensor]]:
         """The stroke's own answer (its leading direction, the move along it, its latent) followed by
         its ``alternatives(count)``; empty when there are no alternatives (nothing to choose from)."""

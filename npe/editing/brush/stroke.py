@@ -245,6 +245,20 @@ class Stroke:
             found.append((label, latent[0].cpu().numpy().astype(np.float32)))
         return found
 
+    def summary(self) -> str | None:
+        """What the stroke did, for its undo step's name: "lips colour" or "colour" for a hue carried
+        onto a part, the direction the semantic brush led with and its move ("Smiling +1.8 σ"), or
+        None (the pixel brush, or nothing moved)."""
+        if self.recolouring:
+            return "lips colour" if self.tint is not None and self.tint.on_lips else "colour"
+        if not isinstance(self.optimizer, SemanticStroke) or self.optimizer.lead is None:
+            return None
+        index = self.optimizer.lead
+        amount = round(float(self.optimizer.offset[0, index]), 1)
+        if amount == 0.0:
+            return None
+        return f"{self.direction_label(index)} {format_sigma(amount)}"
+
     def direction_label(self, index: int) -> str:
         """The user's name of semantic_basis's column ``index``: an attribute's, or "Principal direction N"."""
         if index < len(self.names):

@@ -174,6 +174,7 @@ class PartTint:
         self.footprint = np.zeros(crop.shape[:2], np.float32)
         self.on_skin = False
         self.lips: np.ndarray | None = None  # lips_map of the crop, once a stroke reaches the mouth
+        self.on_lips = False  # the last part found was the lips
         self.skin = cheek_colour(self.lab) if self.lab is not None else None
         if self.skin is not None and _distance(self.paint - self.skin) < settings.skin[1]:
             # The face's own skin colour (the eyedropper's): "make this skin", a change of shape
@@ -201,7 +202,8 @@ class PartTint:
         if not under.any():
             return None
         settings = self.settings
-        if np.median(mouth_radius(under.shape[0])[under]) < settings.mouth:
+        self.on_lips = bool(np.median(mouth_radius(under.shape[0])[under]) < settings.mouth)
+        if self.on_lips:
             return self._lips(under)
         # A window around the stroke: the part cannot lie further than the reach's paths go.
         margin = int(np.ceil(self.reach * 1.5)) + 3
