@@ -159,7 +159,10 @@ Record = LatentRecord | ProtectRecord | SourceRecord | CommitRecord | GroupRecor
 
 def merge(label: str, records: list[Record]) -> Record:
     """One record for a group: consecutive latent changes collapse into one (a slider drag of a
-    hundred moves costs one record); anything else becomes a GroupRecord."""
+    hundred moves costs one record); anything else becomes a GroupRecord. A group of one record
+    that names itself more closely ("Paint: Smiling +1.8 σ" in a "Paint" gesture) keeps its name."""
+    if len(records) == 1 and records[0].label.startswith(f"{label}: "):
+        label = records[0].label
     latents = [r for r in records if isinstance(r, LatentRecord)]
     if len(latents) == len(records):
         return LatentRecord(label, latents[0].before, latents[-1].after, latents[0].limit_before, latents[-1].limit_after,

@@ -139,6 +139,11 @@ def test_an_empty_group_pushes_nothing_and_a_single_record_is_renamed():
     assert history.end_group() is None and history.labels == []
     protect = ProtectRecord.from_regions("Protect", (0, 0, 2, 2), np.zeros((2, 2), bool), np.ones((2, 2), bool))
     assert merge("Brush", [protect]) is protect and protect.label == "Brush"
+    # A stroke that says what it did keeps its name inside its gesture; a group of several does not.
+    stroke = merge("Paint", [latent("Paint: Smiling +1.8 σ", 0, 1)])
+    assert isinstance(stroke, LatentRecord) and stroke.label == "Paint: Smiling +1.8 σ"
+    assert merge("Paint", [latent("Paint: Smiling +1.8 σ", 0, 1), latent("Paint: Bangs +1 σ", 1, 2)]).label == "Paint"
+    assert merge("Paint", [latent("Painting", 0, 1)]).label == "Paint"
 
 
 def test_a_mixed_group_undoes_in_reverse_and_redoes_in_order():

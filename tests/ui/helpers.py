@@ -31,3 +31,8 @@ def drag(qtbot, editor, points, button=Qt.MouseButton.LeftButton, modifier=Qt.Ke
 
 def wait(editor, timeout_ms: int = 30_000) -> None:
     assert editor.controller.wait_idle(timeout_ms)
+
+
+def kinds(labels) -> list[str]:
+    """Undo steps by kind: a stroke's "Paint: Smiling +1.8 σ" (what it did) reads "Paint"."""
+    return ["Paint" if label.startswith("Paint: ") else label for label in labels]

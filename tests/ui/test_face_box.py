@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from npe.data.face_finder import Face
 from npe.geometry import CropBox
 from npe.editing.workspace import Workspace
-from tests.ui.helpers import wait, widget_point
+from tests.ui.helpers import kinds, wait, widget_point
 
 CONFIDENT = Face(CropBox(100.0, 70.0, 80.0), 0.995)
 SMALL = Face(CropBox(170.0, 40.0, 30.0, 10.0), 0.99)
@@ -278,7 +278,7 @@ def test_a_brush_click_inside_the_chosen_face_paints_and_ends_the_offer(qtbot, o
     assert canvas.cursor().shape() == Qt.CursorShape.BlankCursor and canvas.toolTip() == ""  # the brush
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, inside)
     wait(editor)
-    assert controller.source.box == (100.0, 70.0, 80.0, 0.0) and controller.history.labels == ("Paint",)
+    assert controller.source.box == (100.0, 70.0, 80.0, 0.0) and kinds(controller.history.labels) == ["Paint"]
     assert bar.isHidden() and not canvas.face_box.offering  # painting on it answered "which face"
     # Now a click on another face is a brush stroke too (outside the crop, so it changes nothing).
     started = []
