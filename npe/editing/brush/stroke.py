@@ -194,6 +194,12 @@ class Stroke:
         # A hue on the face's own skin (red on a cheek or on lips as pale as the skin, yellow on a
         # forehead) has no part to recolour, and asked for it the model drew beards and pale patches
         # (edit_quality_log.md): from then on the stroke asks it nothing.
+        if self.tint is not None and self.tint.on_skin and not self.recolouring and self.tint.hair_like:
+            # Hair's own colour on skin (auburn from the eyedropper over a forehead): "hair here", as
+            # dark paint asks; no colour to carry, every direction open.
+            self.tint = None
+            if isinstance(self.optimizer, SemanticStroke):
+                self.optimizer.allowed = None
         self.on_skin = self.on_skin or (self.tint is not None and self.tint.on_skin and not self.recolouring)
         if not (self.recolouring or self.on_skin):
             for _ in range(self.brush.steps):

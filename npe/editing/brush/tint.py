@@ -72,6 +72,7 @@ class TintSettings:
     saturation: float = 10.0
     mouth: float = 1.2  # a stroke whose footprint lies (median) within this elliptical radius of the mouth recolours the lips
     min_weight: float = 0.03  # below this a pixel keeps its colour exactly
+    hair: tuple[float, float] = (45.0, 20.0)  # paint below this chroma and this much darker than the cheeks reads as hair
 
 
 # Where the lips lie in the model's crop (the aligned face framing, units of its side): an ellipse
@@ -182,6 +183,10 @@ class PartTint:
             self.share, self.lab = 0.0, None
         # The most saturated a carried colour may be: the face's own 98th-percentile chroma (the middle of
         # the aligned crop: a vivid background must not license neon lips on a muted face), plus a margin.
+        # A muted colour much darker than the skin (auburn or chestnut from the eyedropper on the hair):
+        # on skin it means "hair here", as dark paint does, not a colour to carry (see hair_on_skin).
+        self.hair_like = bool(self.skin is not None and np.hypot(*self.paint[1:]) < settings.hair[0]
+                              and self.paint[0] < self.skin[0] - settings.hair[1])
         self.ceiling = 0.0 if self.lab is None else float(np.percentile(np.hypot(*face_window(self.lab)[..., 1:].transpose(2, 0, 1)), 98)) + settings.saturation
 
     @property
