@@ -33,7 +33,7 @@ def _stroke(tint: PartTint, row: float, cols: range, radius: float = 2.0) -> Non
         tint.add(brush_weights(R, col + 0.5, row, radius).numpy())
 
 
-@pytest.mark.parametrize("color", [(255, 255, 255), (40, 30, 25), (25, 25, 25), (128, 128, 128), SKIN])
+@pytest.mark.parametrize("color", [(255, 255, 255), (40, 30, 25), (25, 25, 25), (128, 128, 128), SKIN, (120, 75, 45)])
 def test_paint_without_a_clear_hue_carries_no_colour(color):
     assert hue_share(color) == 0.0
     tint = PartTint(_face(), color, reach=4.0)

@@ -72,6 +72,7 @@ class TintSettings:
     saturation: float = 10.0
     mouth: float = 1.2  # a stroke whose footprint lies (median) within this elliptical radius of the mouth recolours the lips
     min_weight: float = 0.03  # below this a pixel keeps its colour exactly
+    least_share: float = 0.1  # hue_share below this is none
     hair: tuple[float, float] = (45.0, 20.0)  # paint below this chroma and this much darker than the cheeks reads as hair
 
 
@@ -128,9 +129,12 @@ def _ramp(value: float, bounds: tuple[float, float]) -> float:
 
 
 def hue_share(color: tuple[int, int, int], settings: TintSettings = TintSettings()) -> float:
-    """0 for paint without a clear hue (its stroke carries no colour), 1 for a saturated one."""
+    """0 for paint without a clear hue (its stroke carries no colour), 1 for a saturated one. A share
+    below ``settings.least_share`` is 0: a colour that would carry a hundredth of its hue must not stop
+    the stroke from asking the model (chestnut over brown hair "recoloured" it invisibly)."""
     lab = paint_lab(color)
-    return _ramp(float(np.hypot(lab[1], lab[2])), settings.chroma)
+    share = _ramp(float(np.hypot(lab[1], lab[2])), settings.chroma)
+    return share if share >= settings.least_share else 0.0
 
 
 def _distance(difference: np.ndarray) -> np.ndarray:
