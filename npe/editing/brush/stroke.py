@@ -220,7 +220,8 @@ class Stroke:
             return "Only the face inside the face box can change: paint on the face, or move the box (Face box tool, X) over what to edit."
         if not self.on_skin or self.recolouring:
             return None
-        return "A colour on skin changes nothing: paint it on lips, eyes or hair (the eyedropper's skin colour reshapes skin)."
+        return ("A colour on skin changes nothing: paint it on lips, eyes or hair (skin colour from the eyedropper reshapes skin; "
+                "a hair colour or dark paint grows hair).")
 
     def _carry(self, weights: torch.Tensor) -> np.ndarray | None:
         """Join this position to the tint's footprint: the document's new tint (the stroke's start
