@@ -355,3 +355,22 @@ def test_hair_colour_on_skin_asks_the_model_as_dark_paint_does(model, lips_photo
     assert session.paint(forehead, AUBURN, radius=6.0, reach=4.0)
     assert not np.array_equal(session.latent, start) and session.document.tint is None
     assert session.stroke_hint is None
+
+
+def test_an_iris_takes_a_colour_lighter_than_itself_where_hair_would_not():
+    """Blue over dark eyes (where the aligned crop puts them) recolours the irises, 20 levels lighter
+    than they are; the same blue over hair as dark, away from the eyes, is left to the model."""
+    blue = (40, 90, 200)  # CIELAB lightness 41
+    iris = (50, 40, 35)  # lightness about 18
+    face = _face()
+    for x in (0.3229, 0.6883):
+        cx, cy = int(x * R), int(0.4201 * R)
+        face[cy - 2 : cy + 2, cx - 2 : cx + 2] = iris
+    eyes = PartTint(face, blue, reach=2.0)
+    _stroke(eyes, 0.4201 * R, range(int(0.3229 * R) - 1, int(0.3229 * R) + 2), radius=1.5)
+    assert eyes.change() is not None
+    hair = _face()
+    hair[:12] = iris
+    far = PartTint(hair, blue, reach=2.0)
+    _stroke(far, 5.0, range(20, 44), radius=1.5)
+    assert far.change() is None and not far.on_skin

@@ -55,8 +55,9 @@ class TintSettings:
     paint it yellow); from the second on, it is not skin. ``lightness_gap``: the CIELAB lightness
     between the part and the paint up to which the colour is carried fully, and from which not at
     all: a shift of colour keeps lips lips, but lifting dark hair to a yellow's lightness paints a
-    flat patch (asked instead, the model draws lighter hair): lips take the whole ``lightness_gap``,
-    other parts (hair) only ``hair_gap`` (lifted 25-40 levels, red or brown hair came out as a glowing
+    flat patch (asked instead, the model draws lighter hair): lips and irises (on the eyes of the
+    aligned crop: blue over dark eyes, 20 levels lighter) take the whole ``lightness_gap``, other parts
+    (hair) only ``hair_gap`` (lifted 25-40 levels, red or brown hair came out as a glowing
     yellow cap; the model's hair colours made lighter hair instead). ``saturation``: how far above the crop's
     98th-percentile chroma a carried colour may go (a muted photo gets muted lips, not a red stain)."""
 
@@ -90,6 +91,18 @@ def mouth_radius(size: int) -> np.ndarray:
     """Each crop pixel's elliptical distance from the mouth (1 on MOUTH_AXES' ellipse): float R x R."""
     yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
     return np.hypot((xx - MOUTH_CENTRE[0]) / MOUTH_AXES[0], (yy - MOUTH_CENTRE[1]) / MOUTH_AXES[1])
+
+
+# The eyes in the aligned crop: face_finder.TEMPLATE's eye landmarks, and how far around them (crop
+# sides) an iris may lie.
+EYES = ((0.3229, 0.4201), (0.6883, 0.4204))
+EYE_AXES = (0.1, 0.06)
+
+
+def eyes_radius(size: int) -> np.ndarray:
+    """Each crop pixel's elliptical distance from the nearer eye (1 on EYE_AXES' ellipse): float R x R."""
+    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
+    return np.minimum(*(np.hypot((xx - x) / EYE_AXES[0], (yy - y) / EYE_AXES[1]) for x, y in EYES))
 
 
 def lips_map(lab: np.ndarray) -> np.ndarray:
@@ -234,7 +247,10 @@ class PartTint:
         assert self.skin is not None
         off_skin = self.skin - reference
         not_skin = _ramp(float(_distance(off_skin)), settings.skin)
-        guard = not_skin * (1.0 - _ramp(abs(self.paint[0] - reference[0]), settings.hair_gap))
+        # An iris may take a colour much lighter than itself (blue over dark eyes); hair lifted as far glows.
+        on_eyes = bool(np.median(eyes_radius(size)[under]) < 1.0)
+        gap = settings.lightness_gap if on_eyes else settings.hair_gap
+        guard = not_skin * (1.0 - _ramp(abs(self.paint[0] - reference[0]), gap))
         self.on_skin = not_skin < 0.5
         if guard < 0.5:  # more skin, or further in lightness, than a part to recolour: the model's stroke
             return None
