@@ -523,14 +523,16 @@ class SemanticStroke(LocalStroke):
         alone = -linear / diagonal  # each direction's own best amount, then scaled into the trust region
         alone = alone * torch.clamp(limit / (alone.square() * self.costs[0]).sqrt().clamp_min(1e-12), max=1.0)
         values = 2 * linear * alone + diagonal * alone.square()
-        if self.allowed is not None:  # directions the stroke may not take are no answers either
-            values = torch.where(torch.isin(torch.arange(values.numel()), torch.tensor(self.allowed, dtype=torch.long)), values, torch.zeros_like(values))
+        if self.allowed is not None:  # directions the stroke may not take lower nothing: no answers
+            keep = torch.zeros_like(values, dtype=torch.bool)
+            keep[self.allowed] = True
+            values = torch.where(keep, values, torch.zeros_like(values))
         found: list[tuple[int, float, torch.Tensor]] = []
         enough = share * float(values.min())
         for k in torch.argsort(values).tolist():
             if len(found) >= count or not float(values[k]) < min(0.0, enough):
                 break
-            if k == self._lead or (self.allowed is not None and k not in self.allowed):
+            if k == self._lead:
                 continue
             chosen, amounts, _ = choose_directions(matrix, linear, self.costs[0], limit, 1, 0.0, first=k)  # that direction alone
             offset = self._move(chosen, amounts)

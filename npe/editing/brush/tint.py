@@ -31,6 +31,7 @@ NumPy, SciPy and scikit-image only; no torch.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,10 +88,14 @@ OTSU_SHARE = 0.6  # of Otsu's threshold: Otsu alone split full lips along their 
 LIPS_MIN_SCORE = 2.0  # lips are at least this much redder than the skin around the mouth
 
 
+@functools.lru_cache(maxsize=4)
 def mouth_radius(size: int) -> np.ndarray:
-    """Each crop pixel's elliptical distance from the mouth (1 on MOUTH_AXES' ellipse): float R x R."""
+    """Each crop pixel's elliptical distance from the mouth (1 on MOUTH_AXES' ellipse): float R x R,
+    read-only (cached: every brush position of a hue stroke asks for it)."""
     yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
-    return np.hypot((xx - MOUTH_CENTRE[0]) / MOUTH_AXES[0], (yy - MOUTH_CENTRE[1]) / MOUTH_AXES[1])
+    radius = np.hypot((xx - MOUTH_CENTRE[0]) / MOUTH_AXES[0], (yy - MOUTH_CENTRE[1]) / MOUTH_AXES[1])
+    radius.setflags(write=False)
+    return radius
 
 
 # The eyes in the aligned crop: face_finder.TEMPLATE's eye landmarks, and how far around them (crop
@@ -99,10 +104,14 @@ EYES = ((0.3229, 0.4201), (0.6883, 0.4204))
 EYE_AXES = (0.1, 0.06)
 
 
+@functools.lru_cache(maxsize=4)
 def eyes_radius(size: int) -> np.ndarray:
-    """Each crop pixel's elliptical distance from the nearer eye (1 on EYE_AXES' ellipse): float R x R."""
+    """Each crop pixel's elliptical distance from the nearer eye (1 on EYE_AXES' ellipse): float R x R,
+    read-only (cached, as mouth_radius)."""
     yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
-    return np.minimum(*(np.hypot((xx - x) / EYE_AXES[0], (yy - y) / EYE_AXES[1]) for x, y in EYES))
+    radius = np.minimum(*(np.hypot((xx - x) / EYE_AXES[0], (yy - y) / EYE_AXES[1]) for x, y in EYES))
+    radius.setflags(write=False)
+    return radius
 
 
 def lips_map(lab: np.ndarray) -> np.ndarray:
