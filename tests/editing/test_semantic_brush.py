@@ -249,6 +249,29 @@ def test_the_finite_solver_moves_boldness_times_the_optimum_without_a_backward_p
     assert float(stroke.latent[0, 0]) == pytest.approx(1.5 * optimum, rel=1e-4)
 
 
+def test_a_colour_close_to_what_is_there_asks_as_firmly_as_a_far_one_up_to_ask_gain():
+    """Paint 25.5 grey levels from what lies under it (a light grey over mid grey) weighs the colour
+    term by (ask_levels / 25.5)², capped at ``ask_gain``: the move is the optimum of that objective,
+    and with ``ask_gain`` 1 the plain one, smaller. (White over mid grey, 127.5 levels, is unweighted:
+    the test above.)"""
+    spot = _patch(slice(5, 11), slice(5, 11))
+    forward = _generator([spot])
+    weights = brush_weights(R, 8.0, 8.0, 2.5)
+    moves = {}
+    for gain in (1.0, 8.0, 100.0):
+        settings = SemanticObjective(reach=2.0, feather=2.0, spread=2.0, limit=100.0, growth=100.0, boldness=1.0, ask_levels=90.0, ask_gain=gain)
+        stroke = SemanticStroke(forward, torch.zeros(1, 1), torch.eye(1), torch.tensor([1.0]), finite_jacobian(forward, torch.zeros(1, 1), torch.eye(1)), settings)
+        stroke.step(weights, color_target((153, 153, 153)), (8.0, 8.0), 2.5)  # 0.2 in the model's units: 25.5 levels
+        pixels = float(R * R)
+        inside = stroke.footprint().reshape(-1) > 0
+        spot_pixels = spot[0].reshape(-1) != 0
+        held = (settings.preserve_near * float((spot_pixels & inside).sum()) + settings.preserve * float((spot_pixels & ~inside).sum())) * 0.25 / pixels
+        firmness = min((90.0 / 25.5) ** 2, gain)
+        moves[gain] = float(stroke.latent[0, 0])
+        assert moves[gain] == pytest.approx(firmness * 0.5 * 0.2 / (firmness * 0.25 + held + settings.prior), rel=1e-4)
+    assert moves[1.0] < moves[8.0] < moves[100.0] < 0.2 / 0.5  # firmer, and never past the colour itself
+
+
 def test_choose_directions_can_be_told_which_direction_comes_first():
     matrix = torch.diag(torch.tensor([1.0, 1.0, 1.0]))
     linear = torch.tensor([-2.0, -1.0, 0.0])

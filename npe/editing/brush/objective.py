@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from npe.editing.brush.footprint import pixel_centres, reach_mask
-from npe.editing.compose import LUMA, luminance
+from npe.editing.compose import LUMA, PIXEL_UNITS, luminance
 from npe.editing.errors import SessionError
 
 
@@ -212,7 +212,10 @@ it (a change the colour does not ask for, a moustache over white teeth, still co
     cheeks, hair along a hairline): the reach follows the part the model changed, not only the disc.
     ``against``: weight of ``against_loss`` (white paint may open a mouth, not grow a moustache).
     ``measure``: the move (σ) over which each
-    direction's change is measured. ``identity``: weight of the change the stroke makes to the model's own reading of who
+    direction's change is measured. ``ask_levels`` / ``ask_gain`` (finite solver): a colour closer to what lies under the
+    brush than ``ask_levels`` grey levels (root mean square over the painted pixels) asks as firmly as one that far, up to
+    ``ask_gain`` times: skin colour over a light beard (a median 41 levels from it) is as clear a request as
+    white over a dark one (137), and a colour close to what is there still asks to change it. ``identity``: weight of the change the stroke makes to the model's own reading of who
     the person is (its Male and Young classifiers in z). Off by default: on this model removing a beard
     or adding glasses moves those classifiers too, and the term blocked beard removal (edit_quality_log).
 
@@ -246,6 +249,8 @@ it (a change the colour does not ask for, a moustache over white teeth, still co
     directions_per_stroke: int = 2
     added_gain: float = 0.1
     boldness: float = 1.5
+    ask_levels: float = 90.0
+    ask_gain: float = 8.0
 
 
 # Who a person is, is not what a brush stroke asks to change: moving along these costs more (the
@@ -476,9 +481,10 @@ class SemanticStroke(LocalStroke):
             luma = torch.tensor(LUMA, dtype=start.dtype, device=start.device)
             start, goal = (start * luma).sum(-1, keepdim=True), (goal * luma).sum(-1, keepdim=True)
         channels = colour_jacobian.shape[-1]
+        firmness = self._firmness(share, start - goal)
         weighted = colour_jacobian * share.sqrt()[None, :, None]
-        curvature = torch.einsum("kpc,lpc->kl", weighted, weighted) / channels
-        linear = torch.einsum("kpc,pc->k", colour_jacobian * share[None, :, None], start - goal) / channels
+        curvature = firmness * torch.einsum("kpc,lpc->kl", weighted, weighted) / channels
+        linear = firmness * torch.einsum("kpc,pc->k", colour_jacobian * share[None, :, None], start - goal) / channels
         held = (settings.preserve * self._gram_all + (settings.preserve_near - settings.preserve) * self._near_gram(footprint)) / (3 * pixels)
         matrix = curvature + held + settings.prior * torch.diag(self.costs[0])
         limit = settings.strength * min(settings.limit, settings.growth * self._paint)
@@ -491,6 +497,14 @@ class SemanticStroke(LocalStroke):
         with torch.no_grad():  # no backward pass: the step is solved on the measured changes
             self._output = self._forward(self.latent)
         return value
+
+    def _firmness(self, share: torch.Tensor, difference: torch.Tensor) -> float:
+        """The colour term's weight: (ask_levels / d)² for a paint d grey levels (RMS over the painted
+        pixels, weighted by ``share``) from what lies under it, between 1 and ``ask_gain``."""
+        settings = self.semantic
+        mean_square = float((share[:, None] * difference.square()).sum()) / difference.shape[-1]
+        asked = (settings.ask_levels / PIXEL_UNITS) ** 2
+        return min(max(asked / max(mean_square, 1e-12), 1.0), max(settings.ask_gain, 1.0))
 
     def _move(self, chosen: list[int], amounts: torch.Tensor) -> torch.Tensor:
         """The offset (1 x K) for the optimum ``amounts`` along ``chosen``: ``boldness`` · strength
