@@ -15,6 +15,7 @@ import torch
 
 from npe.editing.attributes import display_name, format_sigma
 from npe.editing.brush.footprint import brush_weights, color_target
+from npe.editing.compose import LUMA
 from npe.editing.brush.objective import (
     ATTRIBUTE_COSTS,
     LocalStroke,
@@ -26,7 +27,7 @@ from npe.editing.brush.objective import (
     principal_directions,
 )
 from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
-from npe.editing.brush.tint import PartTint
+from npe.editing.brush.tint import PartTint, lens_map, on_eyes
 from npe.editing.document import KEEP, Document, readonly
 from npe.editing.errors import SessionError
 
@@ -55,6 +56,7 @@ def grown_limit(limit: np.ndarray | None, reach: torch.Tensor) -> np.ndarray | N
 
 
 IDENTITY = ("Male", "Young")  # what a stroke should not change about who the person is
+DARK_LEVELS = 80.0  # paint at most this light (Rec. 601 luminance, 0-255) is "dark" (sunglasses across the eyes)
 
 
 def identity_rows(attributes: AttributeDirections | None, directions: torch.Tensor) -> torch.Tensor | None:
@@ -167,6 +169,9 @@ class Stroke:
             tint = PartTint(np.asarray(document.crop), brush.color, float(brush.reach))
             self.tint = tint if tint.active else None
         self.target = color_target(brush.color, document.device)
+        # Dark paint across the eyes changes only where sunglasses lie (tint.lens_map).
+        self.dark = brush.objective == "semantic" and self.tint is None and float(np.dot(LUMA, brush.color)) <= DARK_LEVELS
+        self.painted: np.ndarray | None = None  # the dark stroke's brush weights so far (max over positions)
         self.names = tuple(attributes.names) if attributes is not None else ()  # the named directions lead the basis
         self.recolouring = False  # True once the stroke's hue has found a part to recolour
         self.on_skin = False  # True once it has found only the face's own skin (and stopped asking the model)
@@ -184,6 +189,9 @@ class Stroke:
             return False
         self.touched = True
         weights, centre, radius = found
+        if self.dark:
+            here = weights.detach().cpu().numpy()
+            self.painted = here if self.painted is None else np.maximum(self.painted, here)
         before = self.optimizer.latent
         tint = self._carry(weights)
         # A hue painted on a part whose lightness it keeps (red over lips) recolours it: from then on the
@@ -207,10 +215,18 @@ class Stroke:
         moved = not torch.equal(before, self.optimizer.latent)
         if moved or tint is not None:
             # The optimizer's last forward pass is G(new z): shown now, differentiated next step.
-            limit = grown_limit(self.start_limit, self.optimizer.composite_reach()) if moved else self.document.limit
+            limit = grown_limit(self.start_limit, self._reach()) if moved else self.document.limit
             generated = self.optimizer.image() if moved else self.document.generated
             self.document.set_latent(self.optimizer.latent, generated=generated, limit=limit, tint=KEEP if tint is None else tint)
         return moved or tint is not None
+
+    def _reach(self) -> torch.Tensor:
+        """Where the stroke may change the composite: the optimizer's reach, held to the lenses' place
+        for dark paint across the eyes (sunglasses, not dark sockets and brows)."""
+        reach = self.optimizer.composite_reach()
+        if self.painted is not None and on_eyes(self.painted):
+            reach = reach * torch.tensor(lens_map(self.document.resolution), dtype=reach.dtype, device=reach.device)
+        return reach
 
     @property
     def hint(self) -> str | None:

@@ -114,6 +114,42 @@ def eyes_radius(size: int) -> np.ndarray:
     return radius
 
 
+# Sunglasses: what a dark stroke across the eyes may change (stroke.Stroke). The model's Eyeglasses
+# change darkens brows, sockets and cheeks with the lenses (dark goggles, read older); held to two
+# lenses and a bridge it reads as sunglasses (edit_quality_log.md, session 14: lens axes 0.14-0.18
+# measured; larger lenses read as glasses more often and as the same person less often).
+LENS_AXES = (0.145, 0.095)  # each lens's half-width and half-height (crop sides), around EYES
+LENS_FEATHER = 0.25  # the lens's soft edge, in units of its own size beyond it
+BRIDGE = (0.40, 0.022)  # the bridge's row and half-height (crop sides), from eye to eye
+
+
+@functools.lru_cache(maxsize=4)
+def lens_map(size: int) -> np.ndarray:
+    """Where a pair of sunglasses lies in the aligned crop: float R x R in [0, 1] (1 on the two
+    lenses and the bridge between them, a soft edge around), read-only (cached)."""
+    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
+    radius = np.minimum(*(np.hypot((xx - x) / LENS_AXES[0], (yy - y) / LENS_AXES[1]) for x, y in EYES))
+    lenses = np.clip((1.0 + LENS_FEATHER - radius) / LENS_FEATHER, 0.0, 1.0)
+    between = (xx > EYES[0][0]) & (xx < EYES[1][0])
+    bridge = np.clip((BRIDGE[1] - np.abs(yy - BRIDGE[0])) * size + 1.0, 0.0, 1.0) * between
+    found = np.maximum(lenses, bridge).astype(np.float32)
+    found.setflags(write=False)
+    return found
+
+
+def on_eyes(painted: np.ndarray, share: float = 0.5) -> bool:
+    """True if a stroke's paint (float R x R brush weights) lies across the eyes: at least ``share`` of
+    it on the lenses' place (lens_map > 0), its middle row within half a lens's height of the eyes'
+    (not over the brows, nor a blob over the middle of the face)."""
+    total = float(painted.sum())
+    if not total > 0:
+        return False
+    size = painted.shape[0]
+    row = float((painted.sum(axis=1) * (np.arange(size) + 0.5)).sum()) / total / size
+    eyes_row = (EYES[0][1] + EYES[1][1]) / 2
+    return abs(row - eyes_row) <= LENS_AXES[1] / 2 and float(painted[lens_map(size) > 0].sum()) >= share * total
+
+
 def lips_map(lab: np.ndarray) -> np.ndarray:
     """How much each pixel of a model crop (CIELAB R x R x 3) is lips: float R x R in [0, 1].
 
