@@ -19,6 +19,8 @@ from npe.ui.facebox import PICK_HINT, FaceBoxOverlay, box_transform
 MARGIN = 20  # free space around the fitted image, in widget pixels
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.05, 64.0
+FACE_VIEW = 1.8  # Zoom to Face: the view's shorter side shows this many face-box sides (hair and chin too)
+SMALL_FACE = 0.2  # a photo whose face box, fitted, spans less than this share of the view opens zoomed to the face
 WHEEL_NOTCH = 120
 
 
@@ -94,6 +96,8 @@ class Canvas(QWidget):
         self._resolution = max(1, resolution)
         if new_size:
             self.fit()
+            if self._face_extent() * self.fit_scale() < SMALL_FACE * self._view_side():
+                self.zoom_to_face()  # a face in a group or a full-length photo: show the face, not the room
         self.update()
 
     def set_image(self, image: QImage | None, change_mask: QImage | None = None) -> None:
@@ -223,6 +227,27 @@ class Canvas(QWidget):
         cx = before[0] - (anchor.x() - self.width() / 2) / zoom
         cy = before[1] - (anchor.y() - self.height() / 2) / zoom
         self._set_center(cx, cy)
+        self.zoomChanged.emit(zoom)
+
+    def _face_extent(self) -> float:
+        """The side of the upright square around the (turned) face box, in photo pixels (0: no box)."""
+        if self._box is None:
+            return 0.0
+        _, _, size, angle = self._box
+        turn = math.radians(angle)
+        return size * (abs(math.cos(turn)) + abs(math.sin(turn)))
+
+    def _view_side(self) -> float:
+        return max(1.0, min(self.width(), self.height()) - 2 * MARGIN)
+
+    def zoom_to_face(self) -> None:
+        """Zoom so the face box and some of what is around it (FACE_VIEW box sides) fill the view,
+        centred on the box; never smaller than the whole photo fitted."""
+        if self._photo_size is None or self._box is None or self._face_extent() <= 0:
+            return
+        zoom = min(MAX_ZOOM, max(self.fit_scale(), self._view_side() / (FACE_VIEW * self._face_extent())))
+        self._zoom = zoom
+        self._set_center(self._box[0], self._box[1])
         self.zoomChanged.emit(zoom)
 
     def set_zoom(self, zoom: float) -> None:

@@ -38,6 +38,7 @@ ICONS: dict[str, str] = {
     "zoom-out": "mdi6.magnify-minus-outline",
     "zoom-fit": "mdi6.fit-to-screen-outline",
     "zoom-actual": "mdi6.numeric-1-box-outline",
+    "zoom-face": "mdi6.face-man-outline",
     "sample": "mdi6.face-woman-outline",
     "previous": "mdi6.chevron-left",
     "next": "mdi6.chevron-right",

@@ -362,7 +362,7 @@ class MainWindow(FileActions, QMainWindow):
 
     def _update_document_actions(self) -> None:
         has = self.controller.has_document
-        for key in ("save-session", "save-session-as", "export", "commit", "reset", "clear-protect", "compare", "change-mask", "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
+        for key in ("save-session", "save-session-as", "export", "commit", "reset", "clear-protect", "compare", "change-mask", "zoom-in", "zoom-out", "zoom-fit", "zoom-actual", "zoom-face"):
             self.named_actions[key].setEnabled(has)
 
     def _update_title(self) -> None:

@@ -89,6 +89,7 @@ def make_actions(window: MainWindow) -> None:
     a("zoom-out", "Zoom &Out", lambda: window.canvas.zoom_by(0.8), "zoom-out", [S.ZoomOut])
     a("zoom-fit", "&Fit to Window", window.canvas.fit, "zoom-fit", ["Ctrl+0"])
     a("zoom-actual", "&Actual Pixels", lambda: window.canvas.set_zoom(1.0), "zoom-actual", ["Ctrl+1"])
+    a("zoom-face", "&Zoom to Face", window.canvas.zoom_to_face, "zoom-face", ["Ctrl+2"], "Fill the view with the face being edited")
     tools = QActionGroup(window)
     tools.setExclusive(True)
     for key, text, icon, shortcut, tip, tool in (
@@ -127,7 +128,7 @@ def make_menus(window: MainWindow) -> None:
         edit_menu.addSeparator() if entry is None else edit_menu.addAction(window.named_actions[entry])
 
     view_menu = bar.addMenu("&View")
-    for entry in ("compare", "change-mask", "show-protect", "show-face-box", None, "zoom-in", "zoom-out", "zoom-fit", "zoom-actual"):
+    for entry in ("compare", "change-mask", "show-protect", "show-face-box", None, "zoom-in", "zoom-out", "zoom-fit", "zoom-actual", "zoom-face"):
         view_menu.addSeparator() if entry is None else view_menu.addAction(window.named_actions[entry])
     view_menu.addSeparator()
     theme_menu = view_menu.addMenu("&Theme")
