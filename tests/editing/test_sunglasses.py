@@ -1,4 +1,4 @@
-"""Dark paint across the eyes changes only where sunglasses lie (npe.editing.brush.tint.lens_map),
+"""Dark paint across the eyes changes only where sunglasses lie (npe.editing.parts.lens_map),
 through the real session on the tiny model: the composite's reach limit is held to the lenses and
 the bridge; the same stroke in white, or dark paint across a forehead, is not."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from npe.editing import EditSession
-from npe.editing.brush.tint import EYES, LENS_AXES, lens_map, on_eyes
+from npe.editing.parts import EYES, LENS_AXES, lens_map, on_eyes
 
 # The fixture box: 80 px square around (100, 70); crop point (u, v) in [0, 1] -> photo pixels.
 def _photo_point(u: float, v: float) -> tuple[float, float]:

@@ -149,7 +149,7 @@ PALE_LIPS = (200, 140, 125)  # within the skin guard's distance of SKIN: by colo
 
 
 def _mouth(rows: tuple[int, int] = (49, 56), teeth: bool = True) -> np.ndarray:
-    """_face with pale lips where the aligned crop's mouth is (tint.MOUTH_CENTRE), parted by teeth."""
+    """_face with pale lips where the aligned crop's mouth is (parts.MOUTH_CENTRE), parted by teeth."""
     face = _face().astype(np.float64)
     face[rows[0] : rows[1], 22:43] = PALE_LIPS
     if teeth:

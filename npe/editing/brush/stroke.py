@@ -27,8 +27,9 @@ from npe.editing.brush.objective import (
     principal_directions,
 )
 from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
-from npe.editing.brush.tint import PartTint, lens_map, on_eyes
+from npe.editing.brush.tint import PartTint
 from npe.editing.document import KEEP, Document, readonly
+from npe.editing.parts import lens_map, on_eyes
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:  # attributes come from the session
@@ -169,7 +170,7 @@ class Stroke:
             tint = PartTint(np.asarray(document.crop), brush.color, float(brush.reach))
             self.tint = tint if tint.active else None
         self.target = color_target(brush.color, document.device)
-        # Dark paint across the eyes changes only where sunglasses lie (tint.lens_map).
+        # Dark paint across the eyes changes only where sunglasses lie (parts.lens_map).
         self.dark = brush.objective == "semantic" and self.tint is None and float(np.dot(LUMA, brush.color)) <= DARK_LEVELS
         self.painted: np.ndarray | None = None  # the dark stroke's brush weights so far (max over positions)
         self.names = tuple(attributes.names) if attributes is not None else ()  # the named directions lead the basis

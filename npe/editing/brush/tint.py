@@ -31,7 +31,6 @@ NumPy, SciPy and scikit-image only; no torch.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +39,7 @@ from skimage import color as skcolor
 from skimage.filters import threshold_otsu
 from skimage.graph import MCP_Geometric
 
+from npe.editing.parts import eyes_radius, mouth_radius
 from npe.geometry import smoothstep
 
 @dataclass(frozen=True)
@@ -78,76 +78,9 @@ class TintSettings:
     hair: tuple[float, float] = (45.0, 20.0)  # paint below this chroma and this much darker than the cheeks reads as hair
 
 
-# Where the lips lie in the model's crop (the aligned face framing, units of its side): an ellipse
-# around the mouth corners of npe.data.face_finder.TEMPLATE (0.345-0.665 across, 0.80 down), a little
-# below them (the lower lip is the fuller one).
-MOUTH_CENTRE = (0.505, 0.815)
-MOUTH_AXES = (0.19, 0.075)
 LIGHTNESS_WEIGHT = 0.3  # of the lightness below the skin's in a pixel's lips score (a* above the skin's counts 1)
 OTSU_SHARE = 0.6  # of Otsu's threshold: Otsu alone split full lips along their own shading
 LIPS_MIN_SCORE = 2.0  # lips are at least this much redder than the skin around the mouth
-
-
-@functools.lru_cache(maxsize=4)
-def mouth_radius(size: int) -> np.ndarray:
-    """Each crop pixel's elliptical distance from the mouth (1 on MOUTH_AXES' ellipse): float R x R,
-    read-only (cached: every brush position of a hue stroke asks for it)."""
-    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
-    radius = np.hypot((xx - MOUTH_CENTRE[0]) / MOUTH_AXES[0], (yy - MOUTH_CENTRE[1]) / MOUTH_AXES[1])
-    radius.setflags(write=False)
-    return radius
-
-
-# The eyes in the aligned crop: face_finder.TEMPLATE's eye landmarks, and how far around them (crop
-# sides) an iris may lie.
-EYES = ((0.3229, 0.4201), (0.6883, 0.4204))
-EYE_AXES = (0.1, 0.06)
-
-
-@functools.lru_cache(maxsize=4)
-def eyes_radius(size: int) -> np.ndarray:
-    """Each crop pixel's elliptical distance from the nearer eye (1 on EYE_AXES' ellipse): float R x R,
-    read-only (cached, as mouth_radius)."""
-    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
-    radius = np.minimum(*(np.hypot((xx - x) / EYE_AXES[0], (yy - y) / EYE_AXES[1]) for x, y in EYES))
-    radius.setflags(write=False)
-    return radius
-
-
-# Sunglasses: what a dark stroke across the eyes may change (stroke.Stroke). The model's Eyeglasses
-# change darkens brows, sockets and cheeks with the lenses (dark goggles, read older); held to two
-# lenses and a bridge it reads as sunglasses (edit_quality_log.md, session 14: lens axes 0.14-0.18
-# measured; larger lenses read as glasses more often and as the same person less often).
-LENS_AXES = (0.145, 0.095)  # each lens's half-width and half-height (crop sides), around EYES
-LENS_FEATHER = 0.25  # the lens's soft edge, in units of its own size beyond it
-BRIDGE = (0.40, 0.022)  # the bridge's row and half-height (crop sides), from eye to eye
-
-
-@functools.lru_cache(maxsize=4)
-def lens_map(size: int) -> np.ndarray:
-    """Where a pair of sunglasses lies in the aligned crop: float R x R in [0, 1] (1 on the two
-    lenses and the bridge between them, a soft edge around), read-only (cached)."""
-    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
-    radius = np.minimum(*(np.hypot((xx - x) / LENS_AXES[0], (yy - y) / LENS_AXES[1]) for x, y in EYES))
-    lenses = np.clip((1.0 + LENS_FEATHER - radius) / LENS_FEATHER, 0.0, 1.0)
-    between = (xx > EYES[0][0]) & (xx < EYES[1][0])
-    bridge = np.clip((BRIDGE[1] - np.abs(yy - BRIDGE[0])) * size + 1.0, 0.0, 1.0) * between
-    found = np.maximum(lenses, bridge).astype(np.float32)
-    found.setflags(write=False)
-    return found
-
-
-def on_eyes(painted: np.ndarray, share: float = 0.5) -> bool:
-    """True if a stroke's paint (float R x R brush weights) lies across the eyes: at least ``share`` of
-    it on the lenses' place (lens_map > 0), its middle row within half a lens's height of the eyes'
-    (not over the brows, nor a blob over the middle of the face)."""
-    total = float(painted.sum())
-    if not total > 0:
-        return False
-    size = painted.shape[0]
-    row = float((painted.sum(axis=1) * (np.arange(size) + 0.5)).sum()) / total / size
-    eyes_row = (EYES[0][1] + EYES[1][1]) / 2
-    return abs(row - eyes_row) <= LENS_AXES[1] / 2 and float(painted[lens_map(size) > 0].sum()) >= share * total
 
 
 def lips_map(lab: np.ndarray) -> np.ndarray:
