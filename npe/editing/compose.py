@@ -225,6 +225,34 @@ def limit_change_mask(change_mask: torch.Tensor, reach: torch.Tensor) -> torch.T
     return change_mask * reach.to(change_mask)
 
 
+def lighten_ceiling(crop: np.ndarray | torch.Tensor, change: torch.Tensor, ceiling: float, region: torch.Tensor, steps: int = 12) -> torch.Tensor:
+    """The share (R x R in [0, 1]) of a masked change ``change`` (M·Δ, 1 x 3 x R x R, [-1, 1] units)
+    that keeps each pixel of ``region`` (float R x R; 1 = held, 0 = free) of ``crop`` (uint8 R x R x 3,
+    or the same as a float 3 x R x R tensor) from lightening past ``ceiling`` (Rec. 601 luminance, 0-255; a pixel already lighter may not
+    lighten at all): 1 wherever the whole change stays below it. The lightening is measured on the
+    composite as it is shown (each channel clipped to 0-255: a channel pushed below 0 lightens the
+    pixel by what it cannot lose), and the largest share that fits found by bisection (``steps``)."""
+    if isinstance(crop, torch.Tensor):
+        pixels = crop.to(change)
+    else:
+        pixels = torch.tensor(np.asarray(crop), dtype=change.dtype, device=change.device).permute(2, 0, 1)
+    moved = change.detach()[0] * PIXEL_UNITS
+    weights = torch.tensor(LUMA, dtype=pixels.dtype, device=pixels.device).view(3, 1, 1)
+    before = (pixels * weights).sum(0)
+    room = before.clamp(min=ceiling) - before
+
+    def lift(share: torch.Tensor) -> torch.Tensor:
+        return ((pixels + share * moved).clamp(0.0, 255.0) * weights).sum(0) - before
+
+    low, high = torch.zeros_like(before), torch.ones_like(before)
+    for _ in range(steps):
+        middle = (low + high) / 2
+        fits = lift(middle) <= room
+        low, high = torch.where(fits, middle, low), torch.where(fits, high, middle)
+    share = torch.where(lift(torch.ones_like(before)) <= room, torch.ones_like(before), low)
+    return 1.0 - region.to(share) * (1.0 - share)
+
+
 def luminance(image: torch.Tensor) -> torch.Tensor:
     """N x 3 x H x W (or 1 x 3 x 1 x 1 colours) -> N x 1 x H x W Rec. 601 luminance, same units."""
     weights = torch.tensor(LUMA, dtype=image.dtype, device=image.device).view(1, 3, 1, 1)

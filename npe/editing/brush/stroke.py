@@ -15,7 +15,7 @@ import torch
 
 from npe.editing.attributes import display_name, format_sigma
 from npe.editing.brush.footprint import brush_weights, color_target
-from npe.editing.compose import LUMA
+from npe.editing.compose import LUMA, change_mask, lighten_ceiling
 from npe.editing.brush.objective import (
     ATTRIBUTE_COSTS,
     LocalStroke,
@@ -29,7 +29,7 @@ from npe.editing.brush.objective import (
 from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
 from npe.editing.brush.tint import PartTint
 from npe.editing.document import KEEP, Document, readonly
-from npe.editing.parts import lens_map, on_eyes
+from npe.editing.parts import LOWER_FACE, cheek_pixels, lens_map, on_beard, on_eyes
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:  # attributes come from the session
@@ -58,6 +58,7 @@ def grown_limit(limit: np.ndarray | None, reach: torch.Tensor) -> np.ndarray | N
 
 IDENTITY = ("Male", "Young")  # what a stroke should not change about who the person is
 DARK_LEVELS = 80.0  # paint at most this light (Rec. 601 luminance, 0-255) is "dark" (sunglasses across the eyes)
+SKIN_MARGIN = 10.0  # grey levels above the cheeks' luminance a beard's stroke may lighten the lower face to
 
 
 def identity_rows(attributes: AttributeDirections | None, directions: torch.Tensor) -> torch.Tensor | None:
@@ -171,8 +172,12 @@ class Stroke:
             self.tint = tint if tint.active else None
         self.target = color_target(brush.color, document.device)
         # Dark paint across the eyes changes only where sunglasses lie (parts.lens_map).
-        self.dark = brush.objective == "semantic" and self.tint is None and float(np.dot(LUMA, brush.color)) <= DARK_LEVELS
-        self.painted: np.ndarray | None = None  # the dark stroke's brush weights so far (max over positions)
+        semantic = brush.objective == "semantic" and self.tint is None
+        self.dark = semantic and float(np.dot(LUMA, brush.color)) <= DARK_LEVELS
+        # Light paint over a beard may not lighten it past the face's own skin (parts.on_beard).
+        self.light = semantic and not self.dark
+        self.painted: np.ndarray | None = None  # the stroke's brush weights so far (max over positions)
+        self._ceiling: tuple[torch.Tensor, float, torch.Tensor] | None = None  # _skin_ceiling's, made once
         self.names = tuple(attributes.names) if attributes is not None else ()  # the named directions lead the basis
         self.recolouring = False  # True once the stroke's hue has found a part to recolour
         self.on_skin = False  # True once it has found only the face's own skin (and stopped asking the model)
@@ -190,7 +195,7 @@ class Stroke:
             return False
         self.touched = True
         weights, centre, radius = found
-        if self.dark:
+        if self.dark or self.light:
             here = weights.detach().cpu().numpy()
             self.painted = here if self.painted is None else np.maximum(self.painted, here)
         before = self.optimizer.latent
@@ -225,9 +230,31 @@ class Stroke:
         """Where the stroke may change the composite: the optimizer's reach, held to the lenses' place
         for dark paint across the eyes (sunglasses, not dark sockets and brows)."""
         reach = self.optimizer.composite_reach()
-        if self.painted is not None and on_eyes(self.painted):
+        if self.painted is None:
+            return reach
+        if self.dark and on_eyes(self.painted):
             reach = reach * torch.tensor(lens_map(self.document.resolution), dtype=reach.dtype, device=reach.device)
+        elif self.light and on_beard(self.painted):
+            # A shave shows the face's own skin: the lower face may not lighten past the cheeks (the
+            # model's beardless chins are paler than dark skin, and white paint asks for light).
+            pixels, ceiling, region = self._skin_ceiling(reach)
+            delta = self.optimizer.image().detach() - self.document.recon
+            share = lighten_ceiling(pixels, delta * change_mask(delta).to(delta) * reach.to(delta), ceiling, region)
+            reach = reach * share.to(reach)
         return reach
+
+    def _skin_ceiling(self, like: torch.Tensor) -> tuple[torch.Tensor, float, torch.Tensor]:
+        """(the crop as a float 3 x R x R tensor, the cheeks' luminance + SKIN_MARGIN, the lower face
+        as a float R x R map): what the beard's ceiling needs, made once per stroke."""
+        if self._ceiling is None:
+            crop = np.asarray(self.document.crop, dtype=np.float32)
+            skin = float(np.median(cheek_pixels(crop) @ np.asarray(LUMA, np.float32)))
+            size = self.document.resolution
+            region = torch.zeros(size, size, dtype=like.dtype, device=like.device)
+            region[int(size * LOWER_FACE) :] = 1.0
+            pixels = torch.tensor(crop, dtype=like.dtype, device=like.device).permute(2, 0, 1)
+            self._ceiling = (pixels, skin + SKIN_MARGIN, region)
+        return self._ceiling
 
     @property
     def hint(self) -> str | None:

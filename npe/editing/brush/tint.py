@@ -39,7 +39,7 @@ from skimage import color as skcolor
 from skimage.filters import threshold_otsu
 from skimage.graph import MCP_Geometric
 
-from npe.editing.parts import eyes_radius, mouth_radius
+from npe.editing.parts import cheek_pixels, eyes_radius, mouth_radius
 from npe.geometry import smoothstep
 
 @dataclass(frozen=True)
@@ -142,12 +142,7 @@ def face_window(image: np.ndarray) -> np.ndarray:
 def cheek_colour(lab: np.ndarray) -> np.ndarray:
     """The face's skin colour in a model crop (CIELAB R x R x 3, the aligned face framing): the median
     of two small patches on the cheeks (where the editor's eyedropper test picks skin)."""
-    size = lab.shape[0]
-    patches = []
-    for across in (0.3, 0.7):
-        x, y = int(size * across), int(size * 0.58)
-        patches.append(lab[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].reshape(-1, 3))
-    return np.median(np.concatenate(patches), axis=0)
+    return np.median(cheek_pixels(lab), axis=0)
 
 
 class PartTint:

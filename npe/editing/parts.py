@@ -1,0 +1,113 @@
+"""Where a face's parts lie in the model's crop: the aligned face framing of
+npe.data.face_finder.TEMPLATE (eyes, nose tip and mouth corners at fixed places, in units of the
+crop's side), which CelebA's aligned photos share (MTCNN finds their eyes at 0.415 of the crop, sd
+0.012). The brush's tint (lips, irises), the sunglasses' reach and the composite use these maps.
+
+NumPy only; every map is cached per crop size and read-only.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+# Where the lips lie in the model's crop (the aligned face framing, units of its side): an ellipse
+# around the mouth corners of npe.data.face_finder.TEMPLATE (0.345-0.665 across, 0.80 down), a little
+# below them (the lower lip is the fuller one).
+MOUTH_CENTRE = (0.505, 0.815)
+MOUTH_AXES = (0.19, 0.075)
+
+
+@functools.lru_cache(maxsize=4)
+def mouth_radius(size: int) -> np.ndarray:
+    """Each crop pixel's elliptical distance from the mouth (1 on MOUTH_AXES' ellipse): float R x R,
+    read-only (cached: every brush position of a hue stroke asks for it)."""
+    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
+    radius = np.hypot((xx - MOUTH_CENTRE[0]) / MOUTH_AXES[0], (yy - MOUTH_CENTRE[1]) / MOUTH_AXES[1])
+    radius.setflags(write=False)
+    return radius
+
+
+# The eyes in the aligned crop: face_finder.TEMPLATE's eye landmarks, and how far around them (crop
+# sides) an iris may lie.
+EYES = ((0.3229, 0.4201), (0.6883, 0.4204))
+EYE_AXES = (0.1, 0.06)
+
+
+@functools.lru_cache(maxsize=4)
+def eyes_radius(size: int) -> np.ndarray:
+    """Each crop pixel's elliptical distance from the nearer eye (1 on EYE_AXES' ellipse): float R x R,
+    read-only (cached, as mouth_radius)."""
+    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
+    radius = np.minimum(*(np.hypot((xx - x) / EYE_AXES[0], (yy - y) / EYE_AXES[1]) for x, y in EYES))
+    radius.setflags(write=False)
+    return radius
+
+
+# Sunglasses: what a dark stroke across the eyes may change (stroke.Stroke). The model's Eyeglasses
+# change darkens brows, sockets and cheeks with the lenses (dark goggles, read older); held to two
+# lenses and a bridge it reads as sunglasses (edit_quality_log.md, session 14: lens axes 0.14-0.18
+# measured; larger lenses read as glasses more often and as the same person less often).
+LENS_AXES = (0.145, 0.095)  # each lens's half-width and half-height (crop sides), around EYES
+LENS_FEATHER = 0.25  # the lens's soft edge, in units of its own size beyond it
+BRIDGE = (0.40, 0.022)  # the bridge's row and half-height (crop sides), from eye to eye
+
+
+@functools.lru_cache(maxsize=4)
+def lens_map(size: int) -> np.ndarray:
+    """Where a pair of sunglasses lies in the aligned crop: float R x R in [0, 1] (1 on the two
+    lenses and the bridge between them, a soft edge around), read-only (cached)."""
+    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
+    radius = np.minimum(*(np.hypot((xx - x) / LENS_AXES[0], (yy - y) / LENS_AXES[1]) for x, y in EYES))
+    lenses = np.clip((1.0 + LENS_FEATHER - radius) / LENS_FEATHER, 0.0, 1.0)
+    between = (xx > EYES[0][0]) & (xx < EYES[1][0])
+    bridge = np.clip((BRIDGE[1] - np.abs(yy - BRIDGE[0])) * size + 1.0, 0.0, 1.0) * between
+    found = np.maximum(lenses, bridge).astype(np.float32)
+    found.setflags(write=False)
+    return found
+
+
+def painted_row(painted: np.ndarray) -> float | None:
+    """The middle row of a stroke's paint (float R x R brush weights), in crop sides; None if none."""
+    total = float(painted.sum())
+    if not total > 0:
+        return None
+    size = painted.shape[0]
+    return float((painted.sum(axis=1) * (np.arange(size) + 0.5)).sum()) / total / size
+
+
+def on_eyes(painted: np.ndarray, share: float = 0.5) -> bool:
+    """True if a stroke's paint (float R x R brush weights) lies across the eyes: at least ``share`` of
+    it on the lenses' place (lens_map > 0), its middle row within half a lens's height of the eyes'
+    (not over the brows, nor a blob over the middle of the face)."""
+    row = painted_row(painted)
+    if row is None:
+        return False
+    eyes_row = (EYES[0][1] + EYES[1][1]) / 2
+    total = float(painted.sum())
+    return abs(row - eyes_row) <= LENS_AXES[1] / 2 and float(painted[lens_map(painted.shape[0]) > 0].sum()) >= share * total
+
+
+# The lower face: below the nose tip (TEMPLATE's 0.643), where a beard grows.
+LOWER_FACE = 0.62
+# Where the editor's eyedropper test and the tint read the face's skin: two small patches on the cheeks.
+CHEEKS = ((0.3, 0.58), (0.7, 0.58))
+
+
+def on_beard(painted: np.ndarray) -> bool:
+    """True if a stroke's paint lies on the lower face but not across the mouth: its middle row below
+    LOWER_FACE and more than the mouth ellipse's half-height from the mouth's (a chin, a jaw, a
+    moustache; not the lips, where white paint asks for teeth)."""
+    row = painted_row(painted)
+    return row is not None and row >= LOWER_FACE and abs(row - MOUTH_CENTRE[1]) > MOUTH_AXES[1]
+
+
+def cheek_pixels(image: np.ndarray) -> np.ndarray:
+    """The pixels of the two cheek patches (5 x 5 each) of a crop (R x R x C): N x C."""
+    size = image.shape[0]
+    patches = []
+    for across, down in CHEEKS:
+        x, y = int(size * across), int(size * down)
+        patches.append(image[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].reshape(-1, image.shape[-1]))
+    return np.concatenate(patches)

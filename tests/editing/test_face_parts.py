@@ -1,0 +1,119 @@
+"""Strokes that follow the face's parts (npe.editing.parts), through the real session on the tiny
+model: dark paint across the eyes changes only where sunglasses lie (the composite's reach limit is
+held to the lenses and the bridge; the same stroke in white, or dark paint across a forehead, is
+not), and light paint over a beard may not lighten the lower face past the cheeks' skin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from npe.editing import EditSession
+import torch
+
+from npe.editing.compose import LUMA, lighten_ceiling
+from npe.editing.parts import EYES, LENS_AXES, LOWER_FACE, cheek_pixels, lens_map, on_beard, on_eyes
+
+# The fixture box: 80 px square around (100, 70); crop point (u, v) in [0, 1] -> photo pixels.
+def _photo_point(u: float, v: float) -> tuple[float, float]:
+    return 60.0 + 80.0 * u, 30.0 + 80.0 * v
+
+
+ACROSS_EYES = [_photo_point(u, 0.415) for u in np.linspace(0.28, 0.73, 10)]
+ACROSS_FOREHEAD = [_photo_point(u, 0.18) for u in np.linspace(0.28, 0.73, 10)]
+
+
+def test_the_lens_map_covers_both_eyes_and_the_bridge_and_nothing_else():
+    lenses = lens_map(64)
+    assert not lenses.flags.writeable
+    for x, y in EYES:
+        assert lenses[int(y * 64), int(x * 64)] == 1.0
+    assert lenses[int(0.40 * 64), 32] == 1.0  # the bridge
+    for u, v in ((0.5, 0.15), (0.5, 0.8), (0.1, 0.7), (0.5, 0.55)):  # forehead, mouth, cheek, nose
+        assert lenses[int(v * 64), int(u * 64)] == 0.0
+    # Nothing beyond the soft edge of either lens, above or below.
+    above = int((EYES[0][1] - 1.3 * LENS_AXES[1]) * 64)
+    assert not lenses[: above + 1].any()
+
+
+def test_on_eyes_needs_most_of_the_paint_on_the_lenses():
+    painted = np.zeros((64, 64), np.float32)
+    painted[26:28, 18:46] = 1.0  # across the eyes
+    assert on_eyes(painted)
+    painted[5:15, 10:54] = 1.0  # and a forehead's worth more
+    assert not on_eyes(painted)
+    brows = np.zeros((64, 64), np.float32)
+    brows[20:23, 18:46] = 1.0  # over the brows: its middle row is 0.34 of the crop, the eyes' 0.42
+    assert not on_eyes(brows)
+    middle = np.zeros((64, 64), np.float32)
+    middle[21:43, 16:48] = 1.0  # a blob over the middle of the face, half of it on the lenses' place
+    assert float(middle[lens_map(64) > 0].sum()) >= 0.4 * float(middle.sum()) and not on_eyes(middle)
+    assert not on_eyes(np.zeros((64, 64), np.float32))
+
+
+@pytest.mark.parametrize(("points", "color", "held"), [
+    (ACROSS_EYES, (20, 20, 20), True),
+    (ACROSS_EYES, (255, 255, 255), False),
+    (ACROSS_FOREHEAD, (20, 20, 20), False),
+])
+def test_dark_paint_across_the_eyes_changes_only_where_sunglasses_lie(model, photo, box, points, color, held):
+    session = EditSession.from_photo(model, photo, box=box, tune=False)
+    assert session.paint(points, color=color, radius=4, strength=4.0, steps=2)
+    limit = session.document.limit
+    assert limit is not None and limit.max() > 0
+    lenses = lens_map(session.resolution)
+    outside = lenses == 0
+    if held:
+        assert limit[outside].max() == 0
+        assert (limit.astype(np.float32) <= lenses * 255 + 1).all()
+        changed = np.abs(session.result_crop().astype(int) - np.asarray(session.document.crop).astype(int)).max(axis=2)
+        assert changed[outside].max() == 0 and changed[~outside].max() > 0
+    else:
+        assert limit[outside].max() > 0
+
+
+ACROSS_CHIN = [_photo_point(u, 0.93) for u in np.linspace(0.35, 0.65, 8)]
+ACROSS_MOUTH = [_photo_point(u, 0.82) for u in np.linspace(0.38, 0.62, 8)]
+
+
+def test_on_beard_is_the_lower_face_off_the_mouth():
+    def band(row: float) -> np.ndarray:
+        painted = np.zeros((64, 64), np.float32)
+        painted[int(row * 64) - 1 : int(row * 64) + 2, 20:44] = 1.0
+        return painted
+
+    assert on_beard(band(0.93)) and on_beard(band(0.70))  # a chin, a moustache
+    assert not on_beard(band(0.82)) and not on_beard(band(0.42)) and not on_beard(band(0.55))  # lips, eyes, nose
+    assert not on_beard(np.zeros((64, 64), np.float32))
+
+
+def test_lighten_ceiling_keeps_what_fits_under_the_ceiling():
+    crop = np.full((4, 4, 3), 100, np.uint8)
+    crop[0, 0] = 130  # already above the ceiling: may not lighten at all
+    change = torch.full((1, 3, 4, 4), 50 / 127.5)  # +50 grey levels everywhere
+    change[..., 3, 3] = -50 / 127.5  # darkening is never held back
+    region = torch.ones(4, 4)
+    region[:, 2] = 0.0  # a free column
+    share = lighten_ceiling(crop, change, 120.0, region)
+    assert float(share[1, 1]) == pytest.approx(20 / 50, abs=1e-3)
+    assert float(share[0, 0]) == 0.0 and float(share[3, 3]) == 1.0 and bool((share[:, 2] == 1.0).all())
+    # A channel pushed below 0 cannot lose more than it has: red 10 -> -90 is shown as 0, so the
+    # pixel lightens by what green and blue add (0.587 + 0.114) * 60 - 0.299 * 10 = 39.1, not 9.2.
+    crop = np.full((1, 1, 3), 10, np.uint8)
+    change = torch.tensor([-100.0, 60.0, 60.0]).view(1, 3, 1, 1) / 127.5
+    share = float(lighten_ceiling(crop, change, 30.0, torch.ones(1, 1)))
+    shown = np.clip(10 + share * np.array([-100.0, 60.0, 60.0]), 0, 255) @ np.asarray(LUMA) - 10.0
+    assert shown <= 30.0 - 10.0 + 0.05 and share < 0.6
+
+
+@pytest.mark.parametrize(("points", "held"), [(ACROSS_CHIN, True), (ACROSS_MOUTH, False)])
+def test_white_over_a_beard_lightens_the_lower_face_no_further_than_the_skin(model, photo, box, points, held):
+    session = EditSession.from_photo(model, photo, box=box, tune=False)
+    assert session.paint(points, color=(255, 255, 255), radius=4, strength=4.0, steps=2)
+    crop = np.asarray(session.document.crop).astype(np.float32)
+    luma = np.asarray(LUMA, np.float32)
+    skin = float(np.median(cheek_pixels(crop) @ luma))
+    before, after = crop @ luma, session.result_crop().astype(np.float32) @ luma
+    lower = slice(int(session.resolution * LOWER_FACE), None)
+    over = after[lower] - np.maximum(before[lower], skin + 10.0)
+    assert over.max() <= 1.5 if held else over.max() > 1.5  # (rounding to whole levels per channel)
