@@ -150,12 +150,27 @@ def check_photo(photo: np.ndarray) -> None:
 # --- pasting back -------------------------------------------------------------------------------
 
 
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601
+
+
+def covered_detail(window: np.ndarray, low: np.ndarray, change: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    """What a darkening change hides: ``window + change`` with the photo's own fine detail (``window``
+    minus ``low``, the photo as the model's crop sees it, upsampled) scaled by how much darker the
+    change makes each pixel (luminance (low + change) / low, at most 1) where ``cover`` (H x W in
+    [0, 1]) says something lies in front (dark lenses): a lens darker by 80% shows 20% of the eye behind
+    it, not the eye's every lash over a dark ring. Float arrays H x W x 3; lightening is left as is."""
+    shade = np.minimum(change @ LUMA, 0.0) / np.maximum(low @ LUMA, 8.0)
+    keep = 1.0 + cover * np.clip(shade, -1.0, 0.0)
+    return window + change + (keep[..., None] - 1.0) * (window - low)
+
+
 def paste_back(
     photo: np.ndarray,
     box: CropBox,
     change: np.ndarray,
     mask: np.ndarray | None = None,
     feather: float = 0.08,
+    cover: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """A new photo with an edit of the crop applied at full resolution: clip(round(photo + mask * change)).
 
@@ -167,6 +182,10 @@ def paste_back(
     never ends in a seam and never thins out inside the face. Only the rectangle the change can
     reach is computed; every pixel where the upsampled mask * change is 0, and every pixel beyond
     the fade, is bitwise the input's. The input is not modified.
+
+    ``cover``: (the crop the change was made on, uint8 R x R x 3; where something lies in front of the
+    face, float R x R in [0, 1]): there a darkening change also hides the photo's own fine detail
+    (covered_detail).
     """
     check_photo(photo)
     change = np.nan_to_num(np.asarray(change, dtype=np.float32))  # a NaN must not become a random byte
@@ -211,7 +230,13 @@ def paste_back(
     delta = warp(change, shifted, (bottom - top, right - left), order=3, edge="edge")
     delta *= weight[top:bottom, left:right, None]
     window = (slice(y0 + top, y0 + bottom), slice(x0 + left, x0 + right))
-    edited = photo[window].astype(np.float32) + delta
+    shape = (bottom - top, right - left)
+    if cover is not None and cover[1].any():
+        place = warp(np.array(cover[1], np.float32), shifted, shape, order=1, edge="edge")  # (a copy: warp needs it writable)
+        low = warp(np.array(cover[0], np.float32), shifted, shape, order=3, edge="edge")
+        edited = covered_detail(photo[window].astype(np.float32), low, delta, place)
+    else:
+        edited = photo[window].astype(np.float32) + delta
     result[window] = np.clip(np.rint(edited), 0, 255).astype(np.uint8)
     return result
 

@@ -83,11 +83,13 @@ def full_result(
     mask: torch.Tensor,
     protect: np.ndarray | None,
     feather: float = FEATHER,
+    cover: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """The edited photo at full resolution: paste_back of M·Δ into the box, then every protected
-    pixel (``protect``: bool H x W) restored from ``photo`` bit for bit."""
+    """The edited photo at full resolution: paste_back of M·Δ into the box (``cover``: paste_back's,
+    where a darkening change also hides the photo's fine detail), then every protected pixel
+    (``protect``: bool H x W) restored from ``photo`` bit for bit."""
     change = delta.detach()[0].permute(1, 2, 0).cpu().numpy() * PIXEL_UNITS
-    result = paste_back(photo, box, change, mask.detach().cpu().numpy(), feather=feather)
+    result = paste_back(photo, box, change, mask.detach().cpu().numpy(), feather=feather, cover=cover)
     if protect is not None:
         result[protect] = photo[protect]
     return result
@@ -116,6 +118,7 @@ class _Scaled:
     ramp: torch.Tensor | None = None  # h x w border fade
     window: torch.Tensor | None = None  # h x w x 3 float photo pixels
     protect: torch.Tensor | None = None  # h x w bool, True = keep
+    covered: tuple[slice, slice, torch.Tensor, torch.Tensor] | None = None  # rows, cols of the rectangle where cover > 0, the crop (low) and cover sampled there
 
 
 class PreviewCompositor:
@@ -129,11 +132,13 @@ class PreviewCompositor:
     of interpolation (cubic spline there, bicubic here).
     """
 
-    def __init__(self, photo: np.ndarray, box: CropBox, resolution: int, feather: float = FEATHER) -> None:
+    def __init__(self, photo: np.ndarray, box: CropBox, resolution: int, feather: float = FEATHER,
+                 cover: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.photo = photo
         self.box = box
         self.resolution = resolution
         self.feather = feather
+        self.cover = cover if cover is not None and cover[1].any() else None  # full_result's
         self._protect: np.ndarray | None = None
         self._cache: dict[float, _Scaled] = {}
 
@@ -181,8 +186,25 @@ class PreviewCompositor:
                 entry.ramp = torch.from_numpy(np.ascontiguousarray(ramp[top:bottom, left:right]))
                 window = base[y0 + top : y0 + bottom, x0 + left : x0 + right]
                 entry.window = torch.from_numpy(np.ascontiguousarray(window)).float()
+                if self.cover is not None:
+                    entry.covered = self._covered(entry.grid)
         self._cache[scale] = entry
         return entry
+
+    def _covered(self, grid: torch.Tensor) -> tuple[slice, slice, torch.Tensor, torch.Tensor] | None:
+        """The crop (bicubic) and the cover (bilinear) sampled on ``grid``, over the rectangle where the
+        cover is not 0 (None: nowhere)."""
+        assert self.cover is not None
+        crop, place = self.cover
+        sampled = F.grid_sample(torch.from_numpy(np.asarray(place, np.float32))[None, None], grid, mode="bilinear",
+                                padding_mode="border", align_corners=False)[0, 0]
+        rows, cols = torch.nonzero(sampled.sum(1)).squeeze(1), torch.nonzero(sampled.sum(0)).squeeze(1)
+        if rows.numel() == 0:
+            return None
+        ys, xs = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+        source = torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float32)).permute(2, 0, 1)[None]
+        low = F.grid_sample(source, grid[:, ys, xs], mode="bicubic", padding_mode="border", align_corners=False)[0].permute(1, 2, 0)
+        return ys, xs, low.contiguous(), sampled[ys, xs].contiguous()
 
     def _protect_window(self, entry: _Scaled) -> torch.Tensor | None:
         """The protect mask over the cached rectangle at this scale (True = keep), or None."""
@@ -211,7 +233,15 @@ class PreviewCompositor:
         if protect is not None:
             weight.masked_fill_(protect, 0.0)
         change = sampled[:3].permute(1, 2, 0).mul_(weight.unsqueeze(-1))
-        window = (entry.window + change).round_().clamp_(0, 255).to(torch.uint8)
+        window = entry.window + change
+        if entry.covered is not None:  # full_result's covered_detail, over the cover's rectangle only
+            ys, xs, low, place = entry.covered
+            part = change[ys, xs]
+            luma = torch.tensor(LUMA, dtype=part.dtype)
+            shade = (part @ luma).clamp_(max=0.0) / (low @ luma).clamp_(min=8.0)
+            keep = 1.0 + place * shade.clamp_(min=-1.0)
+            window[ys, xs] += (keep.unsqueeze(-1) - 1.0) * (entry.window[ys, xs] - low)
+        window = window.round_().clamp_(0, 255).to(torch.uint8)
         out[y0:y1, x0:x1] = window.numpy()
         return out
 

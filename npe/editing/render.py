@@ -20,6 +20,7 @@ from npe.editing.compose import (
     limit_change_mask,
 )
 from npe.editing.document import Document, readonly
+from npe.editing.parts import lens_map
 from npe.editing.protect import crop_coverage
 
 
@@ -123,7 +124,7 @@ class Renderer:
             doc = self.document
             delta, mask = self.composite_terms()
             protect = doc.protect if doc.protect_any else None
-            cache.result = readonly(full_result(doc.photo, doc.box, delta, mask, protect, feather_for(doc.photo_size, doc.box)))
+            cache.result = readonly(full_result(doc.photo, doc.box, delta, mask, protect, feather_for(doc.photo_size, doc.box), self._cover()))
         return cache.result
 
     def result_crop(self) -> np.ndarray:
@@ -143,10 +144,17 @@ class Renderer:
             image = cache.previews[scale] = readonly(self._compositor_now().render(delta, mask, scale))
         return image
 
+    def _cover(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """What lies in front of a photo's face when the edit darkens it: sunglasses' lenses
+        (parts.lens_map), with the crop the change was made on (compose.full_result's ``cover``).
+        None for a generated sample (no detail beyond the model's own)."""
+        doc = self.document
+        return None if doc.is_sample else (np.asarray(doc.crop), lens_map(doc.resolution))
+
     def _compositor_now(self) -> PreviewCompositor:
         doc = self.document
         if self._compositor is None or self._compositor_key[0] != doc.source_revision:
-            self._compositor = PreviewCompositor(doc.photo, doc.box, doc.resolution, feather_for(doc.photo_size, doc.box))
+            self._compositor = PreviewCompositor(doc.photo, doc.box, doc.resolution, feather_for(doc.photo_size, doc.box), self._cover())
             self._compositor_key = (doc.source_revision, -1)
         if self._compositor_key[1] != doc.protect_revision:
             self._compositor.set_protect(doc.protect if doc.protect_any else None)

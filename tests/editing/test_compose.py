@@ -261,3 +261,43 @@ def test_without_blur_the_mask_is_the_gained_mean_change():
     expected = torch.zeros(4, 4)
     expected[1, 2], expected[3, 3] = 0.3, 1.0
     torch.testing.assert_close(mask, expected)
+
+
+# --- what lies in front: a darkening change hides the photo's own detail under a cover ---------------
+
+
+def test_covered_detail_scales_the_photos_detail_by_the_darkening_where_covered():
+    from npe.data.faces import covered_detail
+
+    low = np.full((2, 3, 3), 100.0, np.float32)
+    window = low + np.array([10.0, -10.0, 10.0], np.float32)[None, :, None]  # +-10 levels of fine detail
+    darker = np.full((2, 3, 3), -60.0, np.float32)  # 60% darker: 40% of the detail shows
+    cover = np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]], np.float32)
+    out = covered_detail(window, low, darker, cover)
+    np.testing.assert_allclose(out[0] - (low[0] + darker[0]), (window[0] - low[0]) * 0.4, atol=1e-4)
+    np.testing.assert_allclose(out[1], window[1] + darker[1])  # not covered: the plain composite
+    lighter = -darker
+    np.testing.assert_allclose(covered_detail(window, low, lighter, cover), window + lighter)  # lightening hides nothing
+    black = np.full((2, 3, 3), -200.0, np.float32)
+    np.testing.assert_allclose(covered_detail(window, low, black, cover)[0], low[0] + black[0], atol=1e-4)  # nothing shows
+
+
+def test_the_preview_and_the_export_hide_the_same_detail_under_a_cover():
+    photo = textured_photo()
+    box = CropBox(80.0, 60.0, 40.0)
+    crop = np.full((R, R, 3), 120, np.uint8)  # as the model sees the photo: no fine detail at all
+    place = np.zeros((R, R), np.float32)
+    place[4:12, 4:12] = 1.0
+    place.setflags(write=False)  # as parts.lens_map's cached maps are
+    darker = torch.full((1, 3, R, R), -0.6)  # about 77 levels darker everywhere
+    mask = torch.ones(R, R)
+    plain = full_result(photo, box, darker, mask, None, feather=0.0)
+    covered = full_result(photo, box, darker, mask, None, feather=0.0, cover=(crop, place))
+    preview = PreviewCompositor(photo, box, R, feather=0.0, cover=(crop, place)).render(darker, mask)
+    inside = (slice(52, 68), slice(72, 88))  # well within the covered square (crop 4-12 -> photo 50-70, 70-90)
+    outside = (slice(40, 45), slice(60, 100))
+    # Under the cover the photo's texture shows at 1 - 77/120 of its contrast; elsewhere all of it.
+    assert covered[inside].astype(float).std() < 0.5 * plain[inside].astype(float).std()
+    np.testing.assert_array_equal(covered[outside], plain[outside])
+    assert np.abs(preview.astype(int) - covered.astype(int)).max() <= 3
+    assert np.array_equal(full_result(photo, box, darker, mask, None, feather=0.0, cover=(crop, np.zeros_like(place))), plain)
