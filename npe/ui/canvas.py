@@ -96,8 +96,9 @@ class Canvas(QWidget):
         self._resolution = max(1, resolution)
         if new_size:
             self.fit()
-            if self._face_extent() * self.fit_scale() < SMALL_FACE * self._view_side():
-                self.zoom_to_face()  # a face in a group or a full-length photo: show the face, not the room
+            several = len(self.face_box.candidates) > 1 or self.face_box.doubtful  # the face bar asks: show them all
+            if not several and self._face_extent() * self.fit_scale() < SMALL_FACE * self._view_side():
+                self.zoom_to_face()  # a face in a full-length photo: show the face, not the room
         self.update()
 
     def set_image(self, image: QImage | None, change_mask: QImage | None = None) -> None:

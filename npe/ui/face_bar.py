@@ -154,6 +154,7 @@ class FaceBoxWiring:
         self.window.canvas.update()
         if len(report.faces) > 1 or report.doubtful:
             self.window.statusBar().showMessage(report.summary(), 8000)
+            self.window.canvas.fit()  # the whole photo, so every face found (or the doubtful box) can be seen and picked
 
     def set_box(self, box: tuple[float, float, float, float], label: str) -> None:
         self.window.canvas.face_box.doubtful = False  # the user has placed or picked it

@@ -335,6 +335,18 @@ def test_a_small_face_in_a_large_photo_opens_zoomed_to_the_face(qtbot, open_with
     assert canvas.scale() == pytest.approx(zoomed)
 
 
+def test_several_small_faces_open_fitted_so_each_can_be_picked(open_with, tmp_path):
+    image = np.full((900, 1600, 3), 120, np.uint8)
+    image[::7] = 90
+    path = tmp_path / "group.png"
+    Image.fromarray(image).save(path)
+    editor = open_with([Face(CropBox(1200.0, 300.0, 60.0), 0.995), Face(CropBox(400.0, 320.0, 58.0), 0.99)], str(path))
+    canvas = editor.window.canvas
+    assert canvas.scale() == pytest.approx(canvas.fit_scale())
+    editor.window.named_actions["zoom-face"].trigger()  # still one keypress away
+    assert canvas.scale() > 2 * canvas.fit_scale()
+
+
 def test_a_face_that_fills_the_photo_opens_fitted(open_with, photo_path):
     editor = open_with([CONFIDENT], photo_path)
     canvas = editor.window.canvas
