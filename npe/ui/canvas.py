@@ -20,7 +20,8 @@ MARGIN = 20  # free space around the fitted image, in widget pixels
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.05, 64.0
 FACE_VIEW = 1.8  # Zoom to Face: the view's shorter side shows this many face-box sides (hair and chin too)
-SMALL_FACE = 0.2  # a photo whose face box, fitted, spans less than this share of the view opens zoomed to the face
+SMALL_FACE = 0.3  # a photo whose face box, fitted, spans less than this share of the view opens zoomed to the face
+OPEN_ZOOM = (1.5, 1.0)  # ...if that enlarges it at least this much over the fit, and then at most to actual pixels
 WHEEL_NOTCH = 120
 
 
@@ -98,7 +99,7 @@ class Canvas(QWidget):
             self.fit()
             several = len(self.face_box.candidates) > 1 or self.face_box.doubtful  # the face bar asks: show them all
             if not several and self._face_extent() * self.fit_scale() < SMALL_FACE * self._view_side():
-                self.zoom_to_face()  # a face in a full-length photo: show the face, not the room
+                self.zoom_to_face(most=OPEN_ZOOM[1], least=OPEN_ZOOM[0] * self.fit_scale())  # show the face, not the room
         self.update()
 
     def set_image(self, image: QImage | None, change_mask: QImage | None = None) -> None:
@@ -241,12 +242,15 @@ class Canvas(QWidget):
     def _view_side(self) -> float:
         return max(1.0, min(self.width(), self.height()) - 2 * MARGIN)
 
-    def zoom_to_face(self) -> None:
+    def zoom_to_face(self, most: float = MAX_ZOOM, least: float = 0.0) -> None:
         """Zoom so the face box and some of what is around it (FACE_VIEW box sides) fill the view,
-        centred on the box; never smaller than the whole photo fitted."""
+        centred on the box; never smaller than the whole photo fitted, nor larger than ``most``. Nothing
+        changes if that zoom would be under ``least``."""
         if self._photo_size is None or self._box is None or self._face_extent() <= 0:
             return
-        zoom = min(MAX_ZOOM, max(self.fit_scale(), self._view_side() / (FACE_VIEW * self._face_extent())))
+        zoom = min(MAX_ZOOM, most, max(self.fit_scale(), self._view_side() / (FACE_VIEW * self._face_extent())))
+        if zoom < least:
+            return
         self._zoom = zoom
         self._set_center(self._box[0], self._box[1])
         self.zoomChanged.emit(zoom)

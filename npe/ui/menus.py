@@ -89,7 +89,7 @@ def make_actions(window: MainWindow) -> None:
     a("zoom-out", "Zoom &Out", lambda: window.canvas.zoom_by(0.8), "zoom-out", [S.ZoomOut])
     a("zoom-fit", "&Fit to Window", window.canvas.fit, "zoom-fit", ["Ctrl+0"])
     a("zoom-actual", "&Actual Pixels", lambda: window.canvas.set_zoom(1.0), "zoom-actual", ["Ctrl+1"])
-    a("zoom-face", "&Zoom to Face", window.canvas.zoom_to_face, "zoom-face", ["Ctrl+2"], "Fill the view with the face being edited")
+    a("zoom-face", "&Zoom to Face", lambda: window.canvas.zoom_to_face(), "zoom-face", ["Ctrl+2"], "Fill the view with the face being edited")
     tools = QActionGroup(window)
     tools.setExclusive(True)
     for key, text, icon, shortcut, tip, tool in (

@@ -310,10 +310,10 @@ def test_the_face_box_tool_offers_the_other_faces_but_the_eyedropper_does_not(qt
 
 
 def test_a_small_face_in_a_large_photo_opens_zoomed_to_the_face(qtbot, open_with, tmp_path):
-    """A face box that would span under a fifth of the view, fitted, opens zoomed to it (centred, the
-    view's shorter side about FACE_VIEW box sides); Fit to Window shows the whole photo, Zoom to
-    Face (Ctrl+2) the face again. A face that fills the photo opens fitted."""
-    from npe.ui.canvas import FACE_VIEW
+    """A face box that would span under SMALL_FACE of the view, fitted, opens zoomed to it (centred, at
+    most at actual pixels: a photo is not blown up past its own pixels unasked); Fit to Window shows
+    the whole photo, Zoom to Face (Ctrl+2) the face with FACE_VIEW box sides across the view."""
+    from npe.ui.canvas import FACE_VIEW, SMALL_FACE
 
     yy, xx = np.mgrid[0:900, 0:1600].astype(np.float32)
     image = np.stack([90 + 60 * np.sin(xx / 37), 120 + 50 * np.cos(yy / 23), 100 + 40 * np.sin((xx + yy) / 43)], axis=2)
@@ -322,17 +322,16 @@ def test_a_small_face_in_a_large_photo_opens_zoomed_to_the_face(qtbot, open_with
     editor = open_with([Face(CropBox(1200.0, 300.0, 60.0), 0.995)], str(path))
     canvas = editor.window.canvas
     fit = canvas.fit_scale()
-    assert 60 * fit < 0.2 * min(canvas.width(), canvas.height())  # small when fitted
-    zoomed = canvas.scale()
-    assert zoomed > 2 * fit
+    assert 60 * fit < SMALL_FACE * min(canvas.width(), canvas.height())  # small when fitted
+    side = min(canvas.width(), canvas.height()) - 40
+    face_zoom = side / (FACE_VIEW * 60)
+    assert canvas.scale() == pytest.approx(min(1.0, face_zoom)) and canvas.scale() > 1.5 * fit
     centre = canvas.to_widget(1200.0, 300.0)
     assert centre.x() == pytest.approx(canvas.width() / 2, abs=1) and centre.y() == pytest.approx(canvas.height() / 2, abs=1)
-    side = min(canvas.width(), canvas.height()) - 40
-    assert 60 * zoomed == pytest.approx(side / FACE_VIEW, rel=0.01)
     editor.window.named_actions["zoom-fit"].trigger()
     assert canvas.scale() == pytest.approx(fit)
     editor.window.named_actions["zoom-face"].trigger()
-    assert canvas.scale() == pytest.approx(zoomed)
+    assert canvas.scale() == pytest.approx(face_zoom, rel=0.01)
 
 
 def test_several_small_faces_open_fitted_so_each_can_be_picked(open_with, tmp_path):
