@@ -1,8 +1,10 @@
 """A paint stroke on a document: it begins at the current latent, each brush position takes a step
 of the brush's objective (npe.editing.brush.objective), the composite's reach limit grows with the
 stroke, a paint with a clear hue carries its colour onto the part it is painted on
-(npe.editing.brush.tint), and it ends with the latent, limit and tint before and after for one undo
-record. Lighten/darken is the pixel objective with a brightened target."""
+(npe.editing.brush.tint), some strokes follow the face's parts (npe.editing.parts: dark paint across
+the eyes changes only where sunglasses lie, light paint over a beard lightens no further than the skin),
+and it ends with the latent, limit and tint before and after for one undo record. Lighten/darken is
+the pixel objective with a brightened target."""
 
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ import torch
 
 from npe.editing.attributes import display_name, format_sigma
 from npe.editing.brush.footprint import brush_weights, color_target
-from npe.editing.compose import LUMA, change_mask, lighten_ceiling
 from npe.editing.brush.objective import (
     ATTRIBUTE_COSTS,
     LocalStroke,
@@ -28,6 +29,7 @@ from npe.editing.brush.objective import (
 )
 from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
 from npe.editing.brush.tint import PartTint
+from npe.editing.compose import LUMA, change_mask, lighten_ceiling
 from npe.editing.document import KEEP, Document, readonly
 from npe.editing.parts import LOWER_FACE, cheek_pixels, lens_map, on_beard, on_eyes
 from npe.editing.errors import SessionError
@@ -228,7 +230,8 @@ class Stroke:
 
     def _reach(self) -> torch.Tensor:
         """Where the stroke may change the composite: the optimizer's reach, held to the lenses' place
-        for dark paint across the eyes (sunglasses, not dark sockets and brows)."""
+        for dark paint across the eyes (sunglasses, not dark sockets and brows), and for light paint
+        over a beard to the share of the change that lightens no lower-face pixel past the skin."""
         reach = self.optimizer.composite_reach()
         if self.painted is None:
             return reach
