@@ -150,7 +150,7 @@ def check_photo(photo: np.ndarray) -> None:
 # --- pasting back -------------------------------------------------------------------------------
 
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601
+LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luminance weights (what PIL's "L" conversion uses; npe.editing.compose shares them)
 
 
 def covered_detail(window: np.ndarray, low: np.ndarray, change: np.ndarray, cover: np.ndarray) -> np.ndarray:
@@ -159,7 +159,8 @@ def covered_detail(window: np.ndarray, low: np.ndarray, change: np.ndarray, cove
     change makes each pixel (luminance (low + change) / low, at most 1) where ``cover`` (H x W in
     [0, 1]) says something lies in front (dark lenses): a lens darker by 80% shows 20% of the eye behind
     it, not the eye's every lash over a dark ring. Float arrays H x W x 3; lightening is left as is."""
-    shade = np.minimum(change @ LUMA, 0.0) / np.maximum(low @ LUMA, 8.0)
+    luma = np.asarray(LUMA, np.float32)
+    shade = np.minimum(change @ luma, 0.0) / np.maximum(low @ luma, 8.0)
     keep = 1.0 + cover * np.clip(shade, -1.0, 0.0)
     return window + change + (keep[..., None] - 1.0) * (window - low)
 

@@ -19,10 +19,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from npe.data.faces import paste_back
+from npe.data.faces import LUMA, covered_detail, paste_back
 from npe.geometry import CropBox, apply, border_fade
 
-LUMA = (0.299, 0.587, 0.114)  # Rec. 601 luminance weights (what PIL's "L" conversion uses)
 PIXEL_UNITS = 127.5  # one unit of the model's [-1, 1] range in uint8 levels
 FEATHER = 0.08  # fraction of the box side beyond the box over which a pasted change fades out (paste_back's default)
 
@@ -196,7 +195,7 @@ class PreviewCompositor:
         cover is not 0 (None: nowhere)."""
         assert self.cover is not None
         crop, place = self.cover
-        sampled = F.grid_sample(torch.from_numpy(np.asarray(place, np.float32))[None, None], grid, mode="bilinear",
+        sampled = F.grid_sample(torch.tensor(place, dtype=torch.float32)[None, None], grid, mode="bilinear",
                                 padding_mode="border", align_corners=False)[0, 0]
         rows, cols = torch.nonzero(sampled.sum(1)).squeeze(1), torch.nonzero(sampled.sum(0)).squeeze(1)
         if rows.numel() == 0:
@@ -236,11 +235,8 @@ class PreviewCompositor:
         window = entry.window + change
         if entry.covered is not None:  # full_result's covered_detail, over the cover's rectangle only
             ys, xs, low, place = entry.covered
-            part = change[ys, xs]
-            luma = torch.tensor(LUMA, dtype=part.dtype)
-            shade = (part @ luma).clamp_(max=0.0) / (low @ luma).clamp_(min=8.0)
-            keep = 1.0 + place * shade.clamp_(min=-1.0)
-            window[ys, xs] += (keep.unsqueeze(-1) - 1.0) * (entry.window[ys, xs] - low)
+            hidden = covered_detail(entry.window[ys, xs].numpy(), low.numpy(), change[ys, xs].numpy(), place.numpy())
+            window[ys, xs] = torch.from_numpy(hidden)
         window = window.round_().clamp_(0, 255).to(torch.uint8)
         out[y0:y1, x0:x1] = window.numpy()
         return out
