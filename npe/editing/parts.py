@@ -89,6 +89,17 @@ def on_eyes(painted: np.ndarray, share: float = 0.5) -> bool:
     return abs(row - eyes_row) <= LENS_AXES[1] / 2 and float(painted[lens_map(painted.shape[0]) > 0].sum()) >= share * total
 
 
+# Above the brows (TEMPLATE's brows lie near 0.34 of the crop): the forehead, the hairline, the hair.
+UPPER_FACE = 0.3
+
+
+def on_forehead(painted: np.ndarray) -> bool:
+    """True if a stroke's paint (float R x R brush weights) has its middle row above UPPER_FACE: on a
+    forehead, a hairline or the hair above them."""
+    row = painted_row(painted)
+    return row is not None and row < UPPER_FACE
+
+
 # The lower face: below the nose tip (TEMPLATE's 0.643), where a beard grows.
 LOWER_FACE = 0.62
 # Where the editor's eyedropper test and the tint read the face's skin: two small patches on the cheeks.

@@ -1,7 +1,8 @@
 """Strokes that follow the face's parts (npe.editing.parts), through the real session on the tiny
 model: dark paint across the eyes changes only where sunglasses lie (the composite's reach limit is
 held to the lenses and the bridge; the same stroke in white, or dark paint across a forehead, is
-not), and light paint over a beard may not lighten the lower face past the cheeks' skin."""
+not), light paint over a beard may not lighten the lower face past the cheeks' skin, and light paint
+on the hair or forehead may not lighten any skin-coloured pixel past it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from npe.editing import EditSession
 import torch
 
 from npe.editing.compose import LUMA, lighten_ceiling
-from npe.editing.parts import EYES, LENS_AXES, LOWER_FACE, cheek_pixels, lens_map, on_beard, on_eyes
+from npe.editing.brush.tint import skin_map
+from npe.editing.parts import EYES, LENS_AXES, LOWER_FACE, UPPER_FACE, cheek_pixels, lens_map, on_beard, on_eyes, on_forehead
 
 # The fixture box: 80 px square around (100, 70); crop point (u, v) in [0, 1] -> photo pixels.
 def _photo_point(u: float, v: float) -> tuple[float, float]:
@@ -116,4 +118,44 @@ def test_white_over_a_beard_lightens_the_lower_face_no_further_than_the_skin(mod
     before, after = crop @ luma, session.result_crop().astype(np.float32) @ luma
     lower = slice(int(session.resolution * LOWER_FACE), None)
     over = after[lower] - np.maximum(before[lower], skin + 10.0)
+    assert over.max() <= 1.5 if held else over.max() > 1.5  # (rounding to whole levels per channel)
+
+
+def test_on_forehead_is_above_the_brows():
+    def band(row: float) -> np.ndarray:
+        painted = np.zeros((64, 64), np.float32)
+        painted[max(0, int(row * 64) - 1) : int(row * 64) + 2, 16:48] = 1.0
+        return painted
+
+    assert on_forehead(band(0.06)) and on_forehead(band(0.18)) and on_forehead(band(UPPER_FACE - 0.04))
+    assert not on_forehead(band(0.42)) and not on_forehead(band(0.82)) and not on_forehead(np.zeros((64, 64), np.float32))
+
+
+def test_the_skin_map_is_the_cheeks_colour():
+    crop = np.zeros((64, 64, 3), np.uint8)
+    crop[:] = (200, 150, 120)  # skin everywhere ...
+    crop[:12] = (40, 30, 25)  # ... but dark hair on top
+    crop[50:54, 24:40] = (170, 60, 70)  # and red lips
+    crop[20:24, 10:20] = (206, 156, 126)  # a lighter patch of the same skin
+    skin = skin_map(crop)
+    assert skin.dtype == np.float32 and skin.shape == (64, 64)
+    assert skin[30, 32] == 1.0 and skin[22, 15] == 1.0
+    assert skin[:12].max() == 0.0 and skin[50:54, 24:40].max() == 0.0
+
+
+@pytest.mark.parametrize(("points", "color", "held"), [
+    (ACROSS_FOREHEAD, (255, 255, 255), True),
+    (ACROSS_FOREHEAD, (235, 205, 90), True),  # yellow through the hair: blond, not a paler forehead
+    (ACROSS_EYES, (255, 255, 255), False),
+])
+def test_light_paint_on_the_forehead_lightens_no_skin_past_the_cheeks(model, photo, box, points, color, held):
+    session = EditSession.from_photo(model, photo, box=box, tune=False)
+    assert session.paint(points, color=color, radius=4, strength=4.0, steps=2)
+    crop = np.asarray(session.document.crop)
+    luma = np.asarray(LUMA, np.float32)
+    skin = float(np.median(cheek_pixels(crop.astype(np.float32)) @ luma))
+    before, after = crop.astype(np.float32) @ luma, session.result_crop().astype(np.float32) @ luma
+    on_skin = skin_map(crop) == 1.0
+    assert on_skin.sum() > 100  # the fixture has skin-coloured pixels to hold
+    over = (after - np.maximum(before, skin + 10.0))[on_skin]
     assert over.max() <= 1.5 if held else over.max() > 1.5  # (rounding to whole levels per channel)

@@ -28,10 +28,10 @@ from npe.editing.brush.objective import (
     principal_directions,
 )
 from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
-from npe.editing.brush.tint import PartTint
+from npe.editing.brush.tint import PartTint, skin_map
 from npe.editing.compose import LUMA, change_mask, lighten_ceiling
 from npe.editing.document import KEEP, Document, readonly
-from npe.editing.parts import LOWER_FACE, cheek_pixels, lens_map, on_beard, on_eyes
+from npe.editing.parts import LOWER_FACE, cheek_pixels, lens_map, on_beard, on_eyes, on_forehead
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:  # attributes come from the session
@@ -178,8 +178,10 @@ class Stroke:
         self.dark = semantic and float(np.dot(LUMA, brush.color)) <= DARK_LEVELS
         # Light paint over a beard may not lighten it past the face's own skin (parts.on_beard).
         self.light = semantic and not self.dark
+        # Light paint on the hair or forehead, a hue's too (yellow for blond), may not bleach the skin.
+        self.lifting = brush.objective == "semantic" and float(np.dot(LUMA, brush.color)) > DARK_LEVELS
         self.painted: np.ndarray | None = None  # the stroke's brush weights so far (max over positions)
-        self._ceiling: tuple[torch.Tensor, float, torch.Tensor] | None = None  # _skin_ceiling's, made once
+        self._ceilings: dict[str, tuple[torch.Tensor, float, torch.Tensor]] = {}  # _skin_ceiling's, made once per region
         self.names = tuple(attributes.names) if attributes is not None else ()  # the named directions lead the basis
         self.recolouring = False  # True once the stroke's hue has found a part to recolour
         self.on_skin = False  # True once it has found only the face's own skin (and stopped asking the model)
@@ -197,7 +199,7 @@ class Stroke:
             return False
         self.touched = True
         weights, centre, radius = found
-        if self.dark or self.light:
+        if self.dark or self.lifting:
             here = weights.detach().cpu().numpy()
             self.painted = here if self.painted is None else np.maximum(self.painted, here)
         before = self.optimizer.latent
@@ -230,8 +232,9 @@ class Stroke:
 
     def _reach(self) -> torch.Tensor:
         """Where the stroke may change the composite: the optimizer's reach, held to the lenses' place
-        for dark paint across the eyes (sunglasses, not dark sockets and brows), and for light paint
-        over a beard to the share of the change that lightens no lower-face pixel past the skin."""
+        for dark paint across the eyes (sunglasses, not dark sockets and brows), for light paint over a
+        beard to the share of the change that lightens no lower-face pixel past the skin, and for light
+        paint on the hair or forehead to the share that lightens no skin-coloured pixel past it."""
         reach = self.optimizer.composite_reach()
         if self.painted is None:
             return reach
@@ -240,24 +243,36 @@ class Stroke:
         elif self.light and on_beard(self.painted):
             # A shave shows the face's own skin: the lower face may not lighten past the cheeks (the
             # model's beardless chins are paler than dark skin, and white paint asks for light).
-            pixels, ceiling, region = self._skin_ceiling(reach)
-            delta = self.optimizer.image().detach() - self.document.recon
-            share = lighten_ceiling(pixels, delta * change_mask(delta).to(delta) * reach.to(delta), ceiling, region)
-            reach = reach * share.to(reach)
+            reach = reach * self._held(reach, "lower face")
+        elif self.lifting and on_forehead(self.painted):
+            # Lighter (blond) hair, not a bleached forehead: the model's blond faces are paler, and a
+            # yellow or white stroke over a hairline lifted the forehead's skin to a glow.
+            reach = reach * self._held(reach, "skin")
         return reach
 
-    def _skin_ceiling(self, like: torch.Tensor) -> tuple[torch.Tensor, float, torch.Tensor]:
-        """(the crop as a float 3 x R x R tensor, the cheeks' luminance + SKIN_MARGIN, the lower face
-        as a float R x R map): what the beard's ceiling needs, made once per stroke."""
-        if self._ceiling is None:
+    def _held(self, reach: torch.Tensor, region: str) -> torch.Tensor:
+        """compose.lighten_ceiling's share of the stroke's current change within ``reach``, for
+        ``region`` ("lower face" or "skin": _skin_ceiling's)."""
+        pixels, ceiling, where = self._skin_ceiling(reach, region)
+        delta = self.optimizer.image().detach() - self.document.recon
+        return lighten_ceiling(pixels, delta * change_mask(delta).to(delta) * reach.to(delta), ceiling, where).to(reach)
+
+    def _skin_ceiling(self, like: torch.Tensor, region: str) -> tuple[torch.Tensor, float, torch.Tensor]:
+        """(the crop as a float 3 x R x R tensor, the cheeks' luminance + SKIN_MARGIN, the region held
+        as a float R x R map: "lower face", every pixel below LOWER_FACE; "skin", how much each pixel
+        is skin-coloured, tint.skin_map), made once per stroke and region."""
+        if region not in self._ceilings:
             crop = np.asarray(self.document.crop, dtype=np.float32)
             skin = float(np.median(cheek_pixels(crop) @ np.asarray(LUMA, np.float32)))
             size = self.document.resolution
-            region = torch.zeros(size, size, dtype=like.dtype, device=like.device)
-            region[int(size * LOWER_FACE) :] = 1.0
+            if region == "skin":
+                held = torch.tensor(skin_map(np.asarray(self.document.crop)), dtype=like.dtype, device=like.device)
+            else:
+                held = torch.zeros(size, size, dtype=like.dtype, device=like.device)
+                held[int(size * LOWER_FACE) :] = 1.0
             pixels = torch.tensor(crop, dtype=like.dtype, device=like.device).permute(2, 0, 1)
-            self._ceiling = (pixels, skin + SKIN_MARGIN, region)
-        return self._ceiling
+            self._ceilings[region] = (pixels, skin + SKIN_MARGIN, held)
+        return self._ceilings[region]
 
     @property
     def hint(self) -> str | None:

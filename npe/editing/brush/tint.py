@@ -145,6 +145,15 @@ def cheek_colour(lab: np.ndarray) -> np.ndarray:
     return np.median(cheek_pixels(lab), axis=0)
 
 
+def skin_map(crop: np.ndarray, near: float = 10.0, far: float = 20.0) -> np.ndarray:
+    """How much each pixel of a model crop (uint8 R x R x 3) is the face's own skin: 1 within colour
+    distance ``near`` of the cheeks' colour (``_distance``: lightness counted half), 0 from ``far`` on,
+    the smoothstep between (float32 R x R). Hair, brows, eyes, lips and background are 0 on most faces."""
+    lab = skcolor.rgb2lab(crop.astype(np.float64) / 255.0)
+    distance = _distance(lab - cheek_colour(lab))
+    return (1.0 - smoothstep((distance - near) / (far - near))).astype(np.float32)
+
+
 class PartTint:
     """A stroke's colour carried onto the part under it (see the module doc), for one crop.
 
