@@ -7,7 +7,8 @@ The seed's edits on validation photos (CelebA 008501-009000), faces picked by th
 each through the editor's EditSession as users get it (the photo fitted, the brush wired as in the
 GUI): white over a closed mouth, dark across a forehead without bangs, white and skin colour (the
 eyedropper's) over a beard, dark across the eyes, red over lips without lipstick, yellow through
-dark hair. Each brush (``semantic``: the shipped brush; ``pixel``: the old colour-only brush) is
+dark hair; and one a user would try beside them (``seed`` False): dark over a clean-shaven man's chin
+(a beard, read as a goatee). Each brush (``semantic``: the shipped brush; ``pixel``: the old colour-only brush) is
 compared with the same stroke simply painted on (the control that must fail) by the paint-robust
 judge (benchmarks/attribute_classifier.py: trained with paint augmentation), per edit:
 
@@ -72,6 +73,7 @@ class Edit:
     reach: float = 4.0  # the brush's reach setting (crop pixels), as a user would pick it
     passes: int = 2  # there and back: a short scribble, as a user would paint
     any_of: dict[str, int] = field(default_factory=dict)  # at least one must hold
+    seed: bool = True  # one of the seed's edits (issue 20's acceptance); False: one added beside them
 
 
 EDITS = (
@@ -85,6 +87,8 @@ EDITS = (
     Edit("lips", {"Wearing_Lipstick": -1}, (190, 25, 45), 0, (-5.5 / 54, 17.5 / 54), (5.5 / 54, 17.5 / 54), reads=("Wearing_Lipstick",)),
     Edit("hair", {"Blond_Hair": -1, "Bald": -1}, (235, 205, 90), +1, (-20 / 54, -24 / 54), (20 / 54, -24 / 54),
          reads=("Blond_Hair",), reach=16.0, any_of={"Black_Hair": 1, "Brown_Hair": 1}),
+    Edit("beard_grow", {"No_Beard": 1, "Male": 1, "Goatee": -1, "Mustache": -1}, (60, 45, 35), -1, (-9 / 54, 23 / 54), (9 / 54, 23 / 54),
+         reads=("Goatee",), reach=8.0, passes=3, seed=False),
 )
 
 

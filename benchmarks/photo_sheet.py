@@ -6,7 +6,7 @@ found), shown as the face region at full resolution: original | paint | brush | 
 
 PHOTOs default to /work/shared/data/photos/* (their sheets go to --out, outside git: those photos
 may not be committed). --astronaut makes the sheet of scikit-image's astronaut (public domain), the
-one committed as a README figure (resources/docs/astronaut_edits.png).
+one committed as a README figure (resources/docs/astronaut_edits.png), with the seed's edits only.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def main() -> int:
 
     torch.set_num_threads(1)
     model = (load_weights(args.weights) if args.weights else load_default()).eval()
-    edits = [edit for edit in EDITS if args.edit is None or edit.name in args.edit]
+    edits = [edit for edit in EDITS if (edit.name in args.edit if args.edit else edit.seed or not args.astronaut)]
     if args.astronaut:
         from skimage import data
 

@@ -159,3 +159,35 @@ def test_light_paint_on_the_forehead_lightens_no_skin_past_the_cheeks(model, pho
     assert on_skin.sum() > 100  # the fixture has skin-coloured pixels to hold
     over = (after - np.maximum(before, skin + 10.0))[on_skin]
     assert over.max() <= 1.5 if held else over.max() > 1.5  # (rounding to whole levels per channel)
+
+
+def _attributes(model, names):
+    from npe.editing.attributes import AttributeDirections, model_identifier
+
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(len(names), model.config.latent_dim))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return AttributeDirections(names, vectors, np.ones(len(names)), rng.normal(size=vectors.shape), np.zeros(len(names)), model_identifier(model))
+
+
+@pytest.mark.parametrize("color", [(255, 255, 255), (60, 45, 35)])
+def test_paint_over_a_beard_moves_the_beard_only(model, photo, box, color):
+    """White over a chin shaves, dark grows a beard: only along the model's No_Beard direction (with
+    every direction open the model shaved with makeup or a younger face). The same paint across the
+    eyes or the forehead keeps every direction."""
+    names = ("Smiling", "No_Beard", "Heavy_Makeup", "Young")
+    attributes = _attributes(model, names)
+    beard = attributes.vectors[1] / np.linalg.norm(attributes.vectors[1])
+
+    def move(points):
+        session = EditSession.from_photo(model, photo, box=box, tune=False)
+        session.attributes = attributes
+        start = session.latent.copy()
+        assert session.paint(points, color=color, radius=4, strength=4.0, steps=2)
+        change = (session.latent - start).reshape(-1)
+        assert np.linalg.norm(change) > 1e-3
+        return abs(float(change @ beard)) / np.linalg.norm(change), session.history_labels[-1]
+
+    along, label = move(ACROSS_CHIN)
+    assert along > 0.999 and label.startswith("Paint: No beard ")
+    assert move(ACROSS_FOREHEAD if color[0] < 128 else ACROSS_EYES)[0] < 0.99
