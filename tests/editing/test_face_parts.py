@@ -191,3 +191,27 @@ def test_paint_over_a_beard_moves_the_beard_only(model, photo, box, color):
     along, label = move(ACROSS_CHIN)
     assert along > 0.999 and label.startswith("Paint: No beard ")
     assert move(ACROSS_FOREHEAD if color[0] < 128 else ACROSS_EYES)[0] < 0.99
+
+
+def test_paint_over_a_beard_moves_boldly_along_it(model, photo, box, monkeypatch):
+    """A stroke over a beard moves BEARD_BOLDNESS times its optimum along the beard (bolder than the
+    objective's own boldness, which the same paint elsewhere keeps)."""
+    from npe.editing.brush import stroke
+    from npe.editing.brush.objective import SemanticObjective
+
+    attributes = _attributes(model, ("Smiling", "No_Beard", "Heavy_Makeup", "Young"))
+
+    def moved(points, boldness):
+        monkeypatch.setattr(stroke, "BEARD_BOLDNESS", boldness)
+        session = EditSession.from_photo(model, photo, box=box, tune=False)
+        session.attributes = attributes
+        start = session.latent.copy()
+        session.paint(points, color=(255, 255, 255), radius=4, strength=1.0, steps=1)
+        return float(np.linalg.norm(session.latent - start))
+
+    base, shipped = SemanticObjective().boldness, stroke.BEARD_BOLDNESS
+    assert shipped > base
+    chin = moved(ACROSS_CHIN, base), moved(ACROSS_CHIN, shipped)
+    assert chin[1] > chin[0] * 1.05
+    eyes = moved(ACROSS_EYES, base), moved(ACROSS_EYES, shipped)
+    assert eyes[1] == pytest.approx(eyes[0])  # not a beard stroke: the objective's own boldness
