@@ -106,6 +106,26 @@ LOWER_FACE = 0.62
 CHEEKS = ((0.3, 0.58), (0.7, 0.58))
 
 
+# The face's outline in the aligned crop, as an ellipse (the mean of 150 validation faces lies within
+# it: cheeks at 0.17-0.83 across at the nose, the chin near the crop's lower edge), and the soft edge
+# beyond it (crop sides) over which a beard stroke's change fades out.
+FACE_OVAL = ((0.5, 0.55), (0.34, 0.45))
+OVAL_FEATHER = 0.06
+
+
+@functools.lru_cache(maxsize=4)
+def face_oval(size: int) -> np.ndarray:
+    """1 inside FACE_OVAL, falling to 0 over OVAL_FEATHER beyond it (smoothstep): float32 R x R,
+    read-only. Where a beard lies; what lies outside (the background by the jaw) is not the beard."""
+    yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
+    (cx, cy), (ax, ay) = FACE_OVAL
+    radius = np.hypot((xx - cx) / ax, (yy - cy) / ay)
+    t = np.clip((1.0 - radius) * min(ax, ay) / OVAL_FEATHER + 1.0, 0.0, 1.0)
+    found = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    found.setflags(write=False)
+    return found
+
+
 def on_beard(painted: np.ndarray) -> bool:
     """True if a stroke's paint lies on the lower face but not across the mouth: its middle row below
     LOWER_FACE and more than the mouth ellipse's half-height from the mouth's (a chin, a jaw, a

@@ -215,3 +215,27 @@ def test_paint_over_a_beard_moves_boldly_along_it(model, photo, box, monkeypatch
     assert chin[1] > chin[0] * 1.05
     eyes = moved(ACROSS_EYES, base), moved(ACROSS_EYES, shipped)
     assert eyes[1] == pytest.approx(eyes[0])  # not a beard stroke: the objective's own boldness
+
+
+def test_the_face_oval_holds_the_face_and_not_the_background_by_the_jaw():
+    from npe.editing.parts import face_oval
+
+    oval = face_oval(64)
+    assert not oval.flags.writeable and oval.dtype == np.float32
+    for u, v in ((0.5, 0.55), (0.5, 0.93), (0.25, 0.62), (0.75, 0.62), (0.5, 0.82)):  # middle, chin, cheeks, mouth
+        assert oval[int(v * 64), int(u * 64)] == 1.0
+    for u, v in ((0.05, 0.8), (0.95, 0.8), (0.1, 0.98), (0.9, 0.98)):  # beside the jaw
+        assert oval[int(v * 64), int(u * 64)] == 0.0
+
+
+@pytest.mark.parametrize("color", [(255, 255, 255), (60, 45, 35)])
+def test_paint_over_a_beard_leaves_the_background_by_the_jaw(model, photo, box, color):
+    from npe.editing.parts import face_oval
+
+    session = EditSession.from_photo(model, photo, box=box, tune=False)
+    assert session.paint(ACROSS_CHIN, color=color, radius=6, reach=16.0, strength=4.0, steps=2)
+    limit = session.document.limit
+    outside = face_oval(session.resolution) == 0
+    assert limit is not None and limit[~outside].max() > 0 and limit[outside].max() == 0
+    changed = np.abs(session.result_crop().astype(int) - np.asarray(session.document.crop).astype(int)).max(axis=2)
+    assert changed[outside].max() == 0 and changed.max() > 0

@@ -33,7 +33,7 @@ from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
 from npe.editing.brush.tint import PartTint, skin_map
 from npe.editing.compose import LUMA, change_mask, lighten_ceiling
 from npe.editing.document import KEEP, Document, readonly
-from npe.editing.parts import LOWER_FACE, cheek_pixels, lens_map, on_beard, on_eyes, on_forehead
+from npe.editing.parts import LOWER_FACE, cheek_pixels, face_oval, lens_map, on_beard, on_eyes, on_forehead
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:  # attributes come from the session
@@ -152,7 +152,8 @@ BEARD_DIRECTIONS = ("No_Beard", "Goatee", "Mustache", "5_o_Clock_Shadow", "Sideb
 # How far such a stroke moves along them, in units of the objective's optimum (SemanticObjective.boldness,
 # 1.5 elsewhere): with the beard's direction alone a bolder move cannot turn into makeup or another
 # face, and at 1.5 skin colour mostly trimmed a beard and dark paint grew stubble. Measured (50 faces):
-# skin colour 78 -> 94% beard-free, dark 58 -> 76% goatee, white 96 -> 100% (identity 80 -> 78%).
+# skin colour 78 -> 94% beard-free, dark 58 -> 76% goatee, white 96 -> 100% (identity 80 -> 78%);
+# held to the face's oval (parts.face_oval, against the jaw line's smear on the background) 90, 70, 98%.
 BEARD_BOLDNESS = 2.2
 
 
@@ -263,18 +264,23 @@ class Stroke:
 
     def _reach(self) -> torch.Tensor:
         """Where the stroke may change the composite: the optimizer's reach, held to the lenses' place
-        for dark paint across the eyes (sunglasses, not dark sockets and brows), for light paint over a
-        beard to the share of the change that lightens no lower-face pixel past the skin, and for light
-        paint on the hair or forehead to the share that lightens no skin-coloured pixel past it."""
+        for dark paint across the eyes (sunglasses, not dark sockets and brows), for paint over a beard
+        to the face's oval and, light, to the share of the change that lightens no lower-face pixel past
+        the skin, and for light paint on the hair or forehead to the share that lightens no
+        skin-coloured pixel past it."""
         reach = self.optimizer.composite_reach()
         if self.painted is None:
             return reach
         if self.dark and on_eyes(self.painted):
             reach = reach * torch.tensor(lens_map(self.document.resolution), dtype=reach.dtype, device=reach.device)
-        elif self.light and on_beard(self.painted):
-            # A shave shows the face's own skin: the lower face may not lighten past the cheeks (the
-            # model's beardless chins are paler than dark skin, and white paint asks for light).
-            reach = reach * self._held(reach, "lower face")
+        elif (self.light or self.dark) and on_beard(self.painted):
+            # A beard lies on the face: the background by the jaw keeps its pixels (a bolder shave
+            # pulled the model's jaw line over a dark background as a pale smear).
+            reach = reach * torch.tensor(face_oval(self.document.resolution), dtype=reach.dtype, device=reach.device)
+            if self.light:
+                # A shave shows the face's own skin: the lower face may not lighten past the cheeks (the
+                # model's beardless chins are paler than dark skin, and white paint asks for light).
+                reach = reach * self._held(reach, "lower face")
         elif self.lifting and on_forehead(self.painted):
             # Lighter (blond) hair, not a bleached forehead: the model's blond faces are paler, and a
             # yellow or white stroke over a hairline lifted the forehead's skin to a glow.
