@@ -29,6 +29,21 @@ def mouth_radius(size: int) -> np.ndarray:
     return radius
 
 
+# mouth_radius within which a stroke over the beard of a grinning face leaves the mouth be (teeth and
+# lips), and from which it is free: the moustache above the lip stays the beard's.
+LIPS_HELD = (0.6, 0.95)
+
+
+@functools.lru_cache(maxsize=4)
+def off_lips(size: int) -> np.ndarray:
+    """0 on the lips and between them (mouth_radius up to LIPS_HELD[0]), 1 from LIPS_HELD[1] on, the
+    smoothstep between: float32 R x R, read-only."""
+    t = np.clip((mouth_radius(size) - LIPS_HELD[0]) / (LIPS_HELD[1] - LIPS_HELD[0]), 0.0, 1.0)
+    held = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    held.setflags(write=False)
+    return held
+
+
 # The eyes in the aligned crop: face_finder.TEMPLATE's eye landmarks, and how far around them (crop
 # sides) an iris may lie.
 EYES = ((0.3229, 0.4201), (0.6883, 0.4204))

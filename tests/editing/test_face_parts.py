@@ -239,3 +239,25 @@ def test_paint_over_a_beard_leaves_the_background_by_the_jaw(model, photo, box, 
     assert limit is not None and limit[~outside].max() > 0 and limit[outside].max() == 0
     changed = np.abs(session.result_crop().astype(int) - np.asarray(session.document.crop).astype(int)).max(axis=2)
     assert changed[outside].max() == 0 and changed.max() > 0
+
+
+@pytest.mark.parametrize(("bias", "held"), [(10.0, True), (-10.0, False)])
+def test_paint_over_the_beard_of_a_grinning_face_leaves_the_mouth(model, photo, box, bias, held):
+    """Where the model reads the face as smiling (its Smiling classifier in z), a stroke over the beard
+    leaves the mouth's teeth and lips be (its beardless faces have closed mouths); elsewhere the
+    change may reach them."""
+    from npe.editing.attributes import AttributeDirections
+    from npe.editing.brush.stroke import reads_open_mouth
+    from npe.editing.parts import off_lips
+
+    plain = _attributes(model, ("Smiling", "No_Beard", "Young"))
+    attributes = AttributeDirections(plain.names, plain.vectors, plain.scales, plain.normals * 0.0,
+                                     np.array([bias, 0.0, 0.0]), plain.model_id)
+    session = EditSession.from_photo(model, photo, box=box, tune=False)
+    session.attributes = attributes
+    assert reads_open_mouth(session.document, attributes) == held
+    assert session.paint(ACROSS_CHIN, color=(255, 255, 255), radius=8, reach=16.0, strength=4.0, steps=2)
+    changed = np.abs(session.result_crop().astype(int) - np.asarray(session.document.crop).astype(int)).max(axis=2)
+    mouth = off_lips(session.resolution) == 0
+    assert mouth.any() and changed.max() > 0
+    assert changed[mouth].max() == 0 if held else changed[mouth].max() > 0
