@@ -29,8 +29,8 @@ def mouth_radius(size: int) -> np.ndarray:
     return radius
 
 
-# mouth_radius within which a stroke over the beard of a grinning face leaves the mouth be (teeth and
-# lips), and from which it is free: the moustache above the lip stays the beard's.
+# mouth_radius within which a stroke over the beard leaves the mouth be (the lips, and a grin's teeth),
+# and from which it is free: the moustache above the lip stays the beard's.
 LIPS_HELD = (0.6, 0.95)
 
 

@@ -153,8 +153,8 @@ BEARD_DIRECTIONS = ("No_Beard", "Goatee", "Mustache", "5_o_Clock_Shadow", "Sideb
 # 1.5 elsewhere): with the beard's direction alone a bolder move cannot turn into makeup or another
 # face, and at 1.5 skin colour mostly trimmed a beard and dark paint grew stubble. Measured (50 faces):
 # skin colour 78 -> 94% beard-free, dark 58 -> 76% goatee, white 96 -> 100% (identity 80 -> 78%);
-# held to the face's oval (parts.face_oval, against the jaw line's smear on the background) and off a
-# grin (parts.off_lips) 88, 68, 96%.
+# held to the face's oval (parts.face_oval, against the jaw line's smear on the background) and off the
+# lips (parts.off_lips) 90, 66, 98%.
 BEARD_BOLDNESS = 2.2
 
 
@@ -165,23 +165,6 @@ def beard_directions(attributes: AttributeDirections | None) -> list[int] | None
         return None
     found = [index for index, name in enumerate(attributes.names) if name in BEARD_DIRECTIONS]
     return found or None
-
-
-OPEN_MOUTH = ("Smiling", "Mouth_Slightly_Open")  # the model's readings of a face whose mouth is open
-
-
-def reads_open_mouth(document: Document, attributes: AttributeDirections | None) -> bool:
-    """True if the model's linear classifiers in z (AttributeDirections' normals) read the document's
-    face as smiling or with its mouth open (a positive logit); False without them."""
-    if attributes is None:
-        return False
-    z = document.z.detach().reshape(-1).cpu().numpy().astype(np.float64)
-    for name in OPEN_MOUTH:
-        if name in attributes.names:
-            k = attributes.names.index(name)
-            if float(z @ np.asarray(attributes.normals[k], np.float64)) + float(attributes.biases[k]) > 0.0:
-                return True
-    return False
 
 
 def make_stroke(document: Document, brush: BrushSettings, attributes: AttributeDirections | None = None,
@@ -234,7 +217,6 @@ class Stroke:
         self._beard = beard_directions(attributes) if (self.dark or self.light) and isinstance(self.optimizer, SemanticStroke) else None
         self._open = self.optimizer.allowed if isinstance(self.optimizer, SemanticStroke) else None
         self._semantic = self.optimizer.semantic if isinstance(self.optimizer, SemanticStroke) else None
-        self._open_mouth = (self.dark or self.light) and reads_open_mouth(document, attributes)
 
     def move_to(self, x: float, y: float) -> bool:
         """The brush at (x, y) (photo pixels): ``brush.steps`` steps; the document shows the new z
@@ -284,7 +266,7 @@ class Stroke:
     def _reach(self) -> torch.Tensor:
         """Where the stroke may change the composite: the optimizer's reach, held to the lenses' place
         for dark paint across the eyes (sunglasses, not dark sockets and brows), for paint over a beard
-        to the face's oval (off a grinning mouth's teeth and lips) and, light, to the share of the change
+        to the face's oval off the lips and, light, to the share of the change
         that lightens no lower-face pixel past the skin, and for light paint on the hair or forehead to
         the share that lightens no skin-coloured pixel past it."""
         reach = self.optimizer.composite_reach()
@@ -295,9 +277,10 @@ class Stroke:
         elif (self.light or self.dark) and on_beard(self.painted):
             # A beard lies on the face: the background by the jaw keeps its pixels (a bolder shave
             # pulled the model's jaw line over a dark background as a pale smear).
-            reach = reach * torch.tensor(face_oval(self.document.resolution), dtype=reach.dtype, device=reach.device)
-            if self._open_mouth:  # nor a grin's teeth and lips (the model's beardless mouths are closed)
-                reach = reach * torch.tensor(off_lips(self.document.resolution), dtype=reach.dtype, device=reach.device)
+            # Nor the lips and what lies between them: the model's beardless faces have closed mouths and
+            # redder lips, and a shave closed grins into pink smears and reddened closed lips.
+            held = face_oval(self.document.resolution) * off_lips(self.document.resolution)
+            reach = reach * torch.tensor(held, dtype=reach.dtype, device=reach.device)
             if self.light:
                 # A shave shows the face's own skin: the lower face may not lighten past the cheeks (the
                 # model's beardless chins are paler than dark skin, and white paint asks for light).
