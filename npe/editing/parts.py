@@ -3,7 +3,7 @@ npe.data.face_finder.TEMPLATE (eyes, nose tip and mouth corners at fixed places,
 crop's side), which CelebA's aligned photos share (MTCNN finds their eyes at 0.415 of the crop, sd
 0.012). The brush's tint (lips, irises), the sunglasses' reach and the composite use these maps.
 
-NumPy only; every map is cached per crop size and read-only.
+NumPy only (and npe.geometry's smoothstep); every map is cached per crop size and read-only.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
+from npe.geometry import smoothstep
 
 # Where the lips lie in the model's crop (the aligned face framing, units of its side): an ellipse
 # around the mouth corners of npe.data.face_finder.TEMPLATE (0.345-0.665 across, 0.80 down), a little
@@ -38,8 +40,7 @@ LIPS_HELD = (0.6, 0.95)
 def off_lips(size: int) -> np.ndarray:
     """0 on the lips and between them (mouth_radius up to LIPS_HELD[0]), 1 from LIPS_HELD[1] on, the
     smoothstep between: float32 R x R, read-only."""
-    t = np.clip((mouth_radius(size) - LIPS_HELD[0]) / (LIPS_HELD[1] - LIPS_HELD[0]), 0.0, 1.0)
-    held = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    held = smoothstep((mouth_radius(size) - LIPS_HELD[0]) / (LIPS_HELD[1] - LIPS_HELD[0])).astype(np.float32)
     held.setflags(write=False)
     return held
 
@@ -135,8 +136,16 @@ def face_oval(size: int) -> np.ndarray:
     yy, xx = (np.mgrid[0:size, 0:size] + 0.5) / size
     (cx, cy), (ax, ay) = FACE_OVAL
     radius = np.hypot((xx - cx) / ax, (yy - cy) / ay)
-    t = np.clip((1.0 - radius) * min(ax, ay) / OVAL_FEATHER + 1.0, 0.0, 1.0)
-    found = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    found = smoothstep((1.0 - radius) * min(ax, ay) / OVAL_FEATHER + 1.0).astype(np.float32)
+    found.setflags(write=False)
+    return found
+
+
+@functools.lru_cache(maxsize=4)
+def beard_place(size: int) -> np.ndarray:
+    """Where a stroke over a beard may change the face: face_oval off the lips (off_lips), float32
+    R x R, read-only (cached: every brush position of such a stroke asks for it)."""
+    found = face_oval(size) * off_lips(size)
     found.setflags(write=False)
     return found
 

@@ -33,7 +33,7 @@ from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
 from npe.editing.brush.tint import PartTint, skin_map
 from npe.editing.compose import LUMA, change_mask, lighten_ceiling
 from npe.editing.document import KEEP, Document, readonly
-from npe.editing.parts import LOWER_FACE, cheek_pixels, face_oval, lens_map, off_lips, on_beard, on_eyes, on_forehead
+from npe.editing.parts import LOWER_FACE, beard_place, cheek_pixels, lens_map, on_beard, on_eyes, on_forehead
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:  # attributes come from the session
@@ -199,11 +199,12 @@ class Stroke:
         self.target = color_target(brush.color, document.device)
         # Dark paint across the eyes changes only where sunglasses lie (parts.lens_map).
         semantic = brush.objective == "semantic" and self.tint is None
-        self.dark = semantic and float(np.dot(LUMA, brush.color)) <= DARK_LEVELS
+        bright = float(np.dot(LUMA, brush.color)) > DARK_LEVELS
+        self.dark = semantic and not bright
         # Light paint over a beard may not lighten it past the face's own skin (parts.on_beard).
-        self.light = semantic and not self.dark
+        self.light = semantic and bright
         # Light paint on the hair or forehead, a hue's too (yellow for blond), may not bleach the skin.
-        self.lifting = brush.objective == "semantic" and float(np.dot(LUMA, brush.color)) > DARK_LEVELS
+        self.lifting = brush.objective == "semantic" and bright
         self.painted: np.ndarray | None = None  # the stroke's brush weights so far (max over positions)
         self._ceilings: dict[str, tuple[torch.Tensor, float, torch.Tensor]] = {}  # _skin_ceiling's, made once per region
         self.names = tuple(attributes.names) if attributes is not None else ()  # the named directions lead the basis
@@ -279,8 +280,7 @@ class Stroke:
             # pulled the model's jaw line over a dark background as a pale smear).
             # Nor the lips and what lies between them: the model's beardless faces have closed mouths and
             # redder lips, and a shave closed grins into pink smears and reddened closed lips.
-            held = face_oval(self.document.resolution) * off_lips(self.document.resolution)
-            reach = reach * torch.tensor(held, dtype=reach.dtype, device=reach.device)
+            reach = reach * torch.tensor(beard_place(self.document.resolution), dtype=reach.dtype, device=reach.device)
             if self.light:
                 # A shave shows the face's own skin: the lower face may not lighten past the cheeks (the
                 # model's beardless chins are paler than dark skin, and white paint asks for light).
