@@ -17,7 +17,8 @@ judge (benchmarks/attribute_classifier.py: trained with paint augmentation), per
   unpainted hit   a hit that the judge does not also read as painted (probability < 0.5)
   identity   Male, Eyeglasses and Young read as before (those the edit asks for excepted)
   local      pixels > 25 px from the stroke (89x109 scale) change by <= 2/255 on average and
-             <= 8/255 at the 99th percentile
+             <= 8/255 at the 99th percentile; for the hair edit (``part`` "hair": a hair colour follows the
+             hair down the sides) those pixels that also lie on the face's interior (eyes, nose, cheeks, mouth)
   respond    the mean luminance under the brush moves >= 0.04 the way the colour asks
 
 With --answers, each semantic stroke is also painted to its end and its answers (the window's "Ways to
@@ -74,6 +75,9 @@ class Edit:
     passes: int = 2  # there and back: a short scribble, as a user would paint
     any_of: dict[str, int] = field(default_factory=dict)  # at least one must hold
     seed: bool = True  # one of the seed's edits (issue 20's acceptance); False: one added beside them
+    # The part the edit changes, when it is not the stroke's neighbourhood: "hair" (a hair colour is the whole
+    # hair's: far from it is the face's interior, the eyes, nose, cheeks and mouth, not the hair down the sides).
+    part: str = ""
 
 
 EDITS = (
@@ -86,7 +90,7 @@ EDITS = (
     Edit("eyes", {"Eyeglasses": -1}, (25, 25, 25), -1, (-15 / 54, -4.5 / 54), (15 / 54, -4.5 / 54), reads=("Eyeglasses",), reach=8.0),
     Edit("lips", {"Wearing_Lipstick": -1}, (190, 25, 45), 0, (-5.5 / 54, 17.5 / 54), (5.5 / 54, 17.5 / 54), reads=("Wearing_Lipstick",)),
     Edit("hair", {"Blond_Hair": -1, "Bald": -1}, (235, 205, 90), +1, (-20 / 54, -24 / 54), (20 / 54, -24 / 54),
-         reads=("Blond_Hair",), reach=16.0, any_of={"Black_Hair": 1, "Brown_Hair": 1}),
+         reads=("Blond_Hair",), reach=16.0, any_of={"Black_Hair": 1, "Brown_Hair": 1}, part="hair"),
     Edit("beard_grow", {"No_Beard": 1, "Male": 1, "Goatee": -1, "Mustache": -1}, (60, 45, 35), -1, (-9 / 54, 23 / 54), (9 / 54, 23 / 54),
          reads=("Goatee",), reach=8.0, passes=3, seed=False),
 )
@@ -162,12 +166,31 @@ def paint_stroke(photo: np.ndarray, points, color: tuple[int, int, int], radius:
     return np.clip(np.rint(painted), 0, 255).astype(np.uint8)
 
 
-def measure(photo: np.ndarray, result: np.ndarray, points, edit: Edit) -> dict[str, float]:
+def far_region(shape: tuple[int, int], points, edit: Edit, box) -> np.ndarray:
+    """The photo pixels "far from the edited part": further than FAR from the stroke, and for a hair
+    edit also on the face's interior (the aligned crop's oval from the brows down, parts.hair_place)."""
+    far = distance_map(shape, points) > FAR
+    if edit.part == "hair":
+        from npe.editing.parts import hair_place
+
+        place = hair_place(64)
+        yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]] + 0.5
+        u = np.floor((xx - (box.center_x - box.size / 2)) / box.size * 64).astype(int)
+        v = np.floor((yy - (box.center_y - box.size / 2)) / box.size * 64).astype(int)
+        inside = (u >= 0) & (u < 64) & (v >= 0) & (v < 64)
+        face = np.zeros(shape, bool)
+        face[inside] = place[v[inside], u[inside]] < 0.5
+        far &= face
+    return far
+
+
+def measure(photo: np.ndarray, result: np.ndarray, points, edit: Edit, box=None) -> dict[str, float]:
     distance = distance_map(photo.shape[:2], points)
     before, after = photo.astype(np.float32), result.astype(np.float32)
     under = distance <= RADIUS
     moved = float(((after - before) @ LUMA)[under].mean()) / 255.0
-    change = np.abs(after - before).max(axis=2)[distance > FAR]
+    far = distance > FAR if box is None else far_region(photo.shape[:2], points, edit, box)
+    change = np.abs(after - before).max(axis=2)[far]
     mean, p99 = float(change.mean()), float(np.percentile(change, 99))
     return {
         "moved": moved,
@@ -280,7 +303,7 @@ def run_edit(edit: Edit, model, attributes, judge, brushes: list[str], count: in
         row = [photo, paint_stroke(photo, points, color)]
         for brush in brushes:
             result, timings = paint_with(session, points, color, edit, brush, strength)
-            figures[brush].append({**measure(photo, result, points, edit), "steps_ms": timings[3:]})
+            figures[brush].append({**measure(photo, result, points, edit, box), "steps_ms": timings[3:]})
             row.append(result)
         if answers:
             answer_crops.append(answers_with(session, points, color, edit, strength))

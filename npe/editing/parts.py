@@ -150,6 +150,22 @@ def beard_place(size: int) -> np.ndarray:
     return found
 
 
+# Where the face's interior begins below the hairline (crop sides): the brows and below, within the oval.
+BROWS = (0.28, 0.36)
+
+
+@functools.lru_cache(maxsize=4)
+def hair_place(size: int) -> np.ndarray:
+    """Where hair may lie in the aligned crop: everywhere but the face's oval from the brows down
+    (BROWS: a soft edge), float32 R x R, read-only. A hair colour's change may follow the hair but
+    not the eyes, nose, cheeks and mouth (whose colours can match dark hair)."""
+    yy = (np.mgrid[0:size, 0:size][0] + 0.5) / size
+    below = smoothstep((yy - BROWS[0]) / (BROWS[1] - BROWS[0]))
+    found = (1.0 - face_oval(size) * below).astype(np.float32)
+    found.setflags(write=False)
+    return found
+
+
 def on_beard(painted: np.ndarray) -> bool:
     """True if a stroke's paint lies on the lower face but not across the mouth: its middle row below
     LOWER_FACE and more than the mouth ellipse's half-height from the mouth's (a chin, a jaw, a

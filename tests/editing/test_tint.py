@@ -374,3 +374,112 @@ def test_an_iris_takes_a_colour_lighter_than_itself_where_hair_would_not():
     far = PartTint(hair, blue, reach=2.0)
     _stroke(far, 5.0, range(20, 44), radius=1.5)
     assert far.change() is None and not far.on_skin
+
+
+# --- a hair colour follows the hair ---------------------------------------------------------------
+
+DARK_HAIR = (45, 35, 30)
+BACKDROP = (60, 110, 190)  # a blue wall: not hair's colour
+
+
+def _head(size: int = R) -> np.ndarray:
+    """A skin-coloured face oval (parts.face_oval) under dark hair that covers the top of the crop and
+    falls down both sides to its lower edge, on a blue backdrop in the lower corners."""
+    from npe.editing.parts import face_oval
+
+    rng = np.random.default_rng(4)
+    image = np.empty((size, size, 3), np.float64)
+    image[:] = BACKDROP
+    image[:, : size // 5] = DARK_HAIR  # hair down the left side ...
+    image[:, -size // 5 :] = DARK_HAIR  # ... and the right
+    image[: size // 4] = DARK_HAIR  # and over the top
+    image[size * 3 // 4 :, : size // 10] = BACKDROP  # the backdrop beside the hair's lower ends
+    face = face_oval(size) >= 0.5
+    face[: size // 4] = False  # the hairline
+    image[face] = SKIN
+    image += rng.normal(0, 3, image.shape)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def test_the_hair_place_is_everything_but_the_faces_interior():
+    from npe.editing.parts import EYES, hair_place
+
+    place = hair_place(R)
+    assert not place.flags.writeable and place.dtype == np.float32
+    for u, v in (*EYES, (0.5, 0.55), (0.5, 0.82), (0.3, 0.6), (0.7, 0.6)):  # eyes, nose, mouth, cheeks
+        assert place[int(v * R), int(u * R)] == 0.0
+    for u, v in ((0.5, 0.05), (0.5, 0.2), (0.05, 0.5), (0.95, 0.9)):  # the top, the forehead, beside the cheeks
+        assert place[int(v * R), int(u * R)] == 1.0
+
+
+def test_a_hair_colour_follows_the_hair_down_the_sides_and_not_onto_skin_or_backdrop():
+    """Yellow through the dark hair over the top of the head: the hair it finds is the whole hair, down
+    both sides far beyond the brush, and not the face, nor a backdrop of another colour."""
+    head = _head()
+    tint = PartTint(head, (235, 205, 90), reach=16.0)
+    _stroke(tint, 5.0, range(20, 44))
+    assert tint.change() is None  # too far in lightness to recolour: the model's
+    hair = tint.hair()
+    assert hair is not None and hair.dtype == np.float32 and hair.shape == (R, R)
+    assert hair[40, 5] > 0.9 and hair[40, R - 4] > 0.9  # the hair beside the cheeks, 35 pixels from the brush
+    assert hair[5, 32] > 0.9
+    from npe.editing.parts import face_oval
+
+    assert hair[R // 4 :][face_oval(R)[R // 4 :] >= 0.5].max() == 0.0  # not the face
+    assert hair[60, 2] == 0.0  # nor the backdrop beside the hair's ends
+
+
+def test_a_hair_colour_on_the_skin_finds_no_hair():
+    head = _head()
+    tint = PartTint(head, (235, 205, 90), reach=16.0)
+    _stroke(tint, 36.0, range(24, 40))  # across the cheeks
+    assert tint.hair() is None
+    assert PartTint(head, (255, 255, 255), reach=16.0).hair() is None  # white carries no hue: no hair asked
+
+
+@pytest.fixture
+def head_photo() -> np.ndarray:
+    """_head's crop, scaled 1.25x into a 200 x 160 photo at BOX, the backdrop around it."""
+    from PIL import Image
+
+    image = np.empty((160, 200, 3), np.uint8)
+    image[:] = BACKDROP
+    image[30:110, 60:140] = np.asarray(Image.fromarray(_head()).resize((80, 80), Image.Resampling.NEAREST))
+    return image
+
+
+def test_yellow_through_the_hair_may_change_the_whole_hair_and_nothing_else(model, head_photo):
+    """The stroke's reach follows the hair it lies on: the composite may change the hair down both sides
+    (far beyond the brush's reach) but not the face, the forehead it crosses, or the backdrop; it carries
+    no colour itself. White along the same path keeps its disc, which reaches the face."""
+    from npe.editing import EditSession
+    from npe.editing.parts import face_oval
+
+    rng = np.random.default_rng(3)
+    from npe.editing.attributes import AttributeDirections, model_identifier
+
+    names = ("Smiling", "Blond_Hair", "Black_Hair")
+    vectors = rng.normal(size=(3, model.config.latent_dim))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    attributes = AttributeDirections(names, vectors, np.ones(3), rng.normal(size=vectors.shape), np.zeros(3), model_identifier(model))
+    path = [(x, 30 + 5 * 1.25) for x in np.arange(82.0, 118.0, 1.0)] + [(100.0, 30 + y * 1.25) for y in np.arange(5.0, 20.0, 1.0)]
+
+    def limit(color):
+        session = EditSession.from_photo(model, head_photo, box=BOX, name="head", tune=False)
+        session.attributes = attributes
+        assert session.paint(path, color, radius=4.0, reach=4.0, strength=4.0)
+        assert session.document.tint is None
+        found = session.document.limit
+        assert found is not None
+        return found
+
+    yellow = limit((235, 205, 90))
+    size = yellow.shape[0]  # the model's resolution
+    ends = (int(0.62 * size), int(0.08 * size)), (int(0.62 * size), int(0.94 * size))
+    assert all(yellow[end] > 200 for end in ends)  # the hair's ends, beyond any disc
+    face = face_oval(size) == 1.0
+    face[: int(0.3 * size)] = False  # (the hair over the top, and its edge)
+    assert yellow[face].max() == 0  # the face, and the forehead the stroke ran down, kept
+    assert yellow[-1, 0] == 0  # the backdrop
+    white = limit((255, 255, 255))  # no hue: the disc's reach, onto the forehead and the face
+    assert white[face].max() > 0

@@ -122,6 +122,14 @@ class LocalStroke:
         self._centres = (centres[None, :], centres[:, None])
         self._leaf: torch.Tensor | None = None
         self._output: torch.Tensor | None = None
+        # A part the stroke may change beyond its discs (float R x R in [0, 1]: the hair a hair colour is
+        # asked for), joined to the footprint (hard, from 0.5) and to the composite's reach; it only grows.
+        self.free: torch.Tensor | None = None
+
+    def free_part(self, part: torch.Tensor) -> None:
+        """Join ``part`` (float R x R in [0, 1]) to the region the stroke may change beyond its discs."""
+        part = part.to(self.start)
+        self.free = part if self.free is None else torch.maximum(self.free, part)
 
     @property
     def latent(self) -> torch.Tensor:
@@ -148,11 +156,13 @@ class LocalStroke:
 
     def footprint(self) -> torch.Tensor:
         """Hard 0/1 R x R: where the stroke may change the image (within radius + reach)."""
-        return reach_mask(self.distance(), self._radius, self.settings.reach)
+        hard = reach_mask(self.distance(), self._radius, self.settings.reach)
+        return hard if self.free is None else torch.maximum(hard, (self.free >= 0.5).to(hard))
 
     def composite_reach(self) -> torch.Tensor:
         """Feathered R x R in [0, 1]: multiply the composite's change mask by it (limit_change_mask)."""
-        return reach_mask(self.distance(), self._radius, self.settings.reach, self.settings.feather)
+        soft = reach_mask(self.distance(), self._radius, self.settings.reach, self.settings.feather)
+        return soft if self.free is None else torch.maximum(soft, self.free.to(soft))
 
     def _add_point(self, u: float, v: float, radius: float) -> None:
         self._points.append((u, v))

@@ -237,7 +237,9 @@ class Stroke:
                 self.optimizer.allowed = self._beard if beard else self._open
                 self.optimizer.semantic = replace(self._semantic, boldness=BEARD_BOLDNESS) if beard else self._semantic
         before = self.optimizer.latent
-        tint = self._carry(weights)
+        # A stroke that follows the hair asks the model for the hair's colour: from then on it carries none
+        # itself (the part it would find is whatever else the stroke crosses: a lit forehead turned gold).
+        tint = self._carry(weights, carry=not self.following)
         # A hue painted on a part whose lightness it keeps (red over lips) recolours it: from then on the
         # model is not asked for that colour's shape (asked for red over lips, it drew a dark beard).
         # On the face's own skin, or far from the part's lightness (yellow through dark hair), a
@@ -252,7 +254,14 @@ class Stroke:
             self.tint = None
             if isinstance(self.optimizer, SemanticStroke):
                 self.optimizer.allowed = None
-        self.on_skin = self.on_skin or (self.tint is not None and self.tint.on_skin and not self.recolouring)
+        if self.tint is not None and not self.recolouring and isinstance(self.optimizer, SemanticStroke):
+            # A hair colour the model is asked for (yellow through dark hair) is the whole hair's, not a
+            # disc's: the change follows the hair the stroke lies on (tint.PartTint.hair), down the sides too.
+            hair = self.tint.hair()
+            if hair is not None:
+                self.optimizer.free_part(torch.from_numpy(hair))
+        # Once on the hair, a stroke that crosses the forehead's skin goes on asking for the hair's colour.
+        self.on_skin = not self.following and (self.on_skin or (self.tint is not None and self.tint.on_skin and not self.recolouring))
         if not (self.recolouring or self.on_skin):
             for _ in range(self.brush.steps):
                 self.optimizer.step(weights, self.target, centre, radius)
@@ -269,8 +278,17 @@ class Stroke:
         for dark paint across the eyes (sunglasses, not dark sockets and brows), for paint over a beard
         to the face's oval off the lips and, light, to the share of the change
         that lightens no lower-face pixel past the skin, and for light paint on the hair or forehead to
-        the share that lightens no skin-coloured pixel past it."""
-        reach = self.optimizer.composite_reach()
+        the share that lightens no skin-coloured pixel past it; for a hair colour asked of the model, the
+        hair it follows off the skin."""
+        if self.following:
+            # A hair colour changes the hair and nothing else: not the forehead the stroke crosses, nor the
+            # eyes, cheeks and mouth (the model's blond faces are paler: with the disc's reach a yellow
+            # stroke paled and yellowed the upper face).
+            assert isinstance(self.optimizer, SemanticStroke) and self.optimizer.free is not None
+            hair = self.optimizer.free.float()
+            reach = hair * (1.0 - self._skin_ceiling(hair, "skin")[2])
+        else:
+            reach = self.optimizer.composite_reach()
         if self.painted is None:
             return reach
         if self.dark and on_eyes(self.painted):
@@ -290,6 +308,11 @@ class Stroke:
             # yellow or white stroke over a hairline lifted the forehead's skin to a glow.
             reach = reach * self._held(reach, "skin")
         return reach
+
+    @property
+    def following(self) -> bool:
+        """True once the stroke follows the hair it lies on (a hair colour asked of the model)."""
+        return isinstance(self.optimizer, SemanticStroke) and self.optimizer.free is not None
 
     def _held(self, reach: torch.Tensor, region: str) -> torch.Tensor:
         """compose.lighten_ceiling's share of the stroke's current change within ``reach``, for
@@ -326,12 +349,14 @@ class Stroke:
         return ("A colour on skin changes nothing: paint it on lips, eyes or hair (skin colour from the eyedropper reshapes skin; "
                 "a hair colour or dark paint grows hair).")
 
-    def _carry(self, weights: torch.Tensor) -> np.ndarray | None:
+    def _carry(self, weights: torch.Tensor, carry: bool = True) -> np.ndarray | None:
         """Join this position to the tint's footprint: the document's new tint (the stroke's start
         plus the colour this stroke carries), or None if it has not changed."""
         if self.tint is None:
             return None
         self.tint.add(weights.detach().cpu().numpy())
+        if not carry:
+            return None
         change = self.tint.change()
         if change is None:
             return None

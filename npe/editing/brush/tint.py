@@ -39,7 +39,7 @@ from skimage import color as skcolor
 from skimage.filters import threshold_otsu
 from skimage.graph import MCP_Geometric
 
-from npe.editing.parts import cheek_pixels, eyes_radius, mouth_radius
+from npe.editing.parts import cheek_pixels, eyes_radius, hair_place, mouth_radius
 from npe.geometry import smoothstep
 
 @dataclass(frozen=True)
@@ -106,6 +106,19 @@ def lips_map(lab: np.ndarray) -> np.ndarray:
     threshold = max(OTSU_SHARE * float(threshold_otsu(inside)), LIPS_MIN_SCORE)
     lips = smoothstep(np.clip((score - threshold) / 4.0 + 0.5, 0.0, 1.0)) * ~teeth
     return (prior * lips).astype(np.float32)
+
+
+def _ramp_array(value: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """_ramp for an array."""
+    low, high = bounds
+    return smoothstep((value - low) / (high - low))
+
+
+# The hair a hair colour asked of the model follows (PartTint.hair; edit_quality_log.md, session 16).
+HAIR_SIMILAR = 20.0  # colour distance (_distance) at which a pixel counts half as the hair under the brush
+HAIR_DARKER = 10.0  # CIELAB lightness below the cheeks' from which a pixel under the brush may be hair
+HAIR_SEEDS = 0.15  # the share of the pixels under the brush that must be such hair (else: skin, no hair)
+HAIR_LENGTH = 1.0  # of the crop side: the longest path through hair-like colours (0.5: not down the sides)
 
 
 def paint_lab(color: tuple[int, int, int]) -> np.ndarray:
@@ -246,6 +259,38 @@ class PartTint:
         part[y0:y1, x0:x1] = like * near * guard
         part[part < settings.min_weight] = 0.0
         return part, reference
+
+    def hair(self) -> np.ndarray | None:
+        """The hair the stroke lies on, for a hue the model is asked for (yellow through dark hair), as
+        float32 R x R in [0, 1]; None when the brush lies on the face's skin or interior. The hair is what
+        is like the colour under the brush that is off the skin, darker than the cheeks and outside the
+        face's interior (parts.hair_place), reached from there by a path through like colours up to
+        HAIR_LENGTH of the crop long (a step through hair's own colour costs about a pixel, through an
+        unlike one up to 1 + ``path``): over the top of the head and down the sides, not the skin or a
+        backdrop of another colour. A hair colour is the whole hair's: the stroke's change follows it."""
+        if self.lab is None or self.skin is None:
+            return None
+        under = self.footprint >= 0.5
+        if not under.any():
+            return None
+        place = hair_place(under.shape[0])
+        off_skin = _ramp_array(_distance(self.lab - self.skin), self.settings.skin)
+        # Hair the model is asked to lighten is darker than the skin (lighter hair takes the colour itself):
+        # a lit forehead, unlike the cheeks but as light, is not hair.
+        seeds = under & (off_skin >= 0.5) & (self.lab[..., 0] < self.skin[0] - HAIR_DARKER) & (place >= 0.5)
+        if seeds.sum() < HAIR_SEEDS * under.sum():
+            return None
+        reference = np.median(self.lab[seeds], axis=0)
+        like = np.exp(-np.log(2.0) * (_distance(self.lab - reference) / HAIR_SIMILAR) ** 2) * off_skin
+        starts = np.argwhere(seeds & (like >= 0.5))
+        if starts.size == 0:
+            return None
+        costs, _ = MCP_Geometric(1.0 + self.settings.path * (1.0 - like)).find_costs(starts)
+        near = smoothstep(1.0 - (costs - HAIR_LENGTH * under.shape[0]) / 4.0)
+        # Nothing on the face's interior, its soft edge included (place below 0.5).
+        part = (smoothstep((like - 0.3) / 0.4) * near * smoothstep(2.0 * place - 1.0)).astype(np.float32)
+        part[part < self.settings.min_weight] = 0.0
+        return part
 
     def _lips(self, under: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The part for a stroke painted on the mouth: the lips (lips_map), as far as the reach from
