@@ -46,19 +46,38 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
     return kernel / kernel.sum()
 
 
+def blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A separable Gaussian blur of N x C x H x W with ``sigma`` pixels, edges replicated."""
+    if sigma <= 0:
+        return image
+    kernel = gaussian_kernel(sigma).to(image)
+    radius = kernel.numel() // 2
+    channels = image.shape[1]
+    padded = F.pad(image, (radius, radius, 0, 0), mode="replicate")
+    image = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    padded = F.pad(image, (0, 0, radius, radius), mode="replicate")
+    return F.conv2d(padded, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
 def change_mask(delta: torch.Tensor, settings: MaskSettings = MaskSettings()) -> torch.Tensor:
     """M for a change Δ (1 x 3 x R x R, [-1, 1] units): float R x R in [0, 1]."""
-    resolution = delta.shape[-1]
-    magnitude = delta.detach().abs().mean(dim=1, keepdim=True)  # 1 x 1 x R x R
-    sigma = settings.sigma * resolution / 64
-    if sigma > 0:
-        kernel = gaussian_kernel(sigma).to(magnitude)
-        radius = kernel.numel() // 2
-        padded = F.pad(magnitude, (radius, radius, 0, 0), mode="replicate")
-        magnitude = F.conv2d(padded, kernel.view(1, 1, 1, -1))
-        padded = F.pad(magnitude, (0, 0, radius, radius), mode="replicate")
-        magnitude = F.conv2d(padded, kernel.view(1, 1, -1, 1))
+    magnitude = blur(delta.detach().abs().mean(dim=1, keepdim=True), settings.sigma * delta.shape[-1] / 64)
     return (magnitude[0, 0] * settings.gain).clamp_(max=1.0)
+
+
+# The change's colour is carried smoother than its lightness (as JPEG's chroma subsampling does: the eye
+# reads detail in lightness). The model's texture differs between two codes, and its colour part, upsampled,
+# mottled new hair with orange and green flecks at 5x (edit_quality_log.md, session 16).
+CHROMA_SIGMA = 1.0  # pixels of a 64-pixel crop
+
+
+def smooth_chroma(delta: torch.Tensor, sigma: float = CHROMA_SIGMA) -> torch.Tensor:
+    """A change Δ (N x 3 x R x R) with its lightness (Rec. 601 luminance) kept and its colour (Δ minus
+    that luminance on each channel) blurred by ``sigma`` pixels of a 64-pixel crop."""
+    if sigma <= 0:
+        return delta
+    light = luminance(delta)
+    return light + blur(delta - light, sigma * delta.shape[-1] / 64)
 
 
 def crop_composite(crop: np.ndarray, delta: torch.Tensor, mask: torch.Tensor, protect: np.ndarray | None) -> np.ndarray:

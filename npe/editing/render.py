@@ -18,6 +18,7 @@ from npe.editing.compose import (
     full_result,
     greyscale_delta,
     limit_change_mask,
+    smooth_chroma,
 )
 from npe.editing.document import Document, readonly
 from npe.editing.parts import lens_map
@@ -79,6 +80,8 @@ class Renderer:
             mask = torch.ones(delta.shape[-2:], device=delta.device)
         else:  # the masking technique, on a photo and for a sample's strokes alike
             mask = change_mask(delta, self.mask_settings)
+            if not doc.grey:  # the change's colour carried smoother than its lightness (compose.smooth_chroma)
+                delta = smooth_chroma(delta)
         if doc.limit is not None:  # never carry a stroke's change beyond its reach
             mask = limit_change_mask(mask, torch.tensor(doc.limit, dtype=torch.float32, device=mask.device) / 255.0)
         return delta.cpu(), mask.cpu()

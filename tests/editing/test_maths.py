@@ -28,6 +28,33 @@ def reference_mask(delta: np.ndarray, sigma: float, gain: float) -> np.ndarray:
     return np.minimum(gain * blurred, 1.0)
 
 
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def reference_chroma(delta: np.ndarray, sigma: float) -> np.ndarray:
+    """Δ (3 x R x R) with its Rec. 601 luminance kept and the rest (Δ minus that luminance on each channel)
+    blurred by scipy's Gaussian (radius ceil(3 sigma), edge pixels repeated)."""
+    light = np.tensordot(LUMA, delta.astype(np.float64), axes=1)
+    radius = max(1, math.ceil(3 * sigma))
+    colour = [ndimage.gaussian_filter(channel - light, sigma, mode="nearest", radius=radius) for channel in delta.astype(np.float64)]
+    return light[None] + np.stack(colour)
+
+
+@pytest.mark.parametrize(("resolution", "sigma"), [(64, 1.0), (32, 1.0), (48, 1.5)])
+def test_smooth_chroma_keeps_the_lightness_and_blurs_the_colour(resolution, sigma):
+    from npe.editing.compose import luminance, smooth_chroma
+
+    rng = np.random.default_rng(resolution)
+    delta = rng.normal(0, 0.1, (3, resolution, resolution)).astype(np.float32)
+    delta[:, 8:16, 8:16] += np.array([0.5, -0.2, 0.1], np.float32)[:, None, None]  # a coloured patch
+    got = smooth_chroma(torch.from_numpy(delta)[None], sigma)
+    np.testing.assert_allclose(got[0].numpy(), reference_chroma(delta, sigma * resolution / 64), atol=1e-5)
+    np.testing.assert_allclose(luminance(got).numpy(), luminance(torch.from_numpy(delta)[None]).numpy(), atol=1e-6)
+    colour = lambda d: d - np.tensordot(LUMA, d, axes=1)[None]  # noqa: E731
+    assert np.abs(colour(got[0].numpy())).std() < 0.9 * np.abs(colour(delta)).std()  # less colour noise
+    np.testing.assert_array_equal(smooth_chroma(torch.from_numpy(delta)[None], 0.0)[0].numpy(), delta)
+
+
 def _decode(model, latent: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         return model.decode(torch.from_numpy(np.array(latent, np.float32))[None])[0].numpy()
@@ -56,11 +83,14 @@ def test_session_mask_and_composite_follow_the_formula(session, model):
     points = [(85.0, 70.0), (100.0, 70.0), (115.0, 70.0)]
     # The pixel objective's reach is the disc alone (the semantic one widens it: test_brush.py).
     session.paint(points, color=BLACK, radius=12, steps=3, strength=6.0, objective="pixel")
-    delta = _decode(model, session.latent) - _decode(model, session.latent0)  # Δ = G(z) − G(z0), float
-    # M, limited to the stroke's reach (the box is 80 px around (100, 70): crop = (photo - 60) R / 80).
+    from npe.editing.compose import CHROMA_SIGMA
+
+    raw = _decode(model, session.latent) - _decode(model, session.latent0)  # Δ = G(z) − G(z0), float
     r = session.resolution
+    delta = reference_chroma(raw, CHROMA_SIGMA * r / 64)  # carried with its colour blurred, its lightness kept
+    # M, limited to the stroke's reach (the box is 80 px around (100, 70): crop = (photo - 60) R / 80).
     crop_points = [(r / 2 + (x - 100.0) * r / 80, r / 2 + (y - 70.0) * r / 80) for x, y in points]
-    mask = reference_mask(delta, 1.0 * r / 64, 10.0) * reference_reach(r, crop_points, 12 * r / 80)
+    mask = reference_mask(raw, 1.0 * r / 64, 10.0) * reference_reach(r, crop_points, 12 * r / 80)
     np.testing.assert_allclose(session.change_mask(), mask, atol=1 / 255)  # the limit is kept as uint8
     assert mask.max() > 0.5  # the stroke made a visible change
     # Y = X + M·Δ in uint8 levels (Δ in [-1, 1] units is 127.5 levels per unit).
