@@ -429,6 +429,19 @@ def test_a_hair_colour_follows_the_hair_down_the_sides_and_not_onto_skin_or_back
     assert hair[60, 2] == 0.0  # nor the backdrop beside the hair's ends
 
 
+def test_a_dark_backdrop_of_another_hue_is_not_the_hair():
+    """A stroke across the top of the box over a high forehead whose ends cross a navy backdrop beside
+    the head: the backdrop is darker than the skin and off it, but blue is no hair's colour."""
+    head = _head()
+    head[:24, 12:52] = SKIN  # a high forehead, no hair over the top
+    head[:24, :24] = (20, 30, 70)  # a navy flag beside the head, under more of the stroke than the hair
+    tint = PartTint(head, (235, 205, 90), reach=16.0)
+    _stroke(tint, 5.0, range(4, 64))
+    hair = tint.hair()
+    assert hair is not None  # the hair down the sides, reached from the stroke's right end
+    assert hair[:24, :24].max() == 0.0 and hair[30, 60] > 0.9
+
+
 def test_a_hair_colour_on_the_skin_finds_no_hair():
     head = _head()
     tint = PartTint(head, (235, 205, 90), reach=16.0)

@@ -118,6 +118,7 @@ def _ramp_array(value: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
 HAIR_SIMILAR = 20.0  # colour distance (_distance) at which a pixel counts half as the hair under the brush
 HAIR_DARKER = 10.0  # CIELAB lightness below the cheeks' from which a pixel under the brush may be hair
 HAIR_SEEDS = 0.15  # the share of the pixels under the brush that must be such hair (else: skin, no hair)
+HAIR_HUES = (-12.0, -4.0)  # CIELAB a* and b* from which a colour may be hair's (below: green or blue), and fully
 HAIR_LENGTH = 1.0  # of the crop side: the longest path through hair-like colours (0.5: not down the sides)
 
 
@@ -263,8 +264,8 @@ class PartTint:
     def hair(self) -> np.ndarray | None:
         """The hair the stroke lies on, for a hue the model is asked for (yellow through dark hair), as
         float32 R x R in [0, 1]; None when the brush lies on the face's skin or interior. The hair is what
-        is like the colour under the brush that is off the skin, darker than the cheeks and outside the
-        face's interior (parts.hair_place), reached from there by a path through like colours up to
+        is like the colour under the brush that is off the skin, darker than the cheeks, in a hair's hue (not
+        blue or green) and outside the face's interior (parts.hair_place), reached from there by a path through like colours up to
         HAIR_LENGTH of the crop long (a step through hair's own colour costs about a pixel, through an
         unlike one up to 1 + ``path``): over the top of the head and down the sides, not the skin or a
         backdrop of another colour. A hair colour is the whole hair's: the stroke's change follows it."""
@@ -276,12 +277,15 @@ class PartTint:
         place = hair_place(under.shape[0])
         off_skin = _ramp_array(_distance(self.lab - self.skin), self.settings.skin)
         # Hair the model is asked to lighten is darker than the skin (lighter hair takes the colour itself):
-        # a lit forehead, unlike the cheeks but as light, is not hair.
-        seeds = under & (off_skin >= 0.5) & (self.lab[..., 0] < self.skin[0] - HAIR_DARKER) & (place >= 0.5)
+        # a lit forehead, unlike the cheeks but as light, is not hair. And it has a hair's colour, black,
+        # brown, red or grey, not blue or green: a stroke across the top of a box over a high forehead also
+        # crosses the backdrop beside the head (a navy flag behind a short-haired man was taken for his hair).
+        natural = _ramp_array(self.lab[..., 1], HAIR_HUES) * _ramp_array(self.lab[..., 2], HAIR_HUES)
+        seeds = under & (off_skin >= 0.5) & (self.lab[..., 0] < self.skin[0] - HAIR_DARKER) & (place >= 0.5) & (natural >= 0.5)
         if seeds.sum() < HAIR_SEEDS * under.sum():
             return None
         reference = np.median(self.lab[seeds], axis=0)
-        like = np.exp(-np.log(2.0) * (_distance(self.lab - reference) / HAIR_SIMILAR) ** 2) * off_skin
+        like = np.exp(-np.log(2.0) * (_distance(self.lab - reference) / HAIR_SIMILAR) ** 2) * off_skin * natural
         starts = np.argwhere(seeds & (like >= 0.5))
         if starts.size == 0:
             return None
