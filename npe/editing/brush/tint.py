@@ -18,7 +18,7 @@ photo editor's colour-range selection and a hair-colour tool do:
 
 It carries nothing in the skin's own colour (the eyedropper over a beard asks the model for a
 shave), or where the paint's lightness is far from the part's (yellow through dark hair: the model
-is asked, and draws lighter hair). On the face's own skin (red on a cheek, yellow that misses the
+is asked, and draws lighter hair; that stroke's change then follows the hair it lies on, ``hair``). On the face's own skin (red on a cheek, yellow that misses the
 hair and lands on a forehead) it carries nothing either, and ``on_skin`` tells the stroke so: asked
 for such a colour there, the model drew beards and pale patches (see TintSettings).
 
@@ -264,11 +264,12 @@ class PartTint:
     def hair(self) -> np.ndarray | None:
         """The hair the stroke lies on, for a hue the model is asked for (yellow through dark hair), as
         float32 R x R in [0, 1]; None when the brush lies on the face's skin or interior. The hair is what
-        is like the colour under the brush that is off the skin, darker than the cheeks, in a hair's hue (not
-        blue or green) and outside the face's interior (parts.hair_place), reached from there by a path through like colours up to
-        HAIR_LENGTH of the crop long (a step through hair's own colour costs about a pixel, through an
-        unlike one up to 1 + ``path``): over the top of the head and down the sides, not the skin or a
-        backdrop of another colour. A hair colour is the whole hair's: the stroke's change follows it."""
+        is like the colour under the brush that is off the skin, darker than the cheeks, in a hair's hue
+        (not blue or green) and outside the face's interior (parts.hair_place), reached from there by a
+        path through like colours up to HAIR_LENGTH of the crop long (a step through hair's own colour
+        costs about a pixel, through an unlike one up to 1 + ``path``): over the top of the head and down
+        the sides, not the skin or a backdrop of another colour. A hair colour is the whole hair's: the
+        stroke's change follows it (npe.editing.brush.stroke.Stroke.following)."""
         if self.lab is None or self.skin is None:
             return None
         under = self.footprint >= 0.5
