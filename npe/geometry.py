@@ -176,6 +176,29 @@ def smoothstep(t: Any) -> Any:
     return t * t * (3.0 - 2.0 * t)
 
 
+# How far beyond the face box a change that reaches its border goes on along pixels of the border's own
+# colour (the same hair, falling past the box), as a fraction of the box's side; and the colour distance
+# (RGB levels, root mean square over the channels) at which a pixel counts half as the border's colour.
+CONTINUE_REACH = 0.6
+CONTINUE_LEVELS = 16.0
+
+
+def continuation(pixels: np.ndarray, border: np.ndarray, crop_u: np.ndarray, crop_v: np.ndarray, resolution: float,
+                 reach: float = CONTINUE_REACH) -> np.ndarray:
+    """How much a change at the face box's border goes on at pixels beyond the box: float32 h x w in
+    [0, 1], 0 inside the box. ``pixels``: their colours (h x w x 3, 0-255, smoothed to the crop's scale
+    by the caller); ``border``: the crop's colour at the box border point nearest each (the crop sampled
+    with its edge values replicated); ``crop_u``, ``crop_v``: their crop coordinates. A pixel like its
+    border's colour (CONTINUE_LEVELS) carries the change on, easing to 0 over ``reach`` of the box's side:
+    hair turned lighter inside the box goes on lighter down the hair beyond it, not ending at the box's
+    edge as a band; the backdrop or a shoulder of another colour keeps its pixels."""
+    outside = np.maximum.reduce([-crop_u, crop_u - resolution, -crop_v, crop_v - resolution]) / resolution
+    distance = np.sqrt(np.mean(np.square(np.asarray(pixels, np.float32) - np.asarray(border, np.float32)), axis=-1))
+    like = np.exp(-np.log(2.0) * np.square(distance / CONTINUE_LEVELS))
+    fade = smoothstep(1.0 - outside / reach) if reach > 0 else np.zeros_like(outside)
+    return np.where(outside > 0, like * fade, 0.0).astype(np.float32)
+
+
 def border_fade(crop_u: np.ndarray, crop_v: np.ndarray, resolution: float, feather: float) -> np.ndarray:
     """The one border fade: 1 inside the box; outside it, easing to 0 over ``feather`` of its side; 0 beyond.
 

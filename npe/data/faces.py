@@ -13,7 +13,7 @@ from PIL import Image
 
 from npe.config import CropConfig
 from npe.errors import NoFaceError
-from npe.geometry import CropBox, apply, border_fade, pillow_coefficients, translation
+from npe.geometry import CONTINUE_REACH, CropBox, apply, border_fade, continuation, pillow_coefficients, translation
 
 __all__ = ["CELEBA_ASPECT", "aligned_crop_box", "check_photo", "crop_face", "find_face", "paste_back", "warp"]
 
@@ -172,6 +172,7 @@ def paste_back(
     mask: np.ndarray | None = None,
     feather: float = 0.08,
     cover: tuple[np.ndarray, np.ndarray] | None = None,
+    extend: tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """A new photo with an edit of the crop applied at full resolution: clip(round(photo + mask * change)).
 
@@ -187,6 +188,12 @@ def paste_back(
     ``cover``: (the crop the change was made on, uint8 R x R x 3; where something lies in front of the
     face, float R x R in [0, 1]): there a darkening change also hides the photo's own fine detail
     (covered_detail).
+
+    ``extend``: (continuation_map's rectangle and map for this photo, box and crop; how much of the
+    change at each crop pixel may go on past the box, float R x R in [0, 1]): where such a change
+    reaches the box's border it also goes on along pixels of the border's own colour
+    (geometry.continuation), up to CONTINUE_REACH of the box's side: hair a stroke turned lighter goes
+    on lighter past the box.
     """
     check_photo(photo)
     change = np.nan_to_num(np.asarray(change, dtype=np.float32))  # a NaN must not become a random byte
@@ -205,7 +212,8 @@ def paste_back(
 
     result = photo.copy()
     height, width = photo.shape[:2]
-    bounds = _support_bounds(box, mask, width, height, feather)
+    reach = feather if extend is None or feather <= 0 else max(feather, CONTINUE_REACH)
+    bounds = _support_bounds(box, mask, width, height, reach)
     if bounds is None:
         return result  # the box lies entirely outside the photo, or the mask is 0 everywhere
     x0, y0, x1, y1 = bounds
@@ -221,7 +229,12 @@ def paste_back(
     crop_u = np.float32(coefficients[0]) * us + np.float32(coefficients[1]) * vs + np.float32(coefficients[2])
     crop_v = np.float32(coefficients[3]) * us + np.float32(coefficients[4]) * vs + np.float32(coefficients[5])
     weight = warp(mask, coefficients, (y1 - y0, x1 - x0), order=1, edge="edge")  # past the border: its values
-    weight *= border_fade(crop_u, crop_v, resolution, feather)
+    fade = border_fade(crop_u, crop_v, resolution, feather)
+    if reach > feather and extend is not None:
+        (rx0, ry0, _, _), found, gate = extend
+        goes_on = found[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0] * warp(np.array(gate, np.float32), coefficients, (y1 - y0, x1 - x0), order=1, edge="edge")
+        fade = np.maximum(fade, goes_on)
+    weight *= fade
     rows = np.flatnonzero(weight.any(axis=1))
     cols = np.flatnonzero(weight.any(axis=0))
     if rows.size == 0 or not change.any():
@@ -240,6 +253,38 @@ def paste_back(
         edited = photo[window].astype(np.float32) + delta
     result[window] = np.clip(np.rint(edited), 0, 255).astype(np.uint8)
     return result
+
+
+def continuation_map(photo: np.ndarray, box: CropBox, crop: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """geometry.continuation over the photo rectangle that the box grown by CONTINUE_REACH covers:
+    ((x0, y0, x1, y1), float32 map), or None when that lies outside the photo. It depends on the photo,
+    the box and the crop only: made once per photo and used by every paste_back with ``extend``."""
+    height, width = photo.shape[:2]
+    rect = box.grown(CONTINUE_REACH).pixel_bounds(width, height)
+    if rect is None:
+        return None
+    x0, y0, x1, y1 = rect
+    resolution = crop.shape[0]
+    coefficients = pillow_coefficients(box.photo_to_crop(resolution) @ translation(x0, y0))
+    us = (np.arange(x1 - x0, dtype=np.float32) + 0.5)[None, :]
+    vs = (np.arange(y1 - y0, dtype=np.float32) + 0.5)[:, None]
+    crop_u = np.float32(coefficients[0]) * us + np.float32(coefficients[1]) * vs + np.float32(coefficients[2])
+    crop_v = np.float32(coefficients[3]) * us + np.float32(coefficients[4]) * vs + np.float32(coefficients[5])
+    return rect, _continuation(photo[y0:y1, x0:x1], crop, coefficients, crop_u, crop_v, resolution, box.size)
+
+
+def _continuation(window: np.ndarray, crop: np.ndarray, coefficients: tuple[float, ...], crop_u: np.ndarray, crop_v: np.ndarray,
+                  resolution: int, side: float) -> np.ndarray:
+    """geometry.continuation over a photo window: its pixels smoothed over one crop pixel (a strand of
+    hair is not a colour), against the crop's colour at the nearest border point."""
+    from scipy.ndimage import uniform_filter
+
+    if not window.size:
+        return np.zeros(window.shape[:2], np.float32)
+    size = max(1, round(side / resolution))
+    smooth = uniform_filter(window.astype(np.float32), size=(size, size, 1), mode="nearest")
+    border = warp(np.asarray(crop, np.float32), coefficients, window.shape[:2], order=1, edge="edge")
+    return continuation(smooth, border, crop_u, crop_v, resolution)
 
 
 def _support_bounds(box: CropBox, mask: np.ndarray, width: int, height: int, feather: float) -> tuple[int, int, int, int] | None:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from npe.data.faces import LUMA, covered_detail, paste_back
-from npe.geometry import CropBox, apply, border_fade
+from npe.geometry import CONTINUE_REACH, CropBox, apply, border_fade, continuation
 
 PIXEL_UNITS = 127.5  # one unit of the model's [-1, 1] range in uint8 levels
 FEATHER = 0.08  # fraction of the box side beyond the box over which a pasted change fades out (paste_back's default)
@@ -102,12 +102,14 @@ def full_result(
     protect: np.ndarray | None,
     feather: float = FEATHER,
     cover: tuple[np.ndarray, np.ndarray] | None = None,
+    extend: tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The edited photo at full resolution: paste_back of M·Δ into the box (``cover``: paste_back's,
-    where a darkening change also hides the photo's fine detail), then every protected pixel
-    (``protect``: bool H x W) restored from ``photo`` bit for bit."""
+    where a darkening change also hides the photo's fine detail; ``extend``: paste_back's, where the
+    change that may go on past the box does), then every protected pixel (``protect``: bool H x W)
+    restored from ``photo`` bit for bit."""
     change = delta.detach()[0].permute(1, 2, 0).cpu().numpy() * PIXEL_UNITS
-    result = paste_back(photo, box, change, mask.detach().cpu().numpy(), feather=feather, cover=cover)
+    result = paste_back(photo, box, change, mask.detach().cpu().numpy(), feather=feather, cover=cover, extend=extend)
     if protect is not None:
         result[protect] = photo[protect]
     return result
@@ -137,6 +139,8 @@ class _Scaled:
     window: torch.Tensor | None = None  # h x w x 3 float photo pixels
     protect: torch.Tensor | None = None  # h x w bool, True = keep
     covered: tuple[slice, slice, torch.Tensor, torch.Tensor] | None = None  # rows, cols of the rectangle where cover > 0, the crop (low) and cover sampled there
+    fade: torch.Tensor | None = None  # h x w border fade alone, and
+    goes_on: torch.Tensor | None = None  # h x w continuation (an extended entry: ramp is their maximum)
 
 
 class PreviewCompositor:
@@ -151,14 +155,15 @@ class PreviewCompositor:
     """
 
     def __init__(self, photo: np.ndarray, box: CropBox, resolution: int, feather: float = FEATHER,
-                 cover: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 cover: tuple[np.ndarray, np.ndarray] | None = None, extend: np.ndarray | None = None) -> None:
         self.photo = photo
         self.box = box
         self.resolution = resolution
         self.feather = feather
         self.cover = cover if cover is not None and cover[1].any() else None  # full_result's
+        self.extend = extend if feather > 0 else None  # full_result's (nothing lies beyond a whole-picture box)
         self._protect: np.ndarray | None = None
-        self._cache: dict[float, _Scaled] = {}
+        self._cache: dict[tuple[float, bool], _Scaled] = {}
 
     def set_protect(self, protect: np.ndarray | None) -> None:
         """The photo-resolution protect mask (bool H x W) or None; drops what depended on it."""
@@ -170,8 +175,10 @@ class PreviewCompositor:
         height, width = self.photo.shape[:2]
         return max(1, round(width * scale)), max(1, round(height * scale))
 
-    def _entry(self, scale: float) -> _Scaled:
-        entry = self._cache.get(scale)
+    def _entry(self, scale: float, extended: bool = False) -> _Scaled:
+        """The cache for one display scale; ``extended``: with the rectangle and fade grown by the
+        change's continuation past the box (geometry.continuation)."""
+        entry = self._cache.get((scale, extended))
         if entry is not None:
             return entry
         if len(self._cache) > 4:  # zooming through many scales must not grow memory without bound
@@ -185,13 +192,17 @@ class PreviewCompositor:
         # The box in display pixels (an exact scale when sx == sy; photos keep their aspect ratio).
         box = CropBox(self.box.center_x * sx, self.box.center_y * sy, self.box.size * (sx + sy) / 2, self.box.angle)
         entry = _Scaled(base, sx, sy)
-        rect = box.grown(self.feather).pixel_bounds(width, height)  # the box and its fade beyond
+        reach = max(self.feather, CONTINUE_REACH) if extended else self.feather
+        rect = box.grown(reach).pixel_bounds(width, height)  # the box and its fade beyond
         if rect is not None:
             x0, y0, x1, y1 = rect
             grid_x, grid_y = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
             crop_points = apply(box.photo_to_crop(self.resolution), np.stack([grid_x, grid_y], axis=-1))
             u, v = (crop_points[:, axis].reshape(grid_x.shape) for axis in (0, 1))
             ramp = border_fade(u.astype(np.float32), v.astype(np.float32), self.resolution, self.feather)
+            goes_on = self._continuation(base[y0:y1, x0:x1], u, v, box.size) if extended and self.extend is not None else None
+            if goes_on is not None:  # where some of it shows: the rectangle is narrowed to that below
+                ramp = np.maximum(ramp, goes_on)
             rows = np.flatnonzero(ramp.any(axis=1))
             cols = np.flatnonzero(ramp.any(axis=0))
             if rows.size > 0:
@@ -202,12 +213,28 @@ class PreviewCompositor:
                 grid = np.stack([u / self.resolution * 2 - 1, v / self.resolution * 2 - 1], axis=-1).astype(np.float32)
                 entry.grid = torch.from_numpy(grid).unsqueeze(0)
                 entry.ramp = torch.from_numpy(np.ascontiguousarray(ramp[top:bottom, left:right]))
+                if goes_on is not None:
+                    entry.fade = torch.from_numpy(np.ascontiguousarray(border_fade(u, v, self.resolution, self.feather).astype(np.float32)))
+                    entry.goes_on = torch.from_numpy(np.ascontiguousarray(goes_on[top:bottom, left:right]))
                 window = base[y0 + top : y0 + bottom, x0 + left : x0 + right]
                 entry.window = torch.from_numpy(np.ascontiguousarray(window)).float()
                 if self.cover is not None:
                     entry.covered = self._covered(entry.grid)
-        self._cache[scale] = entry
+        self._cache[(scale, extended)] = entry
         return entry
+
+    def _continuation(self, window: np.ndarray, u: np.ndarray, v: np.ndarray, side: float) -> np.ndarray:
+        """geometry.continuation over a display window (its pixels smoothed over one crop pixel), against
+        the extend crop's colour at the nearest border point (bilinear, edge values replicated)."""
+        from scipy.ndimage import uniform_filter
+
+        assert self.extend is not None
+        size = max(1, round(side / self.resolution))
+        smooth = uniform_filter(window.astype(np.float32), size=(size, size, 1), mode="nearest")
+        grid = torch.from_numpy(np.stack([u / self.resolution * 2 - 1, v / self.resolution * 2 - 1], axis=-1).astype(np.float32))[None]
+        source = torch.from_numpy(np.ascontiguousarray(self.extend, dtype=np.float32)).permute(2, 0, 1)[None]
+        border = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].permute(1, 2, 0).numpy()
+        return continuation(smooth, border, u.astype(np.float32), v.astype(np.float32), self.resolution)
 
     def _covered(self, grid: torch.Tensor) -> tuple[slice, slice, torch.Tensor, torch.Tensor] | None:
         """The crop (bicubic) and the cover (bilinear) sampled on ``grid``, over the rectangle where the
@@ -237,16 +264,23 @@ class PreviewCompositor:
             entry.protect = torch.from_numpy(self._protect[rows[:, None], cols[None, :]].copy())
         return entry.protect
 
-    def render(self, delta: torch.Tensor, mask: torch.Tensor, scale: float = 1.0) -> np.ndarray:
-        """The composite at ``scale`` x photo size (uint8, a new array)."""
-        entry = self._entry(float(scale))
+    def render(self, delta: torch.Tensor, mask: torch.Tensor, scale: float = 1.0, gate: torch.Tensor | None = None) -> np.ndarray:
+        """The composite at ``scale`` x photo size (uint8, a new array); ``gate`` (float R x R in [0, 1]):
+        how much of the change at each crop pixel may go on past the box along the border's colours
+        (full_result's ``extend``; needs the crop given to the compositor)."""
+        extended = gate is not None and self.extend is not None
+        entry = self._entry(float(scale), extended)
         out = entry.base.copy()
         if entry.rect is None or entry.grid is None or entry.ramp is None or entry.window is None:
             return out
         x0, y0, x1, y1 = entry.rect
         source = torch.cat([delta.detach().float().cpu() * PIXEL_UNITS, mask.detach().float().cpu()[None, None]], dim=1)
         sampled = F.grid_sample(source, entry.grid, mode="bicubic", padding_mode="border", align_corners=False)[0]
-        weight = sampled[3].clamp_(0.0, 1.0).mul_(entry.ramp)
+        if extended and entry.goes_on is not None and entry.fade is not None and gate is not None:
+            gates = F.grid_sample(gate.detach().float().cpu()[None, None], entry.grid, mode="bilinear", padding_mode="border", align_corners=False)[0, 0]
+            weight = sampled[3].clamp_(0.0, 1.0).mul_(torch.maximum(entry.fade, entry.goes_on * gates))
+        else:
+            weight = sampled[3].clamp_(0.0, 1.0).mul_(entry.ramp)
         protect = self._protect_window(entry)
         if protect is not None:
             weight.masked_fill_(protect, 0.0)

@@ -20,9 +20,12 @@ from npe.editing.compose import (
     limit_change_mask,
     smooth_chroma,
 )
+from npe.data.faces import continuation_map
 from npe.editing.document import Document, readonly
 from npe.editing.parts import lens_map
 from npe.editing.protect import crop_coverage
+
+TINT_GAIN = 10.0  # a carried colour goes on past the box in full from a mean 0.1 ([-1, 1] units, ~13 levels)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Renderer:
         self._protect: _ProtectCache | None = None
         self._compositor: PreviewCompositor | None = None
         self._compositor_key = (-1, -1)
+        self._continues: tuple[int, tuple[tuple[int, int, int, int], np.ndarray] | None] | None = None
 
     def _current(self) -> RenderCache:
         doc = self.document
@@ -127,7 +131,10 @@ class Renderer:
             doc = self.document
             delta, mask = self.composite_terms()
             protect = doc.protect if doc.protect_any else None
-            cache.result = readonly(full_result(doc.photo, doc.box, delta, mask, protect, feather_for(doc.photo_size, doc.box), self._cover()))
+            gate = self._goes_on()
+            found = None if gate is None else self._continuation()
+            extend = None if gate is None or found is None else (*found, gate)
+            cache.result = readonly(full_result(doc.photo, doc.box, delta, mask, protect, feather_for(doc.photo_size, doc.box), self._cover(), extend))
         return cache.result
 
     def result_crop(self) -> np.ndarray:
@@ -144,8 +151,33 @@ class Renderer:
         image = cache.previews.get(scale)
         if image is None:
             delta, mask = self.composite_terms()
-            image = cache.previews[scale] = readonly(self._compositor_now().render(delta, mask, scale))
+            image = cache.previews[scale] = readonly(self._compositor_now().render(delta, mask, scale, self._gate_tensor()))
         return image
+
+    def _goes_on(self) -> np.ndarray | None:
+        """How much of the change at each crop pixel goes on past the face box along the border's colours
+        (compose.full_result's ``extend``): the carried colour of hue strokes (the tint: hair a stroke
+        turned lighter, which goes on down the hair beyond the box), float32 R x R in [0, 1]; None when
+        none of it reaches the box's border. The model's own change ends at the box as before (a mouth's
+        change reaching the chin must not go on down the neck)."""
+        doc = self.document
+        if doc.tint is None or doc.is_sample:
+            return None
+        gate = np.minimum(np.abs(np.asarray(doc.tint, np.float32)).mean(axis=2) * TINT_GAIN, 1.0)
+        if not (gate[0].any() or gate[-1].any() or gate[:, 0].any() or gate[:, -1].any()):
+            return None
+        return gate
+
+    def _continuation(self) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+        """faces.continuation_map for the document's photo, box and crop, made once per source."""
+        doc = self.document
+        if self._continues is None or self._continues[0] != doc.source_revision:
+            self._continues = (doc.source_revision, continuation_map(doc.photo, doc.box, np.asarray(doc.crop)))
+        return self._continues[1]
+
+    def _gate_tensor(self) -> torch.Tensor | None:
+        gate = self._goes_on()
+        return None if gate is None else torch.from_numpy(gate)
 
     def _cover(self) -> tuple[np.ndarray, np.ndarray] | None:
         """What lies in front of a photo's face when the edit darkens it: sunglasses' lenses
@@ -157,7 +189,8 @@ class Renderer:
     def _compositor_now(self) -> PreviewCompositor:
         doc = self.document
         if self._compositor is None or self._compositor_key[0] != doc.source_revision:
-            self._compositor = PreviewCompositor(doc.photo, doc.box, doc.resolution, feather_for(doc.photo_size, doc.box), self._cover())
+            self._compositor = PreviewCompositor(doc.photo, doc.box, doc.resolution, feather_for(doc.photo_size, doc.box), self._cover(),
+                                                 None if doc.is_sample else np.asarray(doc.crop))
             self._compositor_key = (doc.source_revision, -1)
         if self._compositor_key[1] != doc.protect_revision:
             self._compositor.set_protect(doc.protect if doc.protect_any else None)

@@ -317,7 +317,6 @@ def test_a_hue_the_tint_cannot_carry_asks_the_model_for_a_hair_colour_only(model
         session.attributes = attributes
         start = session.latent.copy()
         session.paint(hair, color, radius=6.0, reach=8.0, strength=4.0)
-        assert session.document.tint is None
         labels.append(session.history_labels[-1])
         return (session.latent - start).reshape(-1)
 
@@ -452,19 +451,21 @@ def test_a_hair_colour_on_the_skin_finds_no_hair():
 
 @pytest.fixture
 def head_photo() -> np.ndarray:
-    """_head's crop, scaled 1.25x into a 200 x 160 photo at BOX, the backdrop around it."""
+    """_head's crop, scaled 1.25x into a 200 x 160 photo at BOX, the backdrop around it, and the hair
+    on the right going on below the box."""
     from PIL import Image
 
     image = np.empty((160, 200, 3), np.uint8)
     image[:] = BACKDROP
     image[30:110, 60:140] = np.asarray(Image.fromarray(_head()).resize((80, 80), Image.Resampling.NEAREST))
+    image[110:150, 126:140] = image[100:110, 126:140].mean(axis=(0, 1)).astype(np.uint8)  # the hair falls on
     return image
 
 
-def test_yellow_through_the_hair_may_change_the_whole_hair_and_nothing_else(model, head_photo):
-    """The stroke's reach follows the hair it lies on: the composite may change the hair down both sides
-    (far beyond the brush's reach) but not the face, the forehead it crosses, or the backdrop; it carries
-    no colour itself. White along the same path keeps its disc, which reaches the face."""
+def test_yellow_through_the_hair_changes_the_whole_hair_and_nothing_else(model, head_photo):
+    """The stroke's change follows the hair it lies on, carried as its colour (the tint): on the hair down
+    both sides (far beyond the brush's reach), not on the face, the forehead it ran down, or the backdrop;
+    the composite's reach is not grown. White along the same path keeps its disc, which reaches the face."""
     from npe.editing import EditSession
     from npe.editing.parts import face_oval
 
@@ -477,22 +478,50 @@ def test_yellow_through_the_hair_may_change_the_whole_hair_and_nothing_else(mode
     attributes = AttributeDirections(names, vectors, np.ones(3), rng.normal(size=vectors.shape), np.zeros(3), model_identifier(model))
     path = [(x, 30 + 5 * 1.25) for x in np.arange(82.0, 118.0, 1.0)] + [(100.0, 30 + y * 1.25) for y in np.arange(5.0, 20.0, 1.0)]
 
-    def limit(color):
+    def paint(color):
         session = EditSession.from_photo(model, head_photo, box=BOX, name="head", tune=False)
         session.attributes = attributes
         assert session.paint(path, color, radius=4.0, reach=4.0, strength=4.0)
-        assert session.document.tint is None
-        found = session.document.limit
-        assert found is not None
-        return found
+        return session
 
-    yellow = limit((235, 205, 90))
-    size = yellow.shape[0]  # the model's resolution
+    yellow = paint((235, 205, 90))
+    tint = yellow.document.tint
+    assert tint is not None and not yellow.document.limit.any()  # the change is the carried colour alone
+    carried = np.abs(tint.astype(np.float32)).sum(axis=2)
+    size = carried.shape[0]  # the model's resolution
     ends = (int(0.62 * size), int(0.08 * size)), (int(0.62 * size), int(0.94 * size))
-    assert all(yellow[end] > 200 for end in ends)  # the hair's ends, beyond any disc
+    assert all(carried[end] > 0 for end in ends)  # the hair's ends, beyond any disc
     face = face_oval(size) == 1.0
     face[: int(0.3 * size)] = False  # (the hair over the top, and its edge)
-    assert yellow[face].max() == 0  # the face, and the forehead the stroke ran down, kept
-    assert yellow[-1, 0] == 0  # the backdrop
-    white = limit((255, 255, 255))  # no hue: the disc's reach, onto the forehead and the face
-    assert white[face].max() > 0
+    assert carried[face].max() == 0  # the face, and the forehead the stroke ran down, kept
+    assert carried[-1, 0] == 0  # the backdrop
+    assert yellow.stroke_alternatives == []  # a colour carried, as a recoloured part's: no other ways
+    yellow.undo()
+    assert yellow.document.tint is None
+    white = paint((255, 255, 255))  # no hue: the disc's reach, onto the forehead and the face
+    assert white.document.tint is None and white.document.limit[face].max() > 0
+
+
+def test_a_carried_colour_goes_on_past_the_face_box_along_the_hair(model, head_photo):
+    """Hair turned lighter inside the box goes on lighter down the hair beyond it (the carried colour at
+    the box's border, along pixels of the border's colour), not onto a backdrop of another colour; the
+    preview shows what the result does."""
+    from npe.editing import EditSession
+
+    session = EditSession.from_photo(model, head_photo, box=BOX, name="head", tune=False)
+    hair = np.asarray(session.document.crop).astype(int).sum(axis=2) < 200  # the dark hair of the crop
+    tint = np.zeros((session.resolution, session.resolution, 3), np.float16)
+    tint[hair] = 0.3  # the hair turned lighter, as a hair colour's stroke carries it
+    session.document.set_latent(session.latent, limit=session.document.limit, tint=tint)
+    result = session.result().astype(int)
+    changed = np.abs(result - head_photo.astype(int)).max(axis=2)
+    # Beyond the box (x 60..140, y 30..110) and its 8% fade (6.4 px): the hair on the right below it ...
+    assert changed[118:124, 128:138].min() > 10
+    assert changed[118:150, 80:110].max() == 0  # ... not the blue backdrop beside it
+    assert changed[30:85, 10:40].max() == 0  # (the backdrop beside the hair above the box's lower corner)
+    preview = session.preview().astype(int)
+    assert np.abs(preview - result)[changed > 0].mean() < 3.5
+    session.document.set_latent(session.latent, limit=session.document.limit, tint=None)
+    assert np.abs(session.result().astype(int) - head_photo.astype(int)).max() == 0
+
+

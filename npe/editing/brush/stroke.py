@@ -31,7 +31,7 @@ from npe.editing.brush.objective import (
 )
 from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
 from npe.editing.brush.tint import PartTint, skin_map
-from npe.editing.compose import LUMA, change_mask, lighten_ceiling
+from npe.editing.compose import LUMA, change_mask, lighten_ceiling, smooth_chroma
 from npe.editing.document import KEEP, Document, readonly
 from npe.editing.parts import LOWER_FACE, beard_place, cheek_pixels, lens_map, on_beard, on_eyes, on_forehead
 from npe.editing.errors import SessionError
@@ -266,6 +266,13 @@ class Stroke:
             for _ in range(self.brush.steps):
                 self.optimizer.step(weights, self.target, centre, radius)
         moved = not torch.equal(before, self.optimizer.latent)
+        if moved and self.following and self.start_limit is not None:
+            # The hair's new colour is carried as the stroke's colour (the tint), not as the model's change
+            # within a reach: a carried colour that reaches the face box's border goes on down the hair
+            # beyond it (render.Renderer._goes_on), where the model's change would end at the box in a band.
+            generated = self.optimizer.image()
+            self.document.set_latent(self.optimizer.latent, generated=generated, limit=self.start_limit, tint=self._hair_tint(generated))
+            return True
         if moved or tint is not None:
             # The optimizer's last forward pass is G(new z): shown now, differentiated next step.
             limit = grown_limit(self.start_limit, self._reach()) if moved else self.document.limit
@@ -308,6 +315,17 @@ class Stroke:
             # yellow or white stroke over a hairline lifted the forehead's skin to a glow.
             reach = reach * self._held(reach, "skin")
         return reach
+
+    def _hair_tint(self, generated: torch.Tensor) -> np.ndarray:
+        """The tint with this stroke's change on the hair it follows: the model's change since the stroke
+        began as the composite would show it (its colour smoothed, masked, within the hair), added to the
+        tint the stroke began with (float16 R x R x 3, read-only)."""
+        change = generated.detach() - self.optimizer.start_image
+        carried = smooth_chroma(change) * change_mask(change).to(change) * self._reach().to(change)
+        total = carried[0].permute(1, 2, 0).cpu().numpy()
+        if self.start_tint is not None:
+            total = total + self.start_tint.astype(np.float32)
+        return readonly(np.clip(total, -2.0, 2.0).astype(np.float16))
 
     @property
     def following(self) -> bool:
@@ -372,7 +390,7 @@ class Stroke:
         to ``count`` others, as (a label naming the direction each leads with and its move, its
         latent). None for a stroke that recoloured a part, found only skin, or was not solved on
         the measured changes, or that has no other answer."""
-        if not isinstance(self.optimizer, SemanticStroke) or self.recolouring or self.on_skin:
+        if not isinstance(self.optimizer, SemanticStroke) or self.recolouring or self.on_skin or (self.following and self.start_limit is not None):
             return []
         found = []
         for index, amount, latent in self.optimizer.answers(count):
