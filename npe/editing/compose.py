@@ -231,10 +231,11 @@ class PreviewCompositor:
         assert self.extend is not None
         size = max(1, round(side / self.resolution))
         smooth = uniform_filter(window.astype(np.float32), size=(size, size, 1), mode="nearest")
+        hue = hair_hue_map(np.ascontiguousarray(window))  # only onto colours hair may have
         grid = torch.from_numpy(np.stack([u / self.resolution * 2 - 1, v / self.resolution * 2 - 1], axis=-1).astype(np.float32))[None]
         source = torch.from_numpy(np.ascontiguousarray(self.extend, dtype=np.float32)).permute(2, 0, 1)[None]
         border = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].permute(1, 2, 0).numpy()
-        return continuation(smooth, border, u.astype(np.float32), v.astype(np.float32), self.resolution)
+        return continuation(smooth, border, u.astype(np.float32), v.astype(np.float32), self.resolution) * hue
 
     def _covered(self, grid: torch.Tensor) -> tuple[slice, slice, torch.Tensor, torch.Tensor] | None:
         """The crop (bicubic) and the cover (bilinear) sampled on ``grid``, over the rectangle where the
@@ -293,6 +294,25 @@ class PreviewCompositor:
         window = window.round_().clamp_(0, 255).to(torch.uint8)
         out[y0:y1, x0:x1] = window.numpy()
         return out
+
+
+def hair_hue_map(image: np.ndarray, size: int = 256) -> np.ndarray:
+    """parts.hair_hue of an RGB image (uint8 H x W x 3), float32 H x W: worked out on a copy at most
+    ``size`` pixels on its longer side and scaled back (bilinear), so a large photo costs little."""
+    from skimage import color as skcolor
+
+    from npe.editing.parts import hair_hue
+
+    height, width = image.shape[:2]
+    if height == 0 or width == 0:
+        return np.zeros((height, width), np.float32)
+    factor = min(1.0, size / max(height, width))
+    small = image if factor >= 1.0 else np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(
+        (max(1, round(width * factor)), max(1, round(height * factor))), Image.Resampling.BOX))
+    hue = hair_hue(skcolor.rgb2lab(small.astype(np.float64) / 255.0))
+    if factor >= 1.0:
+        return hue
+    return np.asarray(Image.fromarray(hue).resize((width, height), Image.Resampling.BILINEAR), np.float32)
 
 
 # --- the brush's share of the composite: its reach, and grey photos ----------------------------

@@ -166,6 +166,19 @@ def hair_place(size: int) -> np.ndarray:
     return found
 
 
+# CIELAB a* and b* from which a colour may be hair's, and from which it fully is: black, brown, red, blond
+# and grey hair lie above both; a blue or green backdrop below (a navy flag beside a dark-haired head).
+HAIR_HUES = (-12.0, -4.0)
+
+
+def hair_hue(lab: np.ndarray) -> np.ndarray:
+    """How much each pixel's colour (CIELAB ... x 3) may be hair's by its hue: 1 where a* and b* are at
+    least HAIR_HUES[1], 0 where either is below HAIR_HUES[0], a smoothstep between (float32)."""
+    low, high = HAIR_HUES
+    ramp = smoothstep((np.asarray(lab[..., 1:], np.float64) - low) / (high - low))
+    return (ramp[..., 0] * ramp[..., 1]).astype(np.float32)
+
+
 def on_beard(painted: np.ndarray) -> bool:
     """True if a stroke's paint lies on the lower face but not across the mouth: its middle row below
     LOWER_FACE and more than the mouth ellipse's half-height from the mouth's (a chin, a jaw, a

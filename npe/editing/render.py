@@ -17,6 +17,7 @@ from npe.editing.compose import (
     feather_for,
     full_result,
     greyscale_delta,
+    hair_hue_map,
     limit_change_mask,
     smooth_chroma,
 )
@@ -172,7 +173,11 @@ class Renderer:
         """faces.continuation_map for the document's photo, box and crop, made once per source."""
         doc = self.document
         if self._continues is None or self._continues[0] != doc.source_revision:
-            self._continues = (doc.source_revision, continuation_map(doc.photo, doc.box, np.asarray(doc.crop)))
+            found = continuation_map(doc.photo, doc.box, np.asarray(doc.crop))
+            if found is not None:  # and only onto colours hair may have (compose.hair_hue_map)
+                (x0, y0, x1, y1), goes_on = found
+                found = (x0, y0, x1, y1), goes_on * hair_hue_map(doc.photo[y0:y1, x0:x1])
+            self._continues = (doc.source_revision, found)
         return self._continues[1]
 
     def _gate_tensor(self) -> torch.Tensor | None:

@@ -39,7 +39,7 @@ from skimage import color as skcolor
 from skimage.filters import threshold_otsu
 from skimage.graph import MCP_Geometric
 
-from npe.editing.parts import cheek_pixels, eyes_radius, hair_place, mouth_radius
+from npe.editing.parts import cheek_pixels, eyes_radius, hair_hue, hair_place, mouth_radius
 from npe.geometry import smoothstep
 
 @dataclass(frozen=True)
@@ -118,7 +118,6 @@ def _ramp_array(value: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
 HAIR_SIMILAR = 20.0  # colour distance (_distance) at which a pixel counts half as the hair under the brush
 HAIR_DARKER = 10.0  # CIELAB lightness below the cheeks' from which a pixel under the brush may be hair
 HAIR_SEEDS = 0.15  # the share of the pixels under the brush that must be such hair (else: skin, no hair)
-HAIR_HUES = (-12.0, -4.0)  # CIELAB a* and b* from which a colour may be hair's (below: green or blue), and fully
 HAIR_LENGTH = 1.0  # of the crop side: the longest path through hair-like colours (0.5: not down the sides)
 
 
@@ -281,7 +280,7 @@ class PartTint:
         # a lit forehead, unlike the cheeks but as light, is not hair. And it has a hair's colour, black,
         # brown, red or grey, not blue or green: a stroke across the top of a box over a high forehead also
         # crosses the backdrop beside the head (a navy flag behind a short-haired man was taken for his hair).
-        natural = _ramp_array(self.lab[..., 1], HAIR_HUES) * _ramp_array(self.lab[..., 2], HAIR_HUES)
+        natural = hair_hue(self.lab)
         seeds = under & (off_skin >= 0.5) & (self.lab[..., 0] < self.skin[0] - HAIR_DARKER) & (place >= 0.5) & (natural >= 0.5)
         if seeds.sum() < HAIR_SEEDS * under.sum():
             return None
