@@ -379,6 +379,7 @@ def test_an_iris_takes_a_colour_lighter_than_itself_where_hair_would_not():
 
 DARK_HAIR = (45, 35, 30)
 BACKDROP = (60, 110, 190)  # a blue wall: not hair's colour
+NAVY = (30, 38, 62)  # a dark backdrop near dark hair's RGB, but blue
 
 
 def _head(size: int = R) -> np.ndarray:
@@ -459,6 +460,7 @@ def head_photo() -> np.ndarray:
     image[:] = BACKDROP
     image[30:110, 60:140] = np.asarray(Image.fromarray(_head()).resize((80, 80), Image.Resampling.NEAREST))
     image[110:150, 126:140] = image[100:110, 126:140].mean(axis=(0, 1)).astype(np.uint8)  # the hair falls on
+    image[40:100, 140:170] = NAVY  # a dark navy backdrop beside the hair on the right
     return image
 
 
@@ -519,6 +521,7 @@ def test_a_carried_colour_goes_on_past_the_face_box_along_the_hair(model, head_p
     assert changed[118:124, 128:138].min() > 10
     assert changed[118:150, 80:110].max() == 0  # ... not the blue backdrop beside it
     assert changed[30:85, 10:40].max() == 0  # (the backdrop beside the hair above the box's lower corner)
+    assert changed[50:90, 150:170].max() == 0  # nor a dark navy one, however near the hair's RGB: not hair's hue
     preview = session.preview().astype(int)
     assert np.abs(preview - result)[changed > 0].mean() < 3.5
     session.document.set_latent(session.latent, limit=session.document.limit, tint=None)
