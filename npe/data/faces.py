@@ -13,9 +13,9 @@ from PIL import Image
 
 from npe.config import CropConfig
 from npe.errors import NoFaceError
-from npe.geometry import CONTINUE_REACH, CropBox, apply, border_fade, continuation, pillow_coefficients, translation
+from npe.geometry import CONTINUE_REACH, CropBox, apply, border_fade, pillow_coefficients, translation
 
-__all__ = ["CELEBA_ASPECT", "aligned_crop_box", "check_photo", "crop_face", "find_face", "paste_back", "warp"]
+__all__ = ["CELEBA_ASPECT", "aligned_crop_box", "check_photo", "crop_face", "crop_grid", "find_face", "paste_back", "warp"]
 
 # scikit-image's transform module pulls in scipy (~0.7 s): it is imported where first used, so
 # importing this module stays cheap.
@@ -189,11 +189,11 @@ def paste_back(
     face, float R x R in [0, 1]): there a darkening change also hides the photo's own fine detail
     (covered_detail).
 
-    ``extend``: (continuation_map's rectangle and map for this photo, box and crop; how much of the
-    change at each crop pixel may go on past the box, float R x R in [0, 1]): where such a change
-    reaches the box's border it also goes on along pixels of the border's own colour
-    (geometry.continuation), up to CONTINUE_REACH of the box's side: hair a stroke turned lighter goes
-    on lighter past the box.
+    ``extend``: (a photo rectangle and how much a change at the box's border goes on at each of its
+    pixels, compose.continuation_map's; how much of the change at each crop pixel may go on past the
+    box, float R x R in [0, 1]): where such a change reaches the box's border it also goes on along
+    pixels of the border's own colour (geometry.continuation), up to CONTINUE_REACH of the box's side:
+    hair a stroke turned lighter goes on lighter past the box.
     """
     check_photo(photo)
     change = np.nan_to_num(np.asarray(change, dtype=np.float32))  # a NaN must not become a random byte
@@ -224,10 +224,7 @@ def paste_back(
 
     # Weight first (cheap, bilinear), then the change only where some weight is left: brush edits
     # usually touch a small part of the box, and everything else must stay bitwise unchanged anyway.
-    us = (np.arange(x1 - x0, dtype=np.float32) + 0.5)[None, :]
-    vs = (np.arange(y1 - y0, dtype=np.float32) + 0.5)[:, None]
-    crop_u = np.float32(coefficients[0]) * us + np.float32(coefficients[1]) * vs + np.float32(coefficients[2])
-    crop_v = np.float32(coefficients[3]) * us + np.float32(coefficients[4]) * vs + np.float32(coefficients[5])
+    crop_u, crop_v = crop_grid(coefficients, (y1 - y0, x1 - x0))
     weight = warp(mask, coefficients, (y1 - y0, x1 - x0), order=1, edge="edge")  # past the border: its values
     fade = border_fade(crop_u, crop_v, resolution, feather)
     if reach > feather and extend is not None:
@@ -255,36 +252,14 @@ def paste_back(
     return result
 
 
-def continuation_map(photo: np.ndarray, box: CropBox, crop: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-    """geometry.continuation over the photo rectangle that the box grown by CONTINUE_REACH covers:
-    ((x0, y0, x1, y1), float32 map), or None when that lies outside the photo. It depends on the photo,
-    the box and the crop only: made once per photo and used by every paste_back with ``extend``."""
-    height, width = photo.shape[:2]
-    rect = box.grown(CONTINUE_REACH).pixel_bounds(width, height)
-    if rect is None:
-        return None
-    x0, y0, x1, y1 = rect
-    resolution = crop.shape[0]
-    coefficients = pillow_coefficients(box.photo_to_crop(resolution) @ translation(x0, y0))
-    us = (np.arange(x1 - x0, dtype=np.float32) + 0.5)[None, :]
-    vs = (np.arange(y1 - y0, dtype=np.float32) + 0.5)[:, None]
+def crop_grid(coefficients: tuple[float, ...], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The crop coordinates (u, v: float32 arrays of ``shape``) of the pixel centres of a photo region
+    whose pixel -> crop map has Pillow ``coefficients`` (pillow_coefficients)."""
+    us = (np.arange(shape[1], dtype=np.float32) + 0.5)[None, :]
+    vs = (np.arange(shape[0], dtype=np.float32) + 0.5)[:, None]
     crop_u = np.float32(coefficients[0]) * us + np.float32(coefficients[1]) * vs + np.float32(coefficients[2])
     crop_v = np.float32(coefficients[3]) * us + np.float32(coefficients[4]) * vs + np.float32(coefficients[5])
-    return rect, _continuation(photo[y0:y1, x0:x1], crop, coefficients, crop_u, crop_v, resolution, box.size)
-
-
-def _continuation(window: np.ndarray, crop: np.ndarray, coefficients: tuple[float, ...], crop_u: np.ndarray, crop_v: np.ndarray,
-                  resolution: int, side: float) -> np.ndarray:
-    """geometry.continuation over a photo window: its pixels smoothed over one crop pixel (a strand of
-    hair is not a colour), against the crop's colour at the nearest border point."""
-    from scipy.ndimage import uniform_filter
-
-    if not window.size:
-        return np.zeros(window.shape[:2], np.float32)
-    size = max(1, round(side / resolution))
-    smooth = uniform_filter(window.astype(np.float32), size=(size, size, 1), mode="nearest")
-    border = warp(np.asarray(crop, np.float32), coefficients, window.shape[:2], order=1, edge="edge")
-    return continuation(smooth, border, crop_u, crop_v, resolution)
+    return crop_u, crop_v
 
 
 def _support_bounds(box: CropBox, mask: np.ndarray, width: int, height: int, feather: float) -> tuple[int, int, int, int] | None:

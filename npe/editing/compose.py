@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from npe.data.faces import LUMA, covered_detail, paste_back
-from npe.geometry import CONTINUE_REACH, CropBox, apply, border_fade, continuation
+from npe.data.faces import LUMA, covered_detail, crop_grid, paste_back, warp
+from npe.geometry import CONTINUE_REACH, CropBox, apply, border_fade, continuation, pillow_coefficients, translation
 
 PIXEL_UNITS = 127.5  # one unit of the model's [-1, 1] range in uint8 levels
 FEATHER = 0.08  # fraction of the box side beyond the box over which a pasted change fades out (paste_back's default)
@@ -199,10 +199,10 @@ class PreviewCompositor:
             grid_x, grid_y = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
             crop_points = apply(box.photo_to_crop(self.resolution), np.stack([grid_x, grid_y], axis=-1))
             u, v = (crop_points[:, axis].reshape(grid_x.shape) for axis in (0, 1))
-            ramp = border_fade(u.astype(np.float32), v.astype(np.float32), self.resolution, self.feather)
+            fade = ramp = border_fade(u.astype(np.float32), v.astype(np.float32), self.resolution, self.feather)
             goes_on = self._continuation(base[y0:y1, x0:x1], u, v, box.size) if extended and self.extend is not None else None
             if goes_on is not None:  # where some of it shows: the rectangle is narrowed to that below
-                ramp = np.maximum(ramp, goes_on)
+                ramp = np.maximum(fade, goes_on)
             rows = np.flatnonzero(ramp.any(axis=1))
             cols = np.flatnonzero(ramp.any(axis=0))
             if rows.size > 0:
@@ -214,7 +214,7 @@ class PreviewCompositor:
                 entry.grid = torch.from_numpy(grid).unsqueeze(0)
                 entry.ramp = torch.from_numpy(np.ascontiguousarray(ramp[top:bottom, left:right]))
                 if goes_on is not None:
-                    entry.fade = torch.from_numpy(np.ascontiguousarray(border_fade(u, v, self.resolution, self.feather).astype(np.float32)))
+                    entry.fade = torch.from_numpy(np.ascontiguousarray(fade[top:bottom, left:right]))
                     entry.goes_on = torch.from_numpy(np.ascontiguousarray(goes_on[top:bottom, left:right]))
                 window = base[y0 + top : y0 + bottom, x0 + left : x0 + right]
                 entry.window = torch.from_numpy(np.ascontiguousarray(window)).float()
@@ -224,18 +224,13 @@ class PreviewCompositor:
         return entry
 
     def _continuation(self, window: np.ndarray, u: np.ndarray, v: np.ndarray, side: float) -> np.ndarray:
-        """geometry.continuation over a display window (its pixels smoothed over one crop pixel), against
-        the extend crop's colour at the nearest border point (bilinear, edge values replicated)."""
-        from scipy.ndimage import uniform_filter
-
+        """continuation_weights over a display window, against the extend crop's colour at the nearest
+        border point (bilinear, edge values replicated)."""
         assert self.extend is not None
-        size = max(1, round(side / self.resolution))
-        smooth = uniform_filter(window.astype(np.float32), size=(size, size, 1), mode="nearest")
-        hue = hair_hue_map(np.ascontiguousarray(window))  # only onto colours hair may have
         grid = torch.from_numpy(np.stack([u / self.resolution * 2 - 1, v / self.resolution * 2 - 1], axis=-1).astype(np.float32))[None]
         source = torch.from_numpy(np.ascontiguousarray(self.extend, dtype=np.float32)).permute(2, 0, 1)[None]
         border = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].permute(1, 2, 0).numpy()
-        return continuation(smooth, border, u.astype(np.float32), v.astype(np.float32), self.resolution) * hue
+        return continuation_weights(window, border, u.astype(np.float32), v.astype(np.float32), self.resolution, side)
 
     def _covered(self, grid: torch.Tensor) -> tuple[slice, slice, torch.Tensor, torch.Tensor] | None:
         """The crop (bicubic) and the cover (bilinear) sampled on ``grid``, over the rectangle where the
@@ -313,6 +308,37 @@ def hair_hue_map(image: np.ndarray, size: int = 256) -> np.ndarray:
     if factor >= 1.0:
         return hue
     return np.asarray(Image.fromarray(hue).resize((width, height), Image.Resampling.BILINEAR), np.float32)
+
+
+def continuation_weights(window: np.ndarray, border: np.ndarray, crop_u: np.ndarray, crop_v: np.ndarray, resolution: int,
+                         side: float) -> np.ndarray:
+    """geometry.continuation over a window of photo pixels (uint8 h x w x 3, smoothed over one crop pixel:
+    a strand of hair is not a colour), ``border`` the crop's colour at the box border point nearest each,
+    and only onto colours hair may have (hair_hue_map): the one rule the result and the preview share
+    (``side``: the box's side in the window's pixels)."""
+    from scipy.ndimage import uniform_filter
+
+    if not window.size:
+        return np.zeros(window.shape[:2], np.float32)
+    size = max(1, round(side / resolution))
+    smooth = uniform_filter(window.astype(np.float32), size=(size, size, 1), mode="nearest")
+    return continuation(smooth, border, crop_u, crop_v, resolution) * hair_hue_map(np.ascontiguousarray(window))
+
+
+def continuation_map(photo: np.ndarray, box: CropBox, crop: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """continuation_weights over the photo rectangle that the box grown by CONTINUE_REACH covers:
+    ((x0, y0, x1, y1), float32 map), or None when that lies outside the photo. It depends on the photo,
+    the box and the crop only: made once per photo, for full_result's ``extend``."""
+    height, width = photo.shape[:2]
+    rect = box.grown(CONTINUE_REACH).pixel_bounds(width, height)
+    if rect is None:
+        return None
+    x0, y0, x1, y1 = rect
+    resolution = crop.shape[0]
+    coefficients = pillow_coefficients(box.photo_to_crop(resolution) @ translation(x0, y0))
+    crop_u, crop_v = crop_grid(coefficients, (y1 - y0, x1 - x0))
+    border = warp(np.asarray(crop, np.float32), coefficients, (y1 - y0, x1 - x0), order=1, edge="edge")
+    return rect, continuation_weights(photo[y0:y1, x0:x1], border, crop_u, crop_v, resolution, box.size)
 
 
 # --- the brush's share of the composite: its reach, and grey photos ----------------------------

@@ -13,15 +13,14 @@ from npe.editing.compose import (
     MaskSettings,
     PreviewCompositor,
     change_mask,
+    continuation_map,
     crop_composite,
     feather_for,
     full_result,
     greyscale_delta,
-    hair_hue_map,
     limit_change_mask,
     smooth_chroma,
 )
-from npe.data.faces import continuation_map
 from npe.editing.document import Document, readonly
 from npe.editing.parts import lens_map
 from npe.editing.protect import crop_coverage
@@ -170,14 +169,10 @@ class Renderer:
         return gate
 
     def _continuation(self) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-        """faces.continuation_map for the document's photo, box and crop, made once per source."""
+        """compose.continuation_map for the document's photo, box and crop, made once per source."""
         doc = self.document
         if self._continues is None or self._continues[0] != doc.source_revision:
-            found = continuation_map(doc.photo, doc.box, np.asarray(doc.crop))
-            if found is not None:  # and only onto colours hair may have (compose.hair_hue_map)
-                (x0, y0, x1, y1), goes_on = found
-                found = (x0, y0, x1, y1), goes_on * hair_hue_map(doc.photo[y0:y1, x0:x1])
-            self._continues = (doc.source_revision, found)
+            self._continues = (doc.source_revision, continuation_map(doc.photo, doc.box, np.asarray(doc.crop)))
         return self._continues[1]
 
     def _gate_tensor(self) -> torch.Tensor | None:
