@@ -7,8 +7,9 @@ The seed's edits on validation photos (CelebA 008501-009000), faces picked by th
 each through the editor's EditSession as users get it (the photo fitted, the brush wired as in the
 GUI): white over a closed mouth, dark across a forehead without bangs, white and skin colour (the
 eyedropper's) over a beard, dark across the eyes, red over lips without lipstick, yellow through
-dark hair; and one a user would try beside them (``seed`` False): dark over a clean-shaven man's chin
-(a beard, read as a goatee). Each brush (``semantic``: the shipped brush; ``pixel``: the old colour-only brush) is
+dark hair; and two beside them (``seed`` False): dark over a clean-shaven man's chin (a beard, read
+as a goatee), a user's try, and the lips stroke on women without lipstick (``lips_women``: the lips row's
+faces are mostly men, on whom the judge reads no lipstick at all). Each brush (``semantic``: the shipped brush; ``pixel``: the old colour-only brush) is
 compared with the same stroke simply painted on (the control that must fail) by the paint-robust
 judge (benchmarks/attribute_classifier.py: trained with paint augmentation), per edit:
 
@@ -78,6 +79,7 @@ class Edit:
     # The part the edit changes, when it is not the stroke's neighbourhood: "hair" (a hair colour is the whole
     # hair's: far from it is the face's interior, the eyes, nose, cheeks and mouth, not the hair down the sides).
     part: str = ""
+    sheet: bool = True  # drawn on photo_sheet.py's sheets (False: the same stroke as another row, on other faces)
 
 
 EDITS = (
@@ -93,6 +95,11 @@ EDITS = (
          reads=("Blond_Hair",), reach=16.0, any_of={"Black_Hair": 1, "Brown_Hair": 1}, part="hair"),
     Edit("beard_grow", {"No_Beard": 1, "Male": 1, "Goatee": -1, "Mustache": -1}, (60, 45, 35), -1, (-9 / 54, 23 / 54), (9 / 54, 23 / 54),
          reads=("Goatee",), reach=8.0, passes=3, seed=False),
+    # The lips stroke on the validation women without lipstick (35 of the 500): the seed's lips row picks 42 men
+    # and 8 women, and a judge trained on CelebA's labels (25 of 3,794 men wear lipstick) reads lipstick on no man
+    # whatever his lips' colour (benchmarks/lipstick_ceiling.py). Here it can read the lips at all.
+    Edit("lips_women", {"Wearing_Lipstick": -1, "Male": -1}, (190, 25, 45), 0, (-5.5 / 54, 17.5 / 54), (5.5 / 54, 17.5 / 54),
+         reads=("Wearing_Lipstick",), seed=False, sheet=False),
 )
 
 

@@ -72,7 +72,7 @@ def main() -> int:
 
     torch.set_num_threads(1)
     model = (load_weights(args.weights) if args.weights else load_default()).eval()
-    edits = [edit for edit in EDITS if (edit.name in args.edit if args.edit else edit.seed or not args.astronaut)]
+    edits = [edit for edit in EDITS if (edit.name in args.edit if args.edit else edit.sheet and (edit.seed or not args.astronaut))]
     if args.astronaut:
         from skimage import data
 
