@@ -165,6 +165,22 @@ def covered_detail(window: np.ndarray, low: np.ndarray, change: np.ndarray, cove
     return window + change + (keep[..., None] - 1.0) * (window - low)
 
 
+# How crisp an outline is drawn (outline_factor's sharpness per photo pixel per crop pixel): the lenses'
+# edge, two crop pixels soft, spans about three photo pixels whatever the face's size (benchmarks/edit_quality_log.md, session 17).
+OUTLINE_SHARPNESS = 0.6
+
+
+def outline_factor(reach: np.ndarray, held: np.ndarray, sharpness: float) -> np.ndarray:
+    """What to scale an upsampled change by so that where its reach is an object's outline (``held`` >
+    0: a pair of sunglasses' lenses) that outline is drawn crisp at the photo's resolution: the reach
+    (upsampled, in [0, 1]) made ``sharpness`` times steeper about its half level (a linear ramp; 1 or
+    less: as upsampled), as a factor of the reach itself; 1 where nothing is held. Float arrays H x W. A change of a 64-pixel
+    model upsampled five times has an edge as soft as five photo pixels per crop pixel; a lens has a
+    hard one (soft, dark lenses read as bruised sockets)."""
+    steep = np.clip((reach - 0.5) * max(float(sharpness), 1.0) + 0.5, 0.0, 1.0)
+    return (1.0 + held * (steep / np.maximum(reach, 1e-3) - 1.0)).astype(np.float32)
+
+
 def paste_back(
     photo: np.ndarray,
     box: CropBox,
@@ -173,6 +189,7 @@ def paste_back(
     feather: float = 0.08,
     cover: tuple[np.ndarray, np.ndarray] | None = None,
     extend: tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None,
+    outline: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """A new photo with an edit of the crop applied at full resolution: clip(round(photo + mask * change)).
 
@@ -194,6 +211,10 @@ def paste_back(
     box, float R x R in [0, 1]): where such a change reaches the box's border it also goes on along
     pixels of the border's own colour (geometry.continuation), up to CONTINUE_REACH of the box's side:
     hair a stroke turned lighter goes on lighter past the box.
+
+    ``outline``: (the reach the change was held to, float R x R in [0, 1]; where that reach is an
+    object's outline, float R x R in [0, 1]): there the change's edge is drawn crisp at the photo's
+    resolution (outline_factor, OUTLINE_SHARPNESS): a pair of sunglasses ends in a line, not a blur.
     """
     check_photo(photo)
     change = np.nan_to_num(np.asarray(change, dtype=np.float32))  # a NaN must not become a random byte
@@ -238,10 +259,14 @@ def paste_back(
         return result
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     shifted = pillow_coefficients(region_to_crop @ translation(left, top))  # same map, sub-rectangle origin
-    delta = warp(change, shifted, (bottom - top, right - left), order=3, edge="edge")
-    delta *= weight[top:bottom, left:right, None]
-    window = (slice(y0 + top, y0 + bottom), slice(x0 + left, x0 + right))
     shape = (bottom - top, right - left)
+    delta = warp(change, shifted, shape, order=3, edge="edge")
+    delta *= weight[top:bottom, left:right, None]
+    if outline is not None and outline[1].any():
+        reach = warp(np.array(outline[0], np.float32), shifted, shape, order=1, edge="edge")
+        held = warp(np.array(outline[1], np.float32), shifted, shape, order=1, edge="edge")
+        delta *= outline_factor(reach, held, OUTLINE_SHARPNESS * box.size / resolution)[..., None]
+    window = (slice(y0 + top, y0 + bottom), slice(x0 + left, x0 + right))
     if cover is not None and cover[1].any():
         place = warp(np.array(cover[1], np.float32), shifted, shape, order=1, edge="edge")  # (a copy: warp needs it writable)
         low = warp(np.array(cover[0], np.float32), shifted, shape, order=3, edge="edge")

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from npe.data.faces import LUMA, covered_detail, crop_grid, paste_back, warp
+from npe.data.faces import LUMA, OUTLINE_SHARPNESS, covered_detail, crop_grid, outline_factor, paste_back, warp
 from npe.geometry import CONTINUE_REACH, CropBox, apply, border_fade, continuation, pillow_coefficients, translation
 
 PIXEL_UNITS = 127.5  # one unit of the model's [-1, 1] range in uint8 levels
@@ -103,13 +103,15 @@ def full_result(
     feather: float = FEATHER,
     cover: tuple[np.ndarray, np.ndarray] | None = None,
     extend: tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None = None,
+    outline: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The edited photo at full resolution: paste_back of M·Δ into the box (``cover``: paste_back's,
     where a darkening change also hides the photo's fine detail; ``extend``: paste_back's, where the
-    change that may go on past the box does), then every protected pixel (``protect``: bool H x W)
-    restored from ``photo`` bit for bit."""
+    change that may go on past the box does; ``outline``: paste_back's, where the change's edge is an
+    object's, drawn crisp), then every protected pixel (``protect``: bool H x W) restored from ``photo``
+    bit for bit."""
     change = delta.detach()[0].permute(1, 2, 0).cpu().numpy() * PIXEL_UNITS
-    result = paste_back(photo, box, change, mask.detach().cpu().numpy(), feather=feather, cover=cover, extend=extend)
+    result = paste_back(photo, box, change, mask.detach().cpu().numpy(), feather=feather, cover=cover, extend=extend, outline=outline)
     if protect is not None:
         result[protect] = photo[protect]
     return result
@@ -260,10 +262,12 @@ class PreviewCompositor:
             entry.protect = torch.from_numpy(self._protect[rows[:, None], cols[None, :]].copy())
         return entry.protect
 
-    def render(self, delta: torch.Tensor, mask: torch.Tensor, scale: float = 1.0, gate: torch.Tensor | None = None) -> np.ndarray:
+    def render(self, delta: torch.Tensor, mask: torch.Tensor, scale: float = 1.0, gate: torch.Tensor | None = None,
+               outline: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """The composite at ``scale`` x photo size (uint8, a new array); ``gate`` (float R x R in [0, 1]):
         how much of the change at each crop pixel may go on past the box along the border's colours
-        (full_result's ``extend``; needs the crop given to the compositor)."""
+        (full_result's ``extend``; needs the crop given to the compositor); ``outline``: full_result's
+        (the change's edge drawn crisp where it is an object's, at this scale's resolution)."""
         extended = gate is not None and self.extend is not None
         entry = self._entry(float(scale), extended)
         out = entry.base.copy()
@@ -281,6 +285,11 @@ class PreviewCompositor:
         if protect is not None:
             weight.masked_fill_(protect, 0.0)
         change = sampled[:3].permute(1, 2, 0).mul_(weight.unsqueeze(-1))
+        if outline is not None and outline[1].any():
+            maps = torch.from_numpy(np.stack([outline[0], outline[1]]).astype(np.float32))[None]
+            reach, held = F.grid_sample(maps, entry.grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+            sharpness = OUTLINE_SHARPNESS * self.box.size * (entry.sx + entry.sy) / 2 / self.resolution
+            change.mul_(torch.from_numpy(outline_factor(reach.numpy(), held.numpy(), sharpness)).unsqueeze(-1))
         window = entry.window + change
         if entry.covered is not None:  # full_result's covered_detail, over the cover's rectangle only
             ys, xs, low, place = entry.covered

@@ -134,7 +134,8 @@ class Renderer:
             gate = self._goes_on()
             found = None if gate is None else self._continuation()
             extend = None if gate is None or found is None else (*found, gate)
-            cache.result = readonly(full_result(doc.photo, doc.box, delta, mask, protect, feather_for(doc.photo_size, doc.box), self._cover(), extend))
+            cache.result = readonly(full_result(doc.photo, doc.box, delta, mask, protect, feather_for(doc.photo_size, doc.box), self._cover(), extend,
+                                                 self._outline()))
         return cache.result
 
     def result_crop(self) -> np.ndarray:
@@ -151,7 +152,7 @@ class Renderer:
         image = cache.previews.get(scale)
         if image is None:
             delta, mask = self.composite_terms()
-            image = cache.previews[scale] = readonly(self._compositor_now().render(delta, mask, scale, self._gate_tensor()))
+            image = cache.previews[scale] = readonly(self._compositor_now().render(delta, mask, scale, self._gate_tensor(), self._outline()))
         return image
 
     def _goes_on(self) -> np.ndarray | None:
@@ -185,6 +186,26 @@ class Renderer:
         None for a generated sample (no detail beyond the model's own)."""
         doc = self.document
         return None if doc.is_sample else (np.asarray(doc.crop), lens_map(doc.resolution))
+
+    def _outline(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where the composite's reach is a pair of sunglasses' lenses, for compose.full_result's
+        ``outline`` (the lenses' edge drawn crisp at the photo's resolution): (the reach limit as float
+        R x R in [0, 1], 1 on the lenses' edge where the limit is exactly their place). Dark paint across the eyes holds its
+        reach to parts.lens_map (npe.editing.brush.stroke), so a limit equal to the lenses' place is
+        theirs; where another stroke's reach goes further the edge is that stroke's and stays soft. None
+        without a limit (a slider's change shows everywhere) or lenses."""
+        doc = self.document
+        if doc.limit is None:
+            return None
+        lenses = lens_map(doc.resolution)
+        limit = np.asarray(doc.limit)
+        # Their edge (the lenses' soft rim, 0 < place < 1) where the limit is exactly their place: within the
+        # lenses any stroke's full reach is 255 as theirs is, and the edge is all that is drawn differently.
+        place = np.rint(lenses * 255.0).astype(np.uint8)
+        held = (place > 0) & (place < 255) & (limit == place)
+        if not held.any():
+            return None
+        return limit.astype(np.float32) / 255.0, held.astype(np.float32)
 
     def _compositor_now(self) -> PreviewCompositor:
         doc = self.document

@@ -301,3 +301,48 @@ def test_the_preview_and_the_export_hide_the_same_detail_under_a_cover():
     np.testing.assert_array_equal(covered[outside], plain[outside])
     assert np.abs(preview.astype(int) - covered.astype(int)).max() <= 3
     assert np.array_equal(full_result(photo, box, darker, mask, None, feather=0.0, cover=(crop, np.zeros_like(place))), plain)
+
+
+# --- an object's outline: where the reach is a pair of sunglasses' lenses, their edge is drawn crisp ---------
+
+
+def test_outline_factor_steepens_the_reach_about_its_half_level_where_held():
+    from npe.data.faces import outline_factor
+
+    reach = np.linspace(0.0, 1.0, 101, dtype=np.float32)[None]
+    held = np.ones_like(reach)
+    weighted = reach * outline_factor(reach, held, 4.0)
+    assert weighted[0, 0] == 0.0 and weighted[0, -1] == pytest.approx(1.0)
+    assert weighted[0, 50] == pytest.approx(0.5, abs=1e-6)  # the edge stays where the reach is half
+    assert (np.diff(weighted[0]) >= -1e-6).all()  # still a ramp up
+    assert weighted[0, 30] == 0.0 and weighted[0, 70] == pytest.approx(1.0)  # 4x steeper: 0.375-0.625
+    np.testing.assert_allclose(outline_factor(reach, np.zeros_like(reach), 4.0), 1.0)  # not held: as it was
+    np.testing.assert_allclose(reach * outline_factor(reach, held, 0.5), reach, atol=1e-6)  # never softer than upsampled
+
+
+def _edge_width(row: np.ndarray) -> int:
+    """Pixels over which a change along a row rises from 10% to 90% of its largest value."""
+    change = np.abs(row)
+    top = change.max()
+    return int(np.argmax(change >= 0.9 * top)) - int(np.argmax(change >= 0.1 * top))
+
+
+def test_a_held_outline_is_drawn_crisp_at_the_photos_resolution_in_the_export_and_the_preview():
+    photo = np.full((200, 240, 3), 150, np.uint8)
+    box = CropBox(120.0, 100.0, 160.0)  # 10 photo pixels per crop pixel
+    yy, xx = (np.mgrid[0:R, 0:R] + 0.5) / R
+    reach = np.clip((1.25 - np.hypot((xx - 0.5) / 0.3, (yy - 0.5) / 0.2)) / 0.25, 0.0, 1.0).astype(np.float32)  # a soft lens
+    darker = torch.full((1, 3, R, R), -0.6)
+    mask = torch.from_numpy(reach)
+    held = (reach > 0).astype(np.float32)
+    soft = full_result(photo, box, darker, mask, None, feather=0.0)
+    crisp = full_result(photo, box, darker, mask, None, feather=0.0, outline=(reach, held))
+    preview = PreviewCompositor(photo, box, R, feather=0.0).render(darker, mask, outline=(reach, held))
+    row = crisp.astype(int)[100, :, 0] - 150
+    assert _edge_width(soft.astype(int)[100, :120, 0] - 150) >= 15  # the lens's soft edge, upsampled
+    assert _edge_width(row[:120]) <= 8  # 0.6 x 10 = 6 times steeper
+    # The edge lies where the reach is half, and the lens is as dark inside as before.
+    assert crisp[100, 120, 0] == soft[100, 120, 0]
+    assert np.abs(preview.astype(int) - crisp.astype(int)).max() <= 12 and np.abs(preview.astype(int) - crisp.astype(int)).mean() < 0.5
+    # Nothing held: the export is bit for bit the plain one; held nowhere near the change: likewise.
+    assert np.array_equal(full_result(photo, box, darker, mask, None, feather=0.0, outline=(reach, np.zeros_like(held))), soft)

@@ -65,13 +65,19 @@ def test_dark_paint_across_the_eyes_changes_only_where_sunglasses_lie(model, pho
     assert limit is not None and limit.max() > 0
     lenses = lens_map(session.resolution)
     outside = lenses == 0
+    outline = session.renderer._outline()
     if held:
         assert limit[outside].max() == 0
         assert (limit.astype(np.float32) <= lenses * 255 + 1).all()
         changed = np.abs(session.result_crop().astype(int) - np.asarray(session.document.crop).astype(int)).max(axis=2)
         assert changed[outside].max() == 0 and changed[~outside].max() > 0
+        # The reach is the pair of lenses itself, so the composite draws their edge crisp (compose's outline).
+        assert np.array_equal(limit, np.rint(lenses * 255).astype(np.uint8))
+        place = np.rint(lenses * 255)
+        assert outline is not None and np.array_equal(outline[1] > 0, (place > 0) & (place < 255))  # their edge
     else:
         assert limit[outside].max() > 0
+        assert outline is None  # a white stroke, or a forehead's: its edge is the model's change's, soft
 
 
 ACROSS_CHIN = [_photo_point(u, 0.93) for u in np.linspace(0.35, 0.65, 8)]

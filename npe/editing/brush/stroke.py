@@ -299,7 +299,10 @@ class Stroke:
         if self.painted is None:
             return reach
         if self.dark and on_eyes(self.painted):
-            reach = reach * torch.tensor(lens_map(self.document.resolution), dtype=reach.dtype, device=reach.device)
+            # A pair of sunglasses: both lenses and the bridge, whatever part of them the brush crossed; a
+            # reach that is exactly their place also tells the composite to draw their edge crisp
+            # (render.Renderer._outline).
+            reach = torch.tensor(lens_map(self.document.resolution), dtype=reach.dtype, device=reach.device)
         elif (self.light or self.dark) and on_beard(self.painted):
             # A beard lies on the face: the background by the jaw keeps its pixels (a bolder shave
             # pulled the model's jaw line over a dark background as a pale smear).
