@@ -263,9 +263,9 @@ def paste_back(
     delta = warp(change, shifted, shape, order=3, edge="edge")
     delta *= weight[top:bottom, left:right, None]
     if outline is not None and outline[1].any():
-        reach = warp(np.array(outline[0], np.float32), shifted, shape, order=1, edge="edge")
+        held_to = warp(np.array(outline[0], np.float32), shifted, shape, order=1, edge="edge")
         held = warp(np.array(outline[1], np.float32), shifted, shape, order=1, edge="edge")
-        delta *= outline_factor(reach, held, OUTLINE_SHARPNESS * box.size / resolution)[..., None]
+        delta *= outline_factor(held_to, held, OUTLINE_SHARPNESS * box.size / resolution)[..., None]
     window = (slice(y0 + top, y0 + bottom), slice(x0 + left, x0 + right))
     if cover is not None and cover[1].any():
         place = warp(np.array(cover[1], np.float32), shifted, shape, order=1, edge="edge")  # (a copy: warp needs it writable)
