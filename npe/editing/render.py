@@ -193,9 +193,9 @@ class Renderer:
         R x R in [0, 1], 1 on the lenses' edge where the limit is exactly their place). Dark paint across the eyes holds its
         reach to parts.lens_map (npe.editing.brush.stroke), so a limit equal to the lenses' place is
         theirs; where another stroke's reach goes further the edge is that stroke's and stays soft. None
-        without a limit (a slider's change shows everywhere) or lenses."""
+        without a limit (a slider's change shows everywhere), without lenses, and for a generated face."""
         doc = self.document
-        if doc.limit is None:
+        if doc.limit is None or doc.is_sample:  # a generated face has no resolution beyond the model's
             return None
         lenses = lens_map(doc.resolution)
         limit = np.asarray(doc.limit)
