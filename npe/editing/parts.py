@@ -3,7 +3,8 @@ npe.data.face_finder.TEMPLATE (eyes, nose tip and mouth corners at fixed places,
 crop's side), which CelebA's aligned photos share (MTCNN finds their eyes at 0.415 of the crop, sd
 0.012). The brush's tint (lips, irises), the sunglasses' reach and the composite use these maps.
 
-NumPy only (and npe.geometry's smoothstep); every map is cached per crop size and read-only.
+NumPy only (and npe.geometry's smoothstep; SciPy's labelling for what lies beside a face); every map
+that depends only on the crop's size is cached per size and read-only.
 """
 
 from __future__ import annotations
@@ -82,6 +83,52 @@ def lens_map(size: int) -> np.ndarray:
     found = np.maximum(lenses, bridge).astype(np.float32)
     found.setflags(write=False)
     return found
+
+
+# What lies beside a face at the crop's sides (a backdrop not of a hair's colour): colours within
+# BESIDE_LIKE (colour distance, lightness counted half) of the crop's outermost columns in the same rows,
+# joined to them, unlike the cheeks' skin (beyond BESIDE_SKIN), outside hair's hues (hair_hue), and only in
+# the outer BESIDE_SIDES of the crop's width (the eyes and brows lie within it).
+BESIDE_LIKE = 10.0
+BESIDE_SKIN = 14.0
+BESIDE_SIDES = (0.22, 0.28)  # |x - 0.5| from which a pixel may be beside the face, and fully from which
+
+
+def beside_face(lab: np.ndarray) -> np.ndarray:
+    """How much each pixel of a model crop (CIELAB R x R x 3) is what lies beside the face at its sides,
+    float32 R x R in [0, 1]: on a turned face the far eye lies near the crop's side, and a pair of
+    sunglasses held to the aligned crop's lenses (lens_map) would go on over the backdrop beyond it."""
+    from scipy import ndimage
+
+    size = lab.shape[0]
+    lab = np.asarray(lab, np.float64)
+
+    def distance(difference: np.ndarray) -> np.ndarray:
+        return np.sqrt((0.5 * difference[..., 0]) ** 2 + difference[..., 1] ** 2 + difference[..., 2] ** 2)
+
+    off_skin = distance(lab - np.median(cheek_pixels(lab), axis=0)) > BESIDE_SKIN
+    # Hair beside the cheeks is not what the lenses must stop at (large sunglasses cover the temples' hair);
+    # a backdrop of another colour is (a navy flag beside a turned face).
+    not_hair = hair_hue(lab) < 0.5
+    found = np.zeros((size, size), bool)
+    for edge in (slice(0, 2), slice(size - 2, size)):
+        reference = ndimage.median_filter(np.median(lab[:, edge], axis=1), size=(5, 1), mode="nearest")  # a colour per row
+        labels, _ = ndimage.label((distance(lab - reference[:, None, :]) < BESIDE_LIKE) & off_skin & not_hair)
+        touching = np.setdiff1d(np.unique(labels[:, edge]), [0])
+        found |= np.isin(labels, touching)
+    across = np.abs((np.arange(size) + 0.5) / size - 0.5)
+    sides = smoothstep((across - BESIDE_SIDES[0]) / (BESIDE_SIDES[1] - BESIDE_SIDES[0]))[None, :]
+    soft = np.clip(ndimage.gaussian_filter(found.astype(np.float32), 0.7) * 1.5, 0.0, 1.0)
+    return (soft * sides).astype(np.float32)
+
+
+def lens_place(crop: np.ndarray) -> np.ndarray:
+    """Where a pair of sunglasses lies on a model crop (uint8 R x R x 3): lens_map, but not over what lies
+    beside the face (beside_face). Float32 R x R in [0, 1]."""
+    from skimage import color as skcolor
+
+    lab = skcolor.rgb2lab(np.asarray(crop, np.float64) / 255.0)
+    return (lens_map(lab.shape[0]) * (1.0 - beside_face(lab))).astype(np.float32)
 
 
 def painted_row(painted: np.ndarray) -> float | None:

@@ -22,7 +22,7 @@ from npe.editing.compose import (
     smooth_chroma,
 )
 from npe.editing.document import Document, readonly
-from npe.editing.parts import lens_map
+from npe.editing.parts import lens_map, lens_place
 from npe.editing.protect import crop_coverage
 
 TINT_GAIN = 10.0  # a carried colour goes on past the box in full from a mean 0.1 ([-1, 1] units, ~13 levels)
@@ -58,6 +58,7 @@ class Renderer:
         self._compositor: PreviewCompositor | None = None
         self._compositor_key = (-1, -1)
         self._continues: tuple[int, tuple[tuple[int, int, int, int], np.ndarray] | None] | None = None
+        self._lenses: tuple[int, np.ndarray] | None = None  # (source revision, parts.lens_place of its crop)
 
     def _current(self) -> RenderCache:
         doc = self.document
@@ -191,13 +192,15 @@ class Renderer:
         """Where the composite's reach is a pair of sunglasses' lenses, for compose.full_result's
         ``outline`` (the lenses' edge drawn crisp at the photo's resolution): (the reach limit as float
         R x R in [0, 1], 1 on the lenses' edge where the limit is exactly their place). Dark paint across the eyes holds its
-        reach to parts.lens_map (npe.editing.brush.stroke), so a limit equal to the lenses' place is
+        reach to their place on this face (parts.lens_place), so a limit equal to it is
         theirs; where another stroke's reach goes further the edge is that stroke's and stays soft. None
         without a limit (a slider's change shows everywhere), without lenses, and for a generated face."""
         doc = self.document
         if doc.limit is None or doc.is_sample:  # a generated face has no resolution beyond the model's
             return None
-        lenses = lens_map(doc.resolution)
+        if self._lenses is None or self._lenses[0] != doc.source_revision:
+            self._lenses = (doc.source_revision, lens_place(np.asarray(doc.crop)))
+        lenses = self._lenses[1]
         limit = np.asarray(doc.limit)
         # Their edge (the lenses' soft rim, 0 < place < 1) where the limit is exactly their place: within the
         # lenses any stroke's full reach is 255 as theirs is, and the edge is all that is drawn differently.

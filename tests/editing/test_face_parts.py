@@ -14,7 +14,7 @@ import torch
 
 from npe.editing.compose import LUMA, lighten_ceiling
 from npe.editing.brush.tint import skin_map
-from npe.editing.parts import EYES, LENS_AXES, LOWER_FACE, UPPER_FACE, cheek_pixels, lens_map, on_beard, on_eyes, on_forehead
+from npe.editing.parts import EYES, LENS_AXES, LOWER_FACE, UPPER_FACE, cheek_pixels, lens_map, lens_place, on_beard, on_eyes, on_forehead
 
 # The fixture box: 80 px square around (100, 70); crop point (u, v) in [0, 1] -> photo pixels.
 def _photo_point(u: float, v: float) -> tuple[float, float]:
@@ -72,8 +72,8 @@ def test_dark_paint_across_the_eyes_changes_only_where_sunglasses_lie(model, pho
         changed = np.abs(session.result_crop().astype(int) - np.asarray(session.document.crop).astype(int)).max(axis=2)
         assert changed[outside].max() == 0 and changed[~outside].max() > 0
         # The reach is the pair of lenses itself, so the composite draws their edge crisp (compose's outline).
-        assert np.array_equal(limit, np.rint(lenses * 255).astype(np.uint8))
-        place = np.rint(lenses * 255)
+        place = np.rint(lens_place(np.asarray(session.document.crop)) * 255)
+        assert np.array_equal(limit, place.astype(np.uint8))
         assert outline is not None and np.array_equal(outline[1] > 0, (place > 0) & (place < 255))  # their edge
     else:
         assert limit[outside].max() > 0
@@ -263,3 +263,26 @@ def test_paint_over_a_beard_leaves_the_lips(model, photo, box, color):
     lips = off_lips(chin.shape[0]) == 0
     assert lips.any() and chin.max() > 0 and chin[lips].max() == 0
     assert changed(ACROSS_MOUTH)[lips].max() > 0
+
+
+def test_the_lenses_stop_at_a_backdrop_beside_a_turned_face_but_not_at_hair():
+    from npe.editing.parts import beside_face
+
+    size = 64
+    crop = np.zeros((size, size, 3), np.uint8)
+    crop[:] = (200, 150, 120)  # skin everywhere (the cheeks' patches included)
+    crop[:, :14] = (30, 40, 110)  # a navy backdrop at the left side, reaching in to 0.22 of the crop
+    crop[:, -12:] = (90, 55, 30)  # brown hair at the right side
+    crop[24:30, 16:28] = (40, 35, 35)  # a dark eye (not joined to either side)
+    lens = lens_map(size)
+    place = lens_place(crop)
+    rows = slice(24, 30)
+    # Over the backdrop the far lens is cut; over the hair, the eyes and the bridge it is the lenses' place.
+    backdrop = np.zeros((size, size), bool)
+    backdrop[rows, 9:13] = True
+    assert lens[backdrop].max() > 0.2 and place[backdrop].max() < 0.05
+    for where in (np.s_[rows, -12:], np.s_[rows, 16:28], np.s_[25, 30:34]):
+        np.testing.assert_allclose(place[where], lens[where], atol=1e-3)
+    from skimage import color as skcolor
+
+    assert beside_face(skcolor.rgb2lab(crop / 255.0))[rows, :12].min() > 0.5

@@ -33,7 +33,7 @@ from npe.editing.brush.settings import DEFAULT_REACH, BrushSettings
 from npe.editing.brush.tint import PartTint, skin_map
 from npe.editing.compose import LUMA, change_mask, lighten_ceiling, smooth_chroma
 from npe.editing.document import KEEP, Document, readonly
-from npe.editing.parts import LOWER_FACE, beard_place, cheek_pixels, lens_map, on_beard, on_eyes, on_forehead
+from npe.editing.parts import LOWER_FACE, beard_place, cheek_pixels, lens_map, lens_place, on_beard, on_eyes, on_forehead
 from npe.editing.errors import SessionError
 
 if TYPE_CHECKING:  # attributes come from the session
@@ -190,6 +190,7 @@ class Stroke:
         self.start = document.z.detach().clone()
         self.start_limit = document.limit
         self.start_tint = document.tint
+        self._lenses: np.ndarray | None = None  # parts.lens_place of the crop, once the stroke lies across the eyes
         # The semantic brush on a colour photo may carry a paint's hue onto the part under it; the
         # pixel brush (the old one, kept as a control) never does.
         self.tint: PartTint | None = None
@@ -302,7 +303,10 @@ class Stroke:
             # A pair of sunglasses: both lenses and the bridge, whatever part of them the brush crossed; a
             # reach that is exactly their place also tells the composite to draw their edge crisp
             # (render.Renderer._outline).
-            reach = torch.tensor(lens_map(self.document.resolution), dtype=reach.dtype, device=reach.device)
+            if self._lenses is None:
+                doc = self.document  # a generated face has nothing beside it: the lenses' place
+                self._lenses = lens_map(doc.resolution) if doc.is_sample else lens_place(np.asarray(doc.crop))
+            reach = torch.tensor(self._lenses, dtype=reach.dtype, device=reach.device)
         elif (self.light or self.dark) and on_beard(self.painted):
             # A beard lies on the face: the background by the jaw keeps its pixels (a bolder shave
             # pulled the model's jaw line over a dark background as a pale smear).
