@@ -166,7 +166,8 @@ def covered_detail(window: np.ndarray, low: np.ndarray, change: np.ndarray, cove
 
 
 # How crisp an outline is drawn (outline_factor's sharpness per photo pixel per crop pixel): the lenses'
-# edge, two crop pixels soft, spans about three photo pixels whatever the face's size (benchmarks/edit_quality_log.md, session 17).
+# edge, two crop pixels soft, spans about three photo pixels whatever the face's size
+# (benchmarks/edit_quality_log.md, session 17).
 OUTLINE_SHARPNESS = 0.6
 
 
@@ -174,9 +175,9 @@ def outline_factor(reach: np.ndarray, held: np.ndarray, sharpness: float) -> np.
     """What to scale an upsampled change by so that where its reach is an object's outline (``held`` >
     0: a pair of sunglasses' lenses) that outline is drawn crisp at the photo's resolution: the reach
     (upsampled, in [0, 1]) made ``sharpness`` times steeper about its half level (a linear ramp; 1 or
-    less: as upsampled), as a factor of the reach itself; 1 where nothing is held. Float arrays H x W. A change of a 64-pixel
-    model upsampled five times has an edge as soft as five photo pixels per crop pixel; a lens has a
-    hard one (soft, dark lenses read as bruised sockets)."""
+    less: as upsampled), as a factor of the reach itself; 1 where nothing is held. Float arrays H x W.
+    A 64-pixel model's change upsampled five times has edges five photo pixels soft per crop pixel; a
+    lens has a hard one (soft, dark lenses read as bruised sockets)."""
     steep = np.clip((reach - 0.5) * max(float(sharpness), 1.0) + 0.5, 0.0, 1.0)
     return (1.0 + held * (steep / np.maximum(reach, 1e-3) - 1.0)).astype(np.float32)
 

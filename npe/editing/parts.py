@@ -94,6 +94,12 @@ BESIDE_SKIN = 14.0
 BESIDE_SIDES = (0.22, 0.28)  # |x - 0.5| from which a pixel may be beside the face, and fully from which
 
 
+def colour_distance(difference: np.ndarray) -> np.ndarray:
+    """CIELAB colour distance of a difference (... x 3) with lightness counted half (shading moves
+    lightness more than colour)."""
+    return np.sqrt((0.5 * difference[..., 0]) ** 2 + difference[..., 1] ** 2 + difference[..., 2] ** 2)
+
+
 def beside_face(lab: np.ndarray) -> np.ndarray:
     """How much each pixel of a model crop (CIELAB R x R x 3) is what lies beside the face at its sides,
     float32 R x R in [0, 1]: on a turned face the far eye lies near the crop's side, and a pair of
@@ -102,18 +108,14 @@ def beside_face(lab: np.ndarray) -> np.ndarray:
 
     size = lab.shape[0]
     lab = np.asarray(lab, np.float64)
-
-    def distance(difference: np.ndarray) -> np.ndarray:
-        return np.sqrt((0.5 * difference[..., 0]) ** 2 + difference[..., 1] ** 2 + difference[..., 2] ** 2)
-
-    off_skin = distance(lab - np.median(cheek_pixels(lab), axis=0)) > BESIDE_SKIN
+    off_skin = colour_distance(lab - np.median(cheek_pixels(lab), axis=0)) > BESIDE_SKIN
     # Hair beside the cheeks is not what the lenses must stop at (large sunglasses cover the temples' hair);
     # a backdrop of another colour is (a navy flag beside a turned face).
     not_hair = hair_hue(lab) < 0.5
     found = np.zeros((size, size), bool)
     for edge in (slice(0, 2), slice(size - 2, size)):
         reference = ndimage.median_filter(np.median(lab[:, edge], axis=1), size=(5, 1), mode="nearest")  # a colour per row
-        labels, _ = ndimage.label((distance(lab - reference[:, None, :]) < BESIDE_LIKE) & off_skin & not_hair)
+        labels, _ = ndimage.label((colour_distance(lab - reference[:, None, :]) < BESIDE_LIKE) & off_skin & not_hair)
         touching = np.setdiff1d(np.unique(labels[:, edge]), [0])
         found |= np.isin(labels, touching)
     across = np.abs((np.arange(size) + 0.5) / size - 0.5)

@@ -191,10 +191,11 @@ class Renderer:
     def _outline(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Where the composite's reach is a pair of sunglasses' lenses, for compose.full_result's
         ``outline`` (the lenses' edge drawn crisp at the photo's resolution): (the reach limit as float
-        R x R in [0, 1], 1 on the lenses' edge where the limit is exactly their place). Dark paint across the eyes holds its
-        reach to their place on this face (parts.lens_place), so a limit equal to it is
-        theirs; where another stroke's reach goes further the edge is that stroke's and stays soft. None
-        without a limit (a slider's change shows everywhere), without lenses, and for a generated face."""
+        R x R in [0, 1], 1 on the lenses' edge where the limit is exactly their place). Dark paint
+        across the eyes holds its reach to their place on this face (parts.lens_place), so a limit equal
+        to it is theirs; where another stroke's reach goes further the edge is that stroke's and stays
+        soft. None without a limit (a slider's change shows everywhere), without lenses, and for a
+        generated face."""
         doc = self.document
         if doc.limit is None or doc.is_sample:  # a generated face has no resolution beyond the model's
             return None

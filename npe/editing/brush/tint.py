@@ -40,6 +40,7 @@ from skimage.filters import threshold_otsu
 from skimage.graph import MCP_Geometric
 
 from npe.editing.parts import cheek_pixels, eyes_radius, hair_hue, hair_place, mouth_radius
+from npe.editing.parts import colour_distance as _distance
 from npe.geometry import smoothstep
 
 @dataclass(frozen=True)
@@ -139,11 +140,6 @@ def hue_share(color: tuple[int, int, int], settings: TintSettings = TintSettings
     lab = paint_lab(color)
     share = _ramp(float(np.hypot(lab[1], lab[2])), settings.chroma)
     return share if share >= settings.least_share else 0.0
-
-
-def _distance(difference: np.ndarray) -> np.ndarray:
-    """CIELAB colour distance with lightness counted half (shading moves lightness more than colour)."""
-    return np.sqrt((0.5 * difference[..., 0]) ** 2 + difference[..., 1] ** 2 + difference[..., 2] ** 2)
 
 
 def face_window(image: np.ndarray) -> np.ndarray:
