@@ -58,7 +58,7 @@ class Renderer:
         self._compositor: PreviewCompositor | None = None
         self._compositor_key = (-1, -1)
         self._continues: tuple[int, tuple[tuple[int, int, int, int], np.ndarray] | None] | None = None
-        self._lenses: tuple[int, np.ndarray] | None = None  # (source revision, parts.lens_place of its crop)
+        self._lenses: tuple[int, np.ndarray] | None = None  # (source revision, parts.lens_place of its crop as uint8)
 
     def _current(self) -> RenderCache:
         doc = self.document
@@ -200,12 +200,12 @@ class Renderer:
         if doc.limit is None or doc.is_sample:  # a generated face has no resolution beyond the model's
             return None
         if self._lenses is None or self._lenses[0] != doc.source_revision:
-            self._lenses = (doc.source_revision, lens_place(np.asarray(doc.crop)))
-        lenses = self._lenses[1]
+            # The lenses' place as a stroke's reach limit stores it (stroke.grown_limit's rounding), once per source.
+            self._lenses = (doc.source_revision, np.rint(lens_place(np.asarray(doc.crop)) * 255.0).astype(np.uint8))
+        place = self._lenses[1]
         limit = np.asarray(doc.limit)
-        # Their edge (the lenses' soft rim, 0 < place < 1) where the limit is exactly their place: within the
+        # Their edge (the lenses' soft rim, 0 < place < 255) where the limit is exactly their place: within the
         # lenses any stroke's full reach is 255 as theirs is, and the edge is all that is drawn differently.
-        place = np.rint(lenses * 255.0).astype(np.uint8)
         held = (place > 0) & (place < 255) & (limit == place)
         if not held.any():
             return None
